@@ -1,0 +1,43 @@
+"""Checkpoints: written atomically (temp file + rename), read with weights_only=True."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict
+
+import torch
+
+from .errors import CheckpointError
+
+FORMAT = "vgan-checkpoint-v1"
+
+
+def save_checkpoint(state: Dict[str, Any], path: str | Path) -> Path:
+    """Save `state` (tensors, numbers, strings, dicts, lists) so a crash never leaves a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save({"format": FORMAT, **state}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Dict[str, Any]:
+    """Load a vgan checkpoint, or raise a one-line CheckpointError naming the problem and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; train first with `vgan train` or pass a run directory "
+                              "that holds last.pt")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated zip, foreign pickle, ...
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} is truncated or not a checkpoint ({first[:120]}); delete it and resume "
+                              "from an older epoch_<n>.pt or retrain") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a vgan checkpoint (no '{FORMAT}' marker); pass a file written by "
+                              "`vgan train`")
+    return state

@@ -1,0 +1,102 @@
+"""The `vgan` command line: a thin layer over vgan.train, vgan.runs and vgan.data.
+
+    vgan train [--config FILE] [--resume RUN_DIR] [key=value ...]
+    vgan sample RUN_DIR [--n 100] [--out FILE.png]
+    vgan data fetch mnist | vgan data verify [mnist]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from . import data, runs
+from .config import Config, load_config, parse_overrides
+from .errors import VGANError
+from .train import train
+
+
+def _train(args: argparse.Namespace) -> None:
+    overrides = list(args.overrides)
+    if args.device:
+        overrides.append(f"device={args.device}")
+    if args.dry_run:
+        overrides += ["max_steps=2", "log_every=1"]
+    if args.resume:
+        if args.config:
+            raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
+        cfg = runs.resume_config(args.resume, parse_overrides(overrides))
+    else:
+        cfg = load_config(args.config, overrides)
+    trainer = train(cfg, resume=bool(args.resume))
+    print(f"done: {trainer.step} iterations; samples, checkpoints and logs in {cfg.run_dir}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    path = runs.sample(args.run_dir, n=args.n, out=args.out, seed=args.seed, checkpoint=args.checkpoint,
+                       device=args.device or "cpu")
+    print(f"wrote {path}")
+
+
+def _fetch(args: argparse.Namespace) -> None:
+    for name, path in data.fetch(args.name, args.data_dir).items():
+        print(f"ok  {name}  {path}")
+
+
+def _verify(args: argparse.Namespace) -> None:
+    for dataset in [args.name] if args.name else list(data.DATASETS):
+        for name, path in data.verify(dataset, args.data_dir).items():
+            print(f"ok  {name}  {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vgan", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a VGAN or GAN (Algorithm 1 / Eq. 1)",
+                       description="Train from the defaults, a YAML config and key=value overrides. "
+                                   f"Keys: {', '.join(Config().to_dict())}.")
+    p.add_argument("--config", help="YAML file of config keys, e.g. configs/mnist_gan.yaml")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
+    p.add_argument("--dry-run", action="store_true", help="smoke test: two iterations, then stop")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("sample", help="a grid of samples from a run's checkpoint")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--n", type=int, default=100, help="number of samples (default 100, a 10x10 grid)")
+    p.add_argument("--out", help="PNG file to write (default RUN_DIR/sample.png)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise z")
+    p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device to sample on (default cpu)")
+    p.set_defaults(func=_sample)
+
+    p = sub.add_parser("data", help="fetch and verify datasets")
+    dsub = p.add_subparsers(dest="action", required=True)
+    f = dsub.add_parser("fetch", help="download a dataset into the cache ($VGAN_DATA or ~/.cache/vgan) and verify it")
+    f.add_argument("name", choices=sorted(data.DATASETS))
+    f.add_argument("--data-dir", help="look for an existing copy here first")
+    f.set_defaults(func=_fetch)
+    v = dsub.add_parser("verify", help="check a dataset's files against their SHA-256")
+    v.add_argument("name", nargs="?", choices=sorted(data.DATASETS))
+    v.add_argument("--data-dir", help="check the copy here instead of the cache")
+    v.set_defaults(func=_verify)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except VGANError as e:
+        print(f"vgan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vgan: interrupted; continue a training run with `vgan train --resume RUN_DIR`", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Training configuration: one flat dataclass, read from YAML plus `key=value` overrides.
+
+The defaults are the default CPU run (`vgan train` with no arguments); `configs/*.yaml`
+spell out other runs as data.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass
+class Config:
+    # run
+    name: str = "mnist_vgan"  # run directory is <out_dir>/<name>
+    out_dir: str = "runs"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    # data
+    dataset: str = "mnist"
+    data_dir: Optional[str] = None  # a user's own copy (also torchvision's <root>/MNIST/raw)
+    train_limit: Optional[int] = None  # use only the first N training images
+    batch_size: int = 100
+    # networks
+    arch: str = "mlp"  # mlp: CPU preset | conv: the paper's networks
+    hidden: int = 1024  # mlp energy width
+    channels: int = 64  # conv width of energy and generator
+    feature_dim: int = 1024  # size of phi(x), the layer under the energy head
+    z_dim: int = 100
+    gen_hidden: int = 1024  # generator's first dense layer (and mlp width)
+    # energy and objective
+    objective: str = "vgan"  # vgan: Algorithm 1 | gan: Eq. 1
+    energy: str = "multimodal"  # multimodal: Eq. 8 | gan: -log D(x) | rbm: free energy
+    experts: int = 128  # K in Eq. 8
+    prob_clip: float = 1e-4  # expert probabilities are clipped to [c, 1 - c]
+    k: int = 3  # generator steps per energy step
+    gen_entropy_weight: float = 1.0  # weight of H~(p_g) in the generator step
+    data_entropy_weight: float = 1.0  # weight of H~(p_data) in the energy step
+    gan_generator_loss: str = "nonsaturating"  # nonsaturating: -log D(G(z)) | saturating
+    # optimisation
+    optimizer: str = "adam"  # adam | adadelta (the paper's, with lr 0.1)
+    lr: float = 2e-4
+    betas: List[float] = field(default_factory=lambda: [0.5, 0.999])  # adam
+    adadelta_rho: float = 0.95
+    adadelta_eps: float = 1e-6
+    epochs: int = 5
+    max_steps: Optional[int] = None  # stop early after this many iterations
+    # outputs
+    log_every: int = 50  # iterations between metrics lines
+    save_every: int = 500  # iterations between refreshes of last.pt
+    ckpt_every: int = 10  # epochs between kept checkpoints epoch_<n>.pt
+    tensorboard: bool = True
+    progress: bool = True  # tqdm bar (shown on terminals only)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.name
+
+
+CHOICES = {
+    "device": ("auto", "cpu", "cuda"),
+    "dataset": ("mnist",),
+    "arch": ("mlp", "conv"),
+    "objective": ("vgan", "gan"),
+    "energy": ("multimodal", "gan", "rbm"),
+    "gan_generator_loss": ("nonsaturating", "saturating"),
+    "optimizer": ("adam", "adadelta"),
+}
+POSITIVE = ("batch_size", "hidden", "channels", "feature_dim", "z_dim", "gen_hidden", "experts",
+            "k", "lr", "epochs", "log_every", "save_every", "ckpt_every")
+
+
+def _check_type(key: str, value: Any, hint: Any) -> Any:
+    """Return `value` converted to the type `hint`, or raise a one-line ConfigError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:  # Optional[X]
+        if value is None:
+            return None
+        return _check_type(key, value, args[0])
+    if origin in (list, List):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' must be a list, got {value!r}; write e.g. {key}=[0.5,0.999]")
+        return [_check_type(key, v, args[0]) for v in value]
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[hint]
+    if not ok:
+        raise ConfigError(f"config key '{key}' must be {hint.__name__}, got {value!r} "
+                          f"({type(value).__name__}); fix the value in the config or override")
+    return float(value) if hint is float else value
+
+
+def from_dict(values: Dict[str, Any], base: Optional[Config] = None) -> Config:
+    """Build a validated Config from `base` (default: the defaults) updated with `values`."""
+    hints = typing.get_type_hints(Config)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys are: {', '.join(hints)}")
+    merged = (base or Config()).to_dict()
+    merged.update({k: _check_type(k, v, hints[k]) for k, v in values.items()})
+    cfg = Config(**merged)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    for key, allowed in CHOICES.items():
+        if getattr(cfg, key) not in allowed:
+            raise ConfigError(f"config key '{key}' is {getattr(cfg, key)!r}; choose one of {', '.join(allowed)}")
+    for key in POSITIVE:
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"config key '{key}' must be > 0, got {getattr(cfg, key)}")
+    if not 0 < cfg.prob_clip < 0.5:
+        raise ConfigError(f"config key 'prob_clip' must be in (0, 0.5), got {cfg.prob_clip}")
+    if cfg.objective == "gan" and cfg.energy != "gan":
+        raise ConfigError("objective 'gan' (Eq. 1) needs energy 'gan' (one sigmoid unit); set energy=gan")
+    if cfg.train_limit is not None and cfg.train_limit < cfg.batch_size:
+        raise ConfigError(f"train_limit ({cfg.train_limit}) is smaller than batch_size ({cfg.batch_size}); "
+                          "raise train_limit or lower batch_size")
+    if len(cfg.betas) != 2:
+        raise ConfigError(f"config key 'betas' needs two numbers, got {cfg.betas}")
+
+
+def parse_overrides(items: List[str]) -> Dict[str, Any]:
+    """Parse `key=value` strings; values are read as YAML (`k=3`, `data_dir=null`, `betas=[0.5,0.9]`)."""
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not key=value; write e.g. k=3")
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"override {item!r} has a value that is not valid YAML; quote it") from None
+    return out
+
+
+def load_yaml(path: str | Path) -> Dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass a YAML file such as configs/mnist_vgan.yaml")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML ({str(e).splitlines()[0]}); fix its syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of key: value; fix its contents")
+    return data
+
+
+def load_config(path: Optional[str | Path] = None, overrides: Optional[List[str]] = None) -> Config:
+    """The defaults, then the YAML file at `path`, then the `key=value` overrides."""
+    values = load_yaml(path) if path else {}
+    values.update(parse_overrides(overrides or []))
+    return from_dict(values)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

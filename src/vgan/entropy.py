@@ -1,0 +1,42 @@
+"""Binary entropies: H(p) of Eq. 8 and the batch entropy approximation H~ of Eq. 9."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def logit_bound(prob_clip: float) -> float:
+    """The logit |a| at which sigmoid(a) reaches 1 - prob_clip."""
+    return math.log((1.0 - prob_clip) / prob_clip)
+
+
+def binary_entropy_from_logits(logits: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
+    """H(sigmoid(a)) = -p log p - (1-p) log(1-p), elementwise, in nats.
+
+    Computed stably as p*softplus(-a) + (1-p)*softplus(a). Probabilities are clipped to
+    [prob_clip, 1 - prob_clip] as in the authors' code, which bounds logits to +-logit_bound.
+    """
+    bound = logit_bound(prob_clip)
+    a = logits.clamp(-bound, bound)
+    p = torch.sigmoid(a)
+    return p * F.softplus(-a) + (1 - p) * F.softplus(a)
+
+
+def binary_entropy(p: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
+    """H(p) for probabilities p, clipped to [prob_clip, 1 - prob_clip]."""
+    p = p.clamp(prob_clip, 1 - prob_clip)
+    return -(p * p.log() + (1 - p) * (1 - p).log())
+
+
+def batch_entropy(logits: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
+    """Eq. 9: H~ = sum_j H(mean_i sigmoid(a_ij)) for expert logits a of shape (N, K); a scalar.
+
+    On a generated batch this is H~(p_g), on a data batch H~(p_data). It is largest (K ln 2)
+    when every expert fires on half the batch, and 0 when the batch collapses to one point
+    that saturates every expert.
+    """
+    bound = logit_bound(prob_clip)
+    mean_p = torch.sigmoid(logits.clamp(-bound, bound)).mean(dim=0)  # (K,)
+    return binary_entropy(mean_p, prob_clip).sum()

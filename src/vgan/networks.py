@@ -1,0 +1,136 @@
+"""Networks: feature maps phi(x) for the energy, z -> x generators, and the presets.
+
+`conv` follows the paper (Section 7.1) and the authors' code; `mlp` is the CPU preset.
+Images are (N, C, H, W) in [0, 1]; H = W is 28 or 32.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .config import Config
+from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy
+
+
+def glorot_init(module: nn.Module) -> None:
+    """Glorot/Xavier-uniform weights and zero biases, as in the authors' Lasagne code."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def batch_norm(dim: int, kind: str = "1d") -> nn.Module:
+    """Generator batch norm that always uses batch statistics, when sampling too (authors' choice)."""
+    return (nn.BatchNorm1d if kind == "1d" else nn.BatchNorm2d)(dim, track_running_stats=False)
+
+
+class MLPFeatures(nn.Module):
+    """phi(x) = ReLU(W2 ReLU(W1 x)): (N, C, H, W) -> (N, feature_dim)."""
+
+    def __init__(self, image_shape: Sequence[int], hidden: int = 1024, feature_dim: int = 1024):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.ReLU(),
+                                 nn.Linear(hidden, feature_dim), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ConvFeatures(nn.Module):
+    """The paper's energy network under the head: conv5-pool-conv5-pool-dense, no batch norm.
+
+    (N, C, S, S) -> conv -> (N, ch, S/2, S/2) -> conv -> (N, ch, S/4, S/4) -> (N, feature_dim).
+    """
+
+    def __init__(self, image_shape: Sequence[int], channels: int = 64, feature_dim: int = 1024):
+        super().__init__()
+        c, s = image_shape[0], image_shape[1]
+        self.net = nn.Sequential(
+            nn.Conv2d(c, channels, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, channels, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(channels * (s // 4) ** 2, feature_dim), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class EnergyModel(nn.Module):
+    """E(x): a feature network phi followed by an energy head (energy.py)."""
+
+    def __init__(self, features: nn.Module, head: nn.Module):
+        super().__init__()
+        self.features = features
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> EnergyOutput:
+        return self.head(self.features(x), x)
+
+
+class MLPGenerator(nn.Module):
+    """G(z): z -> dense-BN-ReLU -> dense-BN-ReLU -> dense -> sigmoid -> (N, C, H, W)."""
+
+    def __init__(self, image_shape: Sequence[int], z_dim: int = 100, hidden: int = 1024):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, hidden), batch_norm(hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), batch_norm(hidden), nn.ReLU(),
+            nn.Linear(hidden, math.prod(image_shape)), nn.Sigmoid())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, *self.image_shape)
+
+
+class ConvGenerator(nn.Module):
+    """G(z) of Section 7.1: two dense layers, reshape, two stride-2 deconvolutions, BN and ReLU.
+
+    z (N, z_dim) -> (N, hidden) -> (N, ch*S/4*S/4) -> (N, ch, S/4, S/4) -> (N, ch, S/2, S/2)
+    -> (N, C, S, S) in [0, 1].
+    """
+
+    def __init__(self, image_shape: Sequence[int], z_dim: int = 100, hidden: int = 1024, channels: int = 64):
+        super().__init__()
+        c, s = image_shape[0], image_shape[1]
+        q = s // 4
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, hidden), batch_norm(hidden), nn.ReLU(),
+            nn.Linear(hidden, channels * q * q), batch_norm(channels * q * q), nn.ReLU(),
+            nn.Unflatten(1, (channels, q, q)),
+            nn.ConvTranspose2d(channels, channels, 5, stride=2, padding=2, output_padding=1),
+            batch_norm(channels, "2d"), nn.ReLU(),
+            nn.ConvTranspose2d(channels, c, 5, stride=2, padding=2, output_padding=1), nn.Sigmoid())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
+    """The energy network the config names, Glorot-initialised."""
+    if cfg.arch == "conv":
+        features = ConvFeatures(image_shape, cfg.channels, cfg.feature_dim)
+    else:
+        features = MLPFeatures(image_shape, cfg.hidden, cfg.feature_dim)
+    if cfg.energy == "multimodal":
+        head = MultiModalEnergy(cfg.feature_dim, cfg.experts, cfg.prob_clip)
+    elif cfg.energy == "gan":
+        head = GANEnergy(cfg.feature_dim)
+    else:
+        head = RBMFreeEnergy(cfg.feature_dim, math.prod(image_shape), cfg.experts)
+    model = EnergyModel(features, head)
+    glorot_init(model)
+    return model
+
+
+def build_generator(cfg: Config, image_shape: Sequence[int]) -> nn.Module:
+    """The z -> x generator the config names, Glorot-initialised."""
+    if cfg.arch == "conv":
+        gen = ConvGenerator(image_shape, cfg.z_dim, cfg.gen_hidden, cfg.channels)
+    else:
+        gen = MLPGenerator(image_shape, cfg.z_dim, cfg.gen_hidden)
+    glorot_init(gen)
+    return gen

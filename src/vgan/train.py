@@ -1,0 +1,211 @@
+"""The training loop of Algorithm 1 (VGAN) and Eq. 1 (GAN), with logging, checkpoints and resume.
+
+    trainer = vgan.train(vgan.Config(epochs=1))   # or: vgan train [key=value ...]
+
+A run directory <out_dir>/<name>/ holds config.yaml, metrics.jsonl, TensorBoard events,
+samples/epoch_<n>.png and the checkpoints last.pt and epoch_<n>.pt.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import torch
+from tqdm import tqdm
+
+from . import objectives
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import Config, save_config
+from .data import batches, load_dataset
+from .errors import ConfigError, TrainingError
+from .images import make_grid, save_image
+from .networks import build_energy, build_generator
+from .samplers import LatentSampler, uniform_noise
+
+GRID_N = 100  # a 10x10 grid of samples from a fixed z each epoch
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but CUDA is not available; use device=cpu or auto")
+    return torch.device(name)
+
+
+def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adadelta":
+        return torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.adadelta_rho, eps=cfg.adadelta_eps)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+
+
+class Trainer:
+    """Holds the energy E, the sampler q = G(z), their optimisers and the run directory."""
+
+    def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None):
+        self.cfg = cfg
+        self.device = device or resolve_device(cfg.device)
+        self.run_dir = cfg.run_dir
+        self.image_shape = tuple(image_shape)
+        torch.manual_seed(cfg.seed)
+        self.energy = build_energy(cfg, image_shape).to(self.device)
+        self.sampler = LatentSampler(build_generator(cfg, image_shape), cfg.z_dim).to(self.device)
+        self.objective = objectives.build_objective(cfg)
+        self.opt_e = build_optimizer(cfg, self.energy.parameters())
+        self.opt_g = build_optimizer(cfg, self.sampler.parameters())
+        self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        fixed = torch.Generator().manual_seed(cfg.seed + 2)
+        self.fixed_z = uniform_noise(GRID_N, cfg.z_dim, generator=fixed).to(self.device)
+        self.step = 0
+
+    # ---- one iteration of Algorithm 1 ----------------------------------------------------
+    def train_step(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """k generator steps, then one energy step on the real batch x (B, C, H, W)."""
+        n = x.shape[0]
+        self.energy.requires_grad_(False)  # generator steps need no energy weight gradients
+        for _ in range(self.cfg.k):
+            fake_out = self.energy(self.sampler(n, rng=self.noise_rng))
+            loss_g, stats_g = self.objective.generator_loss(fake_out)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+        self.energy.requires_grad_(True)
+
+        with torch.no_grad():
+            fake = self.sampler(n, rng=self.noise_rng)
+        out = self.energy(torch.cat([x, fake]))  # one pass over (2B, C, H, W); no BN in E
+        real_out = type(out)(*(t[:n] for t in out))
+        fake_out = type(out)(*(t[n:] for t in out))
+        loss_e, stats_e = self.objective.energy_loss(real_out, fake_out)
+        self.opt_e.zero_grad(set_to_none=True)
+        loss_e.backward()
+        self.opt_e.step()
+        return {**stats_g, **stats_e,
+                "energy_real": real_out.energy.detach().mean(),
+                "energy_fake": fake_out.energy.detach().mean(),
+                "logit_abs_fake": fake_out.logits.detach().abs().mean()}
+
+    @torch.no_grad()
+    def samples(self, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Samples from the fixed grid noise (or `z`), (N, C, H, W) in [0, 1]."""
+        return self.sampler(len(z) if z is not None else GRID_N, z=self.fixed_z if z is None else z)
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"config": self.cfg.to_dict(), "step": self.step, "image_shape": list(self.image_shape),
+                "energy": self.energy.state_dict(), "sampler": self.sampler.state_dict(),
+                "opt_e": self.opt_e.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "noise_rng": self.noise_rng.get_state(), "torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.energy.load_state_dict(state["energy"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.opt_e.load_state_dict(state["opt_e"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.noise_rng.set_state(state["noise_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = state["step"]
+
+
+class RunLogger:
+    """metrics.jsonl (one JSON object per logging step) and TensorBoard, both resumable."""
+
+    def __init__(self, run_dir: Path, start_step: int, tensorboard: bool = True):
+        self.path = run_dir / "metrics.jsonl"
+        if self.path.exists():  # drop lines a crashed run wrote past its last checkpoint
+            keep = [ln for ln in self.path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start_step]
+            self.path.write_text("".join(ln + "\n" for ln in keep))
+        self.file = open(self.path, "a")
+        self.tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+            self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=start_step + 1 if start_step else None)
+
+    def scalars(self, step: int, values: Dict[str, float]) -> None:
+        self.file.write(json.dumps({"step": step, **values}) + "\n")
+        self.file.flush()
+        if self.tb:
+            for k, v in values.items():
+                self.tb.add_scalar(f"train/{k}", v, step)
+
+    def image(self, tag: str, grid: torch.Tensor, step: int) -> None:
+        if self.tb:
+            self.tb.add_image(tag, grid, step)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb:
+            self.tb.close()
+
+
+def _check_finite(stats: Dict[str, torch.Tensor], step: int, epoch: int, run_dir: Path, last_good: int) -> None:
+    bad = [k for k in ("loss_g", "loss_e") if not math.isfinite(stats[k].item())]
+    if bad:
+        where = (f"the last good checkpoint {run_dir / 'last.pt'} is at step {last_good}; resume with "
+                 f"`vgan train --resume {run_dir}` after lowering lr") if last_good else "no checkpoint was written yet"
+        raise TrainingError(f"{bad[0]} became {stats[bad[0]].item()} at step {step} (epoch {epoch + 1}); {where}")
+
+
+def train(cfg: Config, resume: bool = False) -> Trainer:
+    """Train per `cfg`, or continue the run in `cfg.run_dir` when `resume`; returns the Trainer."""
+    run_dir = cfg.run_dir
+    if not resume and (run_dir / "last.pt").exists():
+        raise ConfigError(f"{run_dir} already holds a run; continue it with `vgan train --resume {run_dir}` "
+                          "or pick another name=")
+    train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
+    images = train_set.images[:cfg.train_limit] if cfg.train_limit else train_set.images
+    trainer = Trainer(cfg, train_set.image_shape)
+    if trainer.device.type == "cuda":
+        images = images.pin_memory()
+    if resume:
+        trainer.load_state_dict(load_checkpoint(run_dir / "last.pt", trainer.device))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+
+    steps_per_epoch = len(images) // cfg.batch_size
+    total = cfg.epochs * steps_per_epoch
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+    logger = RunLogger(run_dir, trainer.step, cfg.tensorboard)
+    bar = tqdm(total=total, initial=trainer.step, disable=None if cfg.progress else True,
+               unit="it", dynamic_ncols=True)
+    last_good, tick, tick_step = trainer.step, time.perf_counter(), trainer.step
+    try:
+        while trainer.step < total:
+            epoch, start = divmod(trainer.step, steps_per_epoch)
+            for x in batches(images, cfg.batch_size, seed=cfg.seed, epoch=epoch, start=start, device=trainer.device):
+                stats = trainer.train_step(x)
+                trainer.step += 1
+                _check_finite(stats, trainer.step, epoch, run_dir, last_good)
+                bar.update(1)
+                if trainer.step % cfg.log_every == 0:
+                    now = time.perf_counter()
+                    values = {k: round(v.item(), 6) for k, v in stats.items()}
+                    values["epoch"] = epoch + 1
+                    values["images_per_s"] = round((trainer.step - tick_step) * cfg.batch_size / (now - tick), 1)
+                    tick, tick_step = now, trainer.step
+                    logger.scalars(trainer.step, values)
+                    bar.set_postfix(loss_e=values["loss_e"], loss_g=values["loss_g"], img_s=values["images_per_s"])
+                epoch_end = trainer.step % steps_per_epoch == 0
+                if epoch_end or trainer.step % cfg.save_every == 0 or trainer.step == total:
+                    save_checkpoint(trainer.state_dict(), run_dir / "last.pt")
+                    last_good = trainer.step
+                if epoch_end:
+                    _end_of_epoch(trainer, logger, epoch + 1, final=trainer.step == cfg.epochs * steps_per_epoch)
+                if trainer.step >= total:
+                    break
+    finally:
+        bar.close()
+        logger.close()
+    return trainer
+
+
+def _end_of_epoch(trainer: Trainer, logger: RunLogger, epoch: int, final: bool) -> None:
+    grid = make_grid(trainer.samples(), nrow=10)
+    save_image(grid, trainer.run_dir / "samples" / f"epoch_{epoch:03d}.png")
+    logger.image("samples", grid, trainer.step)
+    if final or epoch % trainer.cfg.ckpt_every == 0:
+        save_checkpoint(trainer.state_dict(), trainer.run_dir / f"epoch_{epoch:03d}.pt")

@@ -1,0 +1,61 @@
+from pathlib import Path
+
+import pytest
+
+from vgan.config import Config, from_dict, load_config, parse_overrides
+from vgan.errors import ConfigError
+from vgan.networks import build_energy, build_generator
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def test_default_config_file_spells_out_the_defaults():
+    assert load_config(CONFIGS / "mnist_vgan.yaml") == Config()
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_validate(path):
+    assert isinstance(load_config(path), Config)
+
+
+def test_gan_config_uses_the_same_networks_as_vgan():
+    vgan_cfg, gan_cfg = load_config(CONFIGS / "mnist_vgan.yaml"), load_config(CONFIGS / "mnist_gan.yaml")
+    shapes = lambda m: [tuple(p.shape) for p in m.parameters()]  # noqa: E731
+    assert shapes(build_generator(vgan_cfg, (1, 28, 28))) == shapes(build_generator(gan_cfg, (1, 28, 28)))
+    assert shapes(build_energy(vgan_cfg, (1, 28, 28)).features) == shapes(build_energy(gan_cfg, (1, 28, 28)).features)
+    assert build_energy(gan_cfg, (1, 28, 28)).head.unit.out_features == 1
+    assert gan_cfg.k == vgan_cfg.k
+
+
+def test_overrides_are_parsed_as_yaml():
+    assert parse_overrides(["k=3", "lr=0.1", "data_dir=null", "betas=[0.5, 0.9]", "name=x"]) == {
+        "k": 3, "lr": 0.1, "data_dir": None, "betas": [0.5, 0.9], "name": "x"}
+    assert load_config(overrides=["lr=1"]).lr == 1.0  # int accepted for float
+
+
+def test_unknown_key_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) epoch;.*valid keys are: name, out_dir"):
+        from_dict({"epoch": 3})
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"k": "three"}, "'k' must be int"),
+    ({"k": 2.5}, "'k' must be int"),
+    ({"tensorboard": "yes"}, "'tensorboard' must be bool"),
+    ({"betas": 0.5}, "'betas' must be a list"),
+    ({"optimizer": "sgd"}, "choose one of adam, adadelta"),
+    ({"k": 0}, "'k' must be > 0"),
+    ({"objective": "gan"}, "needs energy 'gan'"),
+    ({"train_limit": 10}, "smaller than batch_size"),
+])
+def test_bad_values_give_one_line_errors(values, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        from_dict(values)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_override_and_missing_file():
+    with pytest.raises(ConfigError, match="not key=value"):
+        parse_overrides(["k3"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("no/such.yaml")

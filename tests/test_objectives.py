@@ -1,0 +1,76 @@
+import math
+
+import torch
+
+from vgan.energy import EnergyOutput
+from vgan.entropy import batch_entropy
+from vgan.networks import EnergyModel, MLPFeatures
+from vgan.energy import MultiModalEnergy
+from vgan.objectives import GANObjective, VGANObjective
+
+
+def out(energy, logits):
+    return EnergyOutput(torch.tensor(energy), torch.tensor(logits))
+
+
+def test_vgan_losses_match_algorithm_1():
+    real = out([1.0, 3.0], [[0.0, 2.0], [1.0, -1.0]])
+    fake = out([5.0, 7.0], [[3.0, 0.5], [-2.0, 0.0]])
+    obj = VGANObjective(gen_entropy_weight=0.5, data_entropy_weight=2.0)
+    loss_g, stats_g = obj.generator_loss(fake)
+    assert math.isclose(loss_g.item(), 6.0 - 0.5 * batch_entropy(fake.logits).item(), rel_tol=1e-6)
+    loss_e, stats_e = obj.energy_loss(real, fake)
+    assert math.isclose(loss_e.item(), 2.0 - 6.0 - 2.0 * batch_entropy(real.logits).item(), rel_tol=1e-6)
+    assert set(stats_g) == {"loss_g", "entropy_gen"} and set(stats_e) == {"loss_e", "entropy_data"}
+
+
+def test_entropy_weight_zero_drops_the_term():
+    fake = out([5.0, 7.0], [[3.0, 0.5], [-2.0, 0.0]])
+    assert VGANObjective(gen_entropy_weight=0.0).generator_loss(fake)[0].item() == 6.0
+
+
+def test_gan_losses_match_eq1():
+    real, fake = out([0.0], [[1.0]]), out([0.0], [[-0.5]])
+    sig = lambda a: 1 / (1 + math.exp(-a))  # noqa: E731
+    d_loss = GANObjective().energy_loss(real, fake)[0].item()
+    assert math.isclose(d_loss, -math.log(sig(1.0)) - math.log(1 - sig(-0.5)), rel_tol=1e-6)
+    assert math.isclose(GANObjective("nonsaturating").generator_loss(fake)[0].item(), -math.log(sig(-0.5)),
+                        rel_tol=1e-6)
+    assert math.isclose(GANObjective("saturating").generator_loss(fake)[0].item(), math.log(1 - sig(-0.5)),
+                        rel_tol=1e-6)
+
+
+def test_energy_step_lowers_data_energy_relative_to_generated():
+    torch.manual_seed(0)
+    energy = EnergyModel(MLPFeatures((1, 4, 4), 16, 16), MultiModalEnergy(16, 8))
+    x = torch.rand(32, 1, 4, 4) * 0.3  # "data": dark images
+    fake = 0.7 + torch.rand(32, 1, 4, 4) * 0.3  # "samples": bright images
+    obj = VGANObjective(data_entropy_weight=0.0)
+    opt = torch.optim.SGD(energy.parameters(), lr=0.5)
+
+    def gap():
+        return (energy(x).energy.mean() - energy(fake).energy.mean()).item()
+
+    before = gap()
+    for _ in range(20):
+        loss, _ = obj.energy_loss(energy(x), energy(fake))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert gap() < before - 0.1
+
+
+def test_generator_step_lowers_energy_of_samples():
+    torch.manual_seed(0)
+    energy = EnergyModel(MLPFeatures((1, 4, 4), 16, 16), MultiModalEnergy(16, 8)).requires_grad_(False)
+    gen = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Sigmoid(), torch.nn.Unflatten(1, (1, 4, 4)))
+    z = torch.rand(64, 4)
+    obj = VGANObjective(gen_entropy_weight=0.0)
+    opt = torch.optim.SGD(gen.parameters(), lr=1.0)
+    before = energy(gen(z)).energy.mean().item()
+    for _ in range(20):
+        loss, _ = obj.generator_loss(energy(gen(z)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert energy(gen(z)).energy.mean().item() < before

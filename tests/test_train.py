@@ -1,0 +1,98 @@
+"""End to end: the real `vgan train` entry point on tiny networks and 200 real MNIST images."""
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+import vgan
+from vgan import objectives
+from vgan.checkpoint import load_checkpoint
+from vgan.cli import main
+
+
+def metrics(run_dir):
+    lines = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for line in lines:
+        line.pop("images_per_s")  # wall-clock, not reproducible
+    return lines
+
+
+def test_train_writes_the_run_directory(tiny, tmp_path):
+    assert main(["train", *tiny, "name=a"]) == 0
+    run = tmp_path / "a"
+    lines = metrics(run)
+    assert [m["step"] for m in lines] == list(range(1, 9))  # 200 images / 50 = 4 steps x 2 epochs
+    assert {"loss_g", "loss_e", "energy_real", "energy_fake", "entropy_gen", "entropy_data",
+            "logit_abs_fake", "epoch"} <= set(lines[0])
+    assert all(0 <= m["energy_real"] <= 8 and 0 <= m["energy_fake"] <= 8 for m in lines)  # E in [0, K]
+    assert Image.open(run / "samples" / "epoch_002.png").size == (302, 302)  # 10x10 of 28 + 2 px
+    assert load_checkpoint(run / "last.pt")["step"] == 8
+    assert (run / "epoch_002.pt").is_file() and list((run / "tb").glob("events.out.tfevents.*"))
+    assert vgan.load_config(run / "config.yaml").experts == 8
+
+
+def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path):
+    assert main(["train", *tiny, "name=full"]) == 0
+    assert main(["train", *tiny, "name=cut", "max_steps=5"]) == 0
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 5
+    assert main(["train", "--resume", str(tmp_path / "cut"), "max_steps=null"]) == 0
+    assert metrics(tmp_path / "cut") == metrics(tmp_path / "full")
+    full, cut = (load_checkpoint(tmp_path / n / "last.pt") for n in ("full", "cut"))
+    assert all(torch.equal(full["energy"][k], cut["energy"][k]) for k in full["energy"])
+
+
+def test_nan_stops_keeps_last_good_checkpoint_and_resume_recovers(tiny, tmp_path, monkeypatch, capsys):
+    assert main(["train", *tiny, "name=full"]) == 0
+    real_loss = objectives.VGANObjective.energy_loss
+    calls = {"n": 0}
+
+    def poisoned(self, real, fake):
+        calls["n"] += 1
+        loss, stats = real_loss(self, real, fake)
+        if calls["n"] == 6:
+            loss = loss * float("nan")
+            stats["loss_e"] = loss.detach()
+        return loss, stats
+
+    monkeypatch.setattr(objectives.VGANObjective, "energy_loss", poisoned)
+    assert main(["train", *tiny, "name=crash"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "loss_e became nan at step 6" in err and "is at step 4" in err
+    assert load_checkpoint(tmp_path / "crash" / "last.pt")["step"] == 4  # saved at the epoch end
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(tmp_path / "crash")]) == 0
+    assert metrics(tmp_path / "crash") == metrics(tmp_path / "full")  # lines 5-6 were rewritten
+
+
+def test_gan_objective_trains_the_same_networks(tiny, tmp_path):
+    assert main(["train", *tiny, "name=gan", "objective=gan", "energy=gan", "epochs=1"]) == 0
+    lines = metrics(tmp_path / "gan")
+    assert len(lines) == 4 and "entropy_gen" not in lines[0]
+
+
+def test_sample_from_a_run(tiny, tmp_path):
+    assert main(["train", *tiny, "name=s", "max_steps=2"]) == 0
+    out = tmp_path / "grid.png"
+    assert main(["sample", str(tmp_path / "s"), "--n", "16", "--out", str(out)]) == 0
+    assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2)
+    trainer = vgan.load_run(tmp_path / "s")
+    x = trainer.sampler(5)
+    assert x.shape == (5, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+
+
+def test_refuses_to_overwrite_a_run(tiny, tmp_path, capsys):
+    assert main(["train", *tiny, "name=r", "max_steps=1"]) == 0
+    assert main(["train", *tiny, "name=r", "max_steps=1"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_networks_shapes(arch):
+    cfg = vgan.Config(arch=arch, channels=4, hidden=16, feature_dim=16, gen_hidden=16, z_dim=8, experts=8)
+    for shape in [(1, 28, 28), (3, 32, 32)]:
+        energy, gen = vgan.build_energy(cfg, shape), vgan.build_generator(cfg, shape)
+        x = gen(torch.rand(6, 8) * 2 - 1)
+        assert x.shape == (6, *shape)
+        out = energy(x)
+        assert out.energy.shape == (6,) and out.logits.shape == (6, 8)
