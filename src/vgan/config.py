@@ -45,12 +45,12 @@ class Config:
     data_entropy_weight: float = 1.0  # weight of H~(p_data) in the energy step
     gan_generator_loss: str = "nonsaturating"  # nonsaturating: -log D(G(z)) | saturating
     # optimisation
-    optimizer: str = "adam"  # adam | adadelta (the paper's, with lr 0.1)
-    lr: float = 2e-4
+    optimizer: str = "adadelta"  # adadelta (the paper's) | adam
+    lr: float = 0.1
     betas: List[float] = field(default_factory=lambda: [0.5, 0.999])  # adam
     adadelta_rho: float = 0.95
     adadelta_eps: float = 1e-6
-    epochs: int = 5
+    epochs: int = 10
     max_steps: Optional[int] = None  # stop early after this many iterations
     # outputs
     log_every: int = 50  # iterations between metrics lines

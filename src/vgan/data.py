@@ -227,7 +227,7 @@ def epoch_order(n: int, *, seed: int, epoch: int) -> torch.Tensor:
 def batches(images: torch.Tensor, batch_size: int, *, seed: int, epoch: int, start: int = 0,
             device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
     """Float batches (B, C, H, W) in [0, 1] of one epoch, from batch index `start`; drops the remainder."""
-    order = epoch_order(len(images), seed=seed, epoch=epoch)
+    order = epoch_order(len(images), seed=seed, epoch=epoch).to(images.device)
     for i in range(start, len(images) // batch_size):
         idx = order[i * batch_size:(i + 1) * batch_size]
-        yield images[idx].to(device, non_blocking=True).float().div_(255)
+        yield images[idx].to(device).float().div_(255)

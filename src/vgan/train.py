@@ -158,8 +158,7 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
     train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
     images = train_set.images[:cfg.train_limit] if cfg.train_limit else train_set.images
     trainer = Trainer(cfg, train_set.image_shape)
-    if trainer.device.type == "cuda":
-        images = images.pin_memory()
+    images = images.to(trainer.device)  # uint8 on the device: batches need no host transfer
     if resume:
         trainer.load_state_dict(load_checkpoint(run_dir / "last.pt", trainer.device))
     run_dir.mkdir(parents=True, exist_ok=True)
