@@ -11,23 +11,24 @@ import sys
 from typing import List, Optional
 
 from . import data, runs
-from .config import Config, load_config, parse_overrides
+from .config import Config, from_dict, load_yaml, parse_overrides
 from .errors import VGANError
 from .train import train
 
 
 def _train(args: argparse.Namespace) -> None:
-    overrides = list(args.overrides)
-    if args.device:
-        overrides.append(f"device={args.device}")
+    values = parse_overrides(args.overrides)
+    for key in ("device", "data_dir"):
+        if getattr(args, key):
+            values[key] = getattr(args, key)
     if args.dry_run:
-        overrides += ["max_steps=2", "log_every=1"]
+        values.update(max_steps=2, log_every=1)
     if args.resume:
         if args.config:
             raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
-        cfg = runs.resume_config(args.resume, parse_overrides(overrides))
+        cfg = runs.resume_config(args.resume, values)
     else:
-        cfg = load_config(args.config, overrides)
+        cfg = from_dict({**(load_yaml(args.config) if args.config else {}), **values})
     trainer = train(cfg, resume=bool(args.resume))
     print(f"done: {trainer.step} iterations; samples, checkpoints and logs in {cfg.run_dir}")
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of config keys, e.g. configs/mnist_gan.yaml")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
+    p.add_argument("--data-dir", help="your own copy of the dataset (torchvision's layout works)")
     p.add_argument("--dry-run", action="store_true", help="smoke test: two iterations, then stop")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
     p.set_defaults(func=_train)
