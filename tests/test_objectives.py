@@ -74,3 +74,32 @@ def test_generator_step_lowers_energy_of_samples():
         loss.backward()
         opt.step()
     assert energy(gen(z)).energy.mean().item() < before
+
+
+def test_vcd_paper_reading_of_eq10():
+    from vgan.objectives import VCDObjective
+    from vgan.samplers import Draw
+
+    x = torch.tensor([[[[0.0, 1.0]]], [[[0.5, 0.5]]]])  # (2, 1, 1, 2)
+    moved = torch.tensor([[[[0.5, 1.0]]], [[[0.5, 0.0]]]])
+    fake = out([4.0, 6.0], [[0.0], [1.0]])
+    loss, stats = VCDObjective(rho=0.1, reading="paper").generator_loss(fake, Draw(moved, None, x))
+    recon = (0.25 + 0.25) / 2  # mean over the batch of the per-image squared distance
+    assert math.isclose(stats["recon"].item(), recon, rel_tol=1e-6)
+    assert math.isclose(loss.item(), 0.1 * 5.0 + 0.9 * recon, rel_tol=1e-6)
+
+
+def test_vcd_authors_reading():
+    from vgan.objectives import VCDObjective
+    from vgan.samplers import Draw
+
+    x = torch.tensor([[[[0.0, 1.0]]]])
+    recon = torch.tensor([[[[0.2, 0.6]]]])
+    fake = out([3.0], [[0.0, 2.0]])
+    obj = VCDObjective(rho=0.25, reading="authors")
+    assert obj.needs_recon
+    loss, stats = obj.generator_loss(fake, Draw(torch.zeros_like(x), recon, x))
+    bce = (-math.log(0.8) - math.log(0.6)) / 2  # per-pixel mean
+    entropy = batch_entropy(fake.logits).item()
+    assert math.isclose(stats["recon"].item(), bce, rel_tol=1e-5)
+    assert math.isclose(loss.item(), 0.25 * (3.0 - entropy) + 0.75 * bce, rel_tol=1e-5)

@@ -11,9 +11,9 @@ from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy
 from .entropy import batch_entropy, binary_entropy, binary_entropy_from_logits
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, VGANError
 from .networks import EnergyModel, build_energy, build_generator
-from .objectives import GANObjective, VGANObjective
+from .objectives import GANObjective, VCDObjective, VGANObjective
 from .runs import load_run, resume_config, sample
-from .samplers import LatentSampler, uniform_noise
+from .samplers import Draw, LatentSampler, TransitionSampler, build_sampler, uniform_noise
 from .train import Trainer, train
 
 __version__ = "0.1.0"
@@ -21,6 +21,6 @@ __all__ = [
     "Config", "load_config", "ImageDataset", "fetch", "load_dataset", "verify", "EnergyOutput", "GANEnergy",
     "MultiModalEnergy", "RBMFreeEnergy", "batch_entropy", "binary_entropy", "binary_entropy_from_logits",
     "CheckpointError", "ConfigError", "DataError", "TrainingError", "VGANError", "EnergyModel", "build_energy",
-    "build_generator", "GANObjective", "VGANObjective", "load_run", "resume_config", "sample", "LatentSampler",
+    "build_generator", "GANObjective", "VCDObjective", "VGANObjective", "Draw", "TransitionSampler", "build_sampler", "load_run", "resume_config", "sample", "LatentSampler",
     "uniform_noise", "Trainer", "train",
 ]

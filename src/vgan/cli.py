@@ -2,6 +2,7 @@
 
     vgan train [--config FILE] [--resume RUN_DIR] [key=value ...]
     vgan sample RUN_DIR [--n 100] [--out FILE.png]
+    vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
     vgan data fetch mnist | vgan data verify [mnist]
 """
 from __future__ import annotations
@@ -39,6 +40,22 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _reconstruct(args: argparse.Namespace) -> None:
+    from .evaluation import reconstruct  # imported on use: keeps `vgan --help` fast
+
+    result = reconstruct(args.run_dir, n=args.n, eval_n=args.eval_n, out=args.out, seed=args.seed,
+                         device=args.device or "cpu", classify=not args.no_classifier)
+    print(f"wrote {result.pop('figure')}")
+    for key, value in result.items():
+        print(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
+
+
+def _chain(args: argparse.Namespace) -> None:
+    from .evaluation import chain
+
+    print(f"wrote {chain(args.run_dir, steps=args.steps, n=args.n, out=args.out, seed=args.seed, device=args.device or 'cpu')}")
+
+
 def _fetch(args: argparse.Namespace) -> None:
     for name, path in data.fetch(args.name, args.data_dir).items():
         print(f"ok  {name}  {path}")
@@ -74,6 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "cuda"), help="device to sample on (default cpu)")
     p.set_defaults(func=_sample)
 
+    p = sub.add_parser("reconstruct", help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",
+                       description="Writes validation inputs, reconstructions and transitions side by side, and "
+                                   "prints reconstruction error, mean ||x~ - x|| and the fraction of transitions "
+                                   "that a fixed classifier (trained and cached on first use) labels as x.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--n", type=int, default=100, help="images in each panel (default 100)")
+    p.add_argument("--eval-n", type=int, default=10_000, help="validation images for the metrics (default 10000)")
+    p.add_argument("--out", help="PNG file (default RUN_DIR/reconstruct.png)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the transition noise")
+    p.add_argument("--no-classifier", action="store_true", help="skip the label-preservation measure")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
+    p.set_defaults(func=_reconstruct)
+
+    p = sub.add_parser("chain", help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5)")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--steps", type=int, default=9, help="transition steps after x (default 9)")
+    p.add_argument("--n", type=int, default=30, help="chains, one column each (default 30)")
+    p.add_argument("--out", help="PNG file (default RUN_DIR/chain.png)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the transition noise")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
+    p.set_defaults(func=_chain)
+
     p = sub.add_parser("data", help="fetch and verify datasets")
     dsub = p.add_subparsers(dest="action", required=True)
     f = dsub.add_parser("fetch", help="download a dataset into the cache ($VGAN_DATA or ~/.cache/vgan) and verify it")
@@ -93,6 +132,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.func(args)
     except VGANError as e:
         print(f"vgan: error: {e}", file=sys.stderr)
+        return 2
+    except NotImplementedError as e:
+        print(f"vgan: error: not implemented yet: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vgan: interrupted; continue a training run with `vgan train --resume RUN_DIR`", file=sys.stderr)

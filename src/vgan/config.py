@@ -35,8 +35,10 @@ class Config:
     feature_dim: int = 1024  # size of phi(x), the layer under the energy head
     z_dim: int = 100
     gen_hidden: int = 1024  # generator's first dense layer (and mlp width)
+    gen_channels: Optional[int] = None  # conv width of generator / autoencoder; None: channels
+    code_dim: int = 256  # VCD bottleneck h (256 for MNIST, 2048 for 32x32 colour)
     # energy and objective
-    objective: str = "vgan"  # vgan: Algorithm 1 | gan: Eq. 1
+    objective: str = "vgan"  # vgan: Algorithm 1 | gan: Eq. 1 | vcd: Algorithm 2
     energy: str = "multimodal"  # multimodal: Eq. 8 | gan: -log D(x) | rbm: free energy
     experts: int = 128  # K in Eq. 8
     prob_clip: float = 1e-4  # expert probabilities are clipped to [c, 1 - c]
@@ -44,6 +46,8 @@ class Config:
     gen_entropy_weight: float = 1.0  # weight of H~(p_g) in the generator step
     data_entropy_weight: float = 1.0  # weight of H~(p_data) in the energy step
     gan_generator_loss: str = "nonsaturating"  # nonsaturating: -log D(G(z)) | saturating
+    rho: float = 0.01  # VCD: weight of the energy term in Eq. 10
+    vcd_loss: str = "authors"  # authors: rho(E - H~) + (1-rho) BCE(x_bar, x) | paper: Eq. 10 as printed
     # optimisation
     optimizer: str = "adadelta"  # adadelta (the paper's) | adam
     lr: float = 0.1
@@ -69,14 +73,15 @@ class Config:
 
 CHOICES = {
     "device": ("auto", "cpu", "cuda"),
-    "dataset": ("mnist",),
+    "dataset": ("mnist", "cifar10", "svhn"),
     "arch": ("mlp", "conv"),
-    "objective": ("vgan", "gan"),
+    "objective": ("vgan", "gan", "vcd"),
+    "vcd_loss": ("authors", "paper"),
     "energy": ("multimodal", "gan", "rbm"),
     "gan_generator_loss": ("nonsaturating", "saturating"),
     "optimizer": ("adam", "adadelta"),
 }
-POSITIVE = ("batch_size", "hidden", "channels", "feature_dim", "z_dim", "gen_hidden", "experts",
+POSITIVE = ("batch_size", "hidden", "channels", "feature_dim", "z_dim", "gen_hidden", "code_dim", "experts",
             "k", "lr", "epochs", "log_every", "save_every", "ckpt_every")
 
 
@@ -116,6 +121,11 @@ def from_dict(values: Dict[str, Any], base: Optional[Config] = None) -> Config:
     return cfg
 
 
+def images_per_step(cfg: Config) -> int:
+    """Training images one iteration consumes: VCD splits 2B into B real and B conditioning."""
+    return cfg.batch_size * (2 if cfg.objective == "vcd" else 1)
+
+
 def validate(cfg: Config) -> None:
     for key, allowed in CHOICES.items():
         if getattr(cfg, key) not in allowed:
@@ -127,9 +137,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config key 'prob_clip' must be in (0, 0.5), got {cfg.prob_clip}")
     if cfg.objective == "gan" and cfg.energy != "gan":
         raise ConfigError("objective 'gan' (Eq. 1) needs energy 'gan' (one sigmoid unit); set energy=gan")
-    if cfg.train_limit is not None and cfg.train_limit < cfg.batch_size:
-        raise ConfigError(f"train_limit ({cfg.train_limit}) is smaller than batch_size ({cfg.batch_size}); "
-                          "raise train_limit or lower batch_size")
+    if cfg.train_limit is not None and cfg.train_limit < images_per_step(cfg):
+        raise ConfigError(f"train_limit ({cfg.train_limit}) is smaller than one iteration's {images_per_step(cfg)} "
+                          "images; raise train_limit or lower batch_size")
+    if not 0 <= cfg.rho <= 1:
+        raise ConfigError(f"config key 'rho' must be in [0, 1], got {cfg.rho}")
+    if cfg.gen_channels is not None and cfg.gen_channels <= 0:
+        raise ConfigError(f"config key 'gen_channels' must be > 0 or null, got {cfg.gen_channels}")
     if len(cfg.betas) != 2:
         raise ConfigError(f"config key 'betas' needs two numbers, got {cfg.betas}")
 
@@ -148,8 +162,10 @@ def parse_overrides(items: List[str]) -> Dict[str, Any]:
     return out
 
 
-def load_yaml(path: str | Path) -> Dict[str, Any]:
+def load_yaml(path: str | Path, _depth: int = 0) -> Dict[str, Any]:
     path = Path(path)
+    if _depth > 8:
+        raise ConfigError(f"config file {path} is part of a `base:` cycle; make the chain of bases end")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; pass a YAML file such as configs/mnist_vgan.yaml")
     try:
@@ -158,7 +174,8 @@ def load_yaml(path: str | Path) -> Dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid YAML ({str(e).splitlines()[0]}); fix its syntax") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of key: value; fix its contents")
-    return data
+    base = data.pop("base", None)  # `base: other.yaml` (relative to this file) is read first
+    return {**load_yaml(path.parent / base, _depth + 1), **data} if base else data
 
 
 def load_config(path: Optional[str | Path] = None, overrides: Optional[List[str]] = None) -> Config:

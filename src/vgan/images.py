@@ -33,3 +33,11 @@ def save_image(grid: torch.Tensor, path: str | Path) -> Path:
     image.save(tmp, format="PNG")
     os.replace(tmp, path)
     return path
+
+
+def side_by_side(grids: list, gap: int = 8, pad_value: float = 1.0) -> torch.Tensor:
+    """Join (C, H, W_i) images of equal height left to right, `gap` pixels apart."""
+    c, h = grids[0].shape[:2]
+    spacer = torch.full((c, h, gap), pad_value)
+    parts = [p for g in grids for p in (g, spacer)][:-1]
+    return torch.cat(parts, dim=2)

@@ -6,7 +6,7 @@ Images are (N, C, H, W) in [0, 1]; H = W is 28 or 32.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -72,7 +72,7 @@ class EnergyModel(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    """G(z): z -> dense-BN-ReLU -> dense-BN-ReLU -> dense -> sigmoid -> (N, C, H, W)."""
+    """G(z), or a VCD decoder: z -> dense-BN-ReLU -> dense-BN-ReLU -> dense -> sigmoid -> (N, C, H, W)."""
 
     def __init__(self, image_shape: Sequence[int], z_dim: int = 100, hidden: int = 1024):
         super().__init__()
@@ -90,16 +90,19 @@ class ConvGenerator(nn.Module):
     """G(z) of Section 7.1: two dense layers, reshape, two stride-2 deconvolutions, BN and ReLU.
 
     z (N, z_dim) -> (N, hidden) -> (N, ch*S/4*S/4) -> (N, ch, S/4, S/4) -> (N, ch, S/2, S/2)
-    -> (N, C, S, S) in [0, 1].
+    -> (N, C, S, S) in [0, 1]. With hidden=None the first dense layer is left out: that is the
+    authors' VCD decoder, code h (N, d) -> (N, ch*S/4*S/4) -> ...
     """
 
-    def __init__(self, image_shape: Sequence[int], z_dim: int = 100, hidden: int = 1024, channels: int = 64):
+    def __init__(self, image_shape: Sequence[int], z_dim: int = 100, hidden: Optional[int] = 1024,
+                 channels: int = 64):
         super().__init__()
         c, s = image_shape[0], image_shape[1]
         q = s // 4
+        first = [nn.Linear(z_dim, hidden), batch_norm(hidden), nn.ReLU()] if hidden else []
         self.net = nn.Sequential(
-            nn.Linear(z_dim, hidden), batch_norm(hidden), nn.ReLU(),
-            nn.Linear(hidden, channels * q * q), batch_norm(channels * q * q), nn.ReLU(),
+            *first,
+            nn.Linear(hidden or z_dim, channels * q * q), batch_norm(channels * q * q), nn.ReLU(),
             nn.Unflatten(1, (channels, q, q)),
             nn.ConvTranspose2d(channels, channels, 5, stride=2, padding=2, output_padding=1),
             batch_norm(channels, "2d"), nn.ReLU(),
@@ -107,6 +110,37 @@ class ConvGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
+
+
+class MLPEncoder(nn.Module):
+    """VCD encoder, CPU preset: x -> dense-BN-ReLU -> dense-BN-tanh -> h in [-1, 1]^code_dim."""
+
+    def __init__(self, image_shape: Sequence[int], code_dim: int = 256, hidden: int = 1024):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), batch_norm(hidden), nn.ReLU(),
+            nn.Linear(hidden, code_dim), batch_norm(code_dim), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ConvEncoder(nn.Module):
+    """The authors' VCD encoder: [conv5-BN-ReLU-pool] x 2 -> dense -> BN -> tanh.
+
+    (N, C, S, S) -> (N, ch, S/2, S/2) -> (N, ch, S/4, S/4) -> h (N, code_dim) in [-1, 1].
+    """
+
+    def __init__(self, image_shape: Sequence[int], code_dim: int = 256, channels: int = 64):
+        super().__init__()
+        c, s = image_shape[0], image_shape[1]
+        self.net = nn.Sequential(
+            nn.Conv2d(c, channels, 5, padding=2), batch_norm(channels, "2d"), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, channels, 5, padding=2), batch_norm(channels, "2d"), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(channels * (s // 4) ** 2, code_dim), batch_norm(code_dim), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
@@ -129,8 +163,22 @@ def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
 def build_generator(cfg: Config, image_shape: Sequence[int]) -> nn.Module:
     """The z -> x generator the config names, Glorot-initialised."""
     if cfg.arch == "conv":
-        gen = ConvGenerator(image_shape, cfg.z_dim, cfg.gen_hidden, cfg.channels)
+        gen = ConvGenerator(image_shape, cfg.z_dim, cfg.gen_hidden, cfg.gen_channels or cfg.channels)
     else:
         gen = MLPGenerator(image_shape, cfg.z_dim, cfg.gen_hidden)
     glorot_init(gen)
     return gen
+
+
+def build_autoencoder(cfg: Config, image_shape: Sequence[int]) -> Tuple[nn.Module, nn.Module]:
+    """The VCD encoder and decoder (Section 6) the config names, Glorot-initialised."""
+    if cfg.arch == "conv":
+        channels = cfg.gen_channels or cfg.channels
+        encoder = ConvEncoder(image_shape, cfg.code_dim, channels)
+        decoder = ConvGenerator(image_shape, cfg.code_dim, None, channels)
+    else:
+        encoder = MLPEncoder(image_shape, cfg.code_dim, cfg.gen_hidden)
+        decoder = MLPGenerator(image_shape, cfg.code_dim, cfg.gen_hidden)
+    glorot_init(encoder)
+    glorot_init(decoder)
+    return encoder, decoder

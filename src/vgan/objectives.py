@@ -4,6 +4,9 @@ VGAN (Algorithm 1, Eq. 6): the generator ascends -mean E(G(z)) + H~(p_g), i.e. d
 its negative; the energy descends mean E(x) - mean E(G(z)) - H~(p_data).
 GAN (Eq. 1): D descends -log D(x) - log(1 - D(G(z))); G descends -log D(G(z)) (non-saturating)
 or log(1 - D(G(z))) (saturating, the literal minimax).
+VCD (Algorithm 2, Eq. 10): the generator descends rho*E(x~) + (1-rho)*reconstruction, in
+one of two readings (`VCDObjective`); the energy step is VGAN's with x~ as the samples.
+Generator losses take the sampler's `Draw` (samples, reconstruction, conditioning images).
 Each loss returns (loss, stats) where stats are detached scalars for logging.
 """
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch.nn.functional as F
 
 from .energy import EnergyOutput
 from .entropy import batch_entropy
+from .samplers import Draw
 
 Stats = Dict[str, torch.Tensor]
 
@@ -22,13 +26,15 @@ Stats = Dict[str, torch.Tensor]
 class VGANObjective:
     """Algorithm 1 with the batch entropy terms of Eq. 9, each with its own weight (0 drops it)."""
 
+    needs_recon = False  # whether generator_loss reads draw.recon
+
     def __init__(self, gen_entropy_weight: float = 1.0, data_entropy_weight: float = 1.0,
                  prob_clip: float = 1e-4):
         self.gen_entropy_weight = gen_entropy_weight
         self.data_entropy_weight = data_entropy_weight
         self.prob_clip = prob_clip
 
-    def generator_loss(self, fake: EnergyOutput) -> Tuple[torch.Tensor, Stats]:
+    def generator_loss(self, fake: EnergyOutput, draw: Draw | None = None) -> Tuple[torch.Tensor, Stats]:
         """mean E(G(z)) - w_g H~(p_g)."""
         entropy = batch_entropy(fake.logits, self.prob_clip)
         loss = fake.energy.mean() - self.gen_entropy_weight * entropy
@@ -44,10 +50,12 @@ class VGANObjective:
 class GANObjective:
     """Eq. 1 with D(x) = sigmoid(logit); expects the single-unit `GANEnergy` head."""
 
+    needs_recon = False
+
     def __init__(self, generator_loss: str = "nonsaturating"):
         self.saturating = generator_loss == "saturating"
 
-    def generator_loss(self, fake: EnergyOutput) -> Tuple[torch.Tensor, Stats]:
+    def generator_loss(self, fake: EnergyOutput, draw: Draw | None = None) -> Tuple[torch.Tensor, Stats]:
         a = fake.logits.squeeze(1)
         # log(1 - D) = -softplus(a); -log D = softplus(-a)
         loss = (-F.softplus(a) if self.saturating else F.softplus(-a)).mean()
@@ -59,7 +67,37 @@ class GANObjective:
         return loss, {"loss_e": loss.detach()}
 
 
+class VCDObjective(VGANObjective):
+    """Algorithm 2. The generator loss of Eq. 10 in one of two readings:
+
+    - 'paper':   rho * mean E(x~) + (1 - rho) * mean_i ||x~_i - x_i||^2, as Eq. 10 is printed;
+    - 'authors': rho * (mean E(x~) - H~(p_x~)) + (1 - rho) * BCE(x_bar, x), as the authors'
+      code computes it: the batch entropy of the transitions inside the rho bracket, and the
+      per-pixel mean binary cross-entropy of the clean reconstruction x_bar = Decode(h).
+    The energy step is VGAN's: mean E(x) - mean E(x~) - w_d H~(p_data).
+    """
+
+    def __init__(self, rho: float = 0.01, reading: str = "authors", data_entropy_weight: float = 1.0,
+                 prob_clip: float = 1e-4):
+        super().__init__(1.0, data_entropy_weight, prob_clip)
+        self.rho, self.reading = rho, reading
+        self.needs_recon = reading == "authors"
+
+    def generator_loss(self, fake: EnergyOutput, draw: Draw | None = None) -> Tuple[torch.Tensor, Stats]:
+        energy = fake.energy.mean()
+        if self.reading == "paper":
+            recon = (draw.x - draw.cond).pow(2).flatten(1).sum(1).mean()
+            loss = self.rho * energy + (1 - self.rho) * recon
+            return loss, {"loss_g": loss.detach(), "recon": recon.detach()}
+        entropy = batch_entropy(fake.logits, self.prob_clip)
+        recon = F.binary_cross_entropy(draw.recon, draw.cond)
+        loss = self.rho * (energy - entropy) + (1 - self.rho) * recon
+        return loss, {"loss_g": loss.detach(), "recon": recon.detach(), "entropy_gen": entropy.detach()}
+
+
 def build_objective(cfg) -> VGANObjective | GANObjective:
     if cfg.objective == "gan":
         return GANObjective(cfg.gan_generator_loss)
+    if cfg.objective == "vcd":
+        return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip)
     return VGANObjective(cfg.gen_entropy_weight, cfg.data_entropy_weight, cfg.prob_clip)

@@ -1,10 +1,24 @@
-"""Samplers: the variational distribution q(x) that the generator defines (Section 4)."""
+"""Samplers: the variational distribution q(x) that the generator defines.
+
+`LatentSampler` is q(x) = p_g(x), x = G(z) (Section 4, Algorithm 1). `TransitionSampler` is
+the transition distribution p_g(x~ | x) of variational contrastive divergence (Section 6,
+Algorithm 2). Both give a `Draw` through `draw()`, which is what the training loop uses.
+"""
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 from torch import nn
+
+from .config import Config
+from .networks import build_autoencoder, build_generator
+
+
+class Draw(NamedTuple):
+    x: torch.Tensor  # the samples that E sees: G(z), or x~ (N, C, H, W)
+    recon: Optional[torch.Tensor] = None  # VCD: the clean reconstruction x_bar = Decode(h)
+    cond: Optional[torch.Tensor] = None  # VCD: the images x conditioned on
 
 
 def uniform_noise(n: int, dim: int, *, generator: Optional[torch.Generator] = None,
@@ -13,8 +27,14 @@ def uniform_noise(n: int, dim: int, *, generator: Optional[torch.Generator] = No
     return torch.rand(n, dim, generator=generator, device=device) * 2 - 1
 
 
+def _device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
 class LatentSampler(nn.Module):
     """q(x) = p_g(x): x = G(z), z ~ U[-1, 1]^z_dim (Eq. 6)."""
+
+    conditional = False
 
     def __init__(self, generator: nn.Module, z_dim: int):
         super().__init__()
@@ -25,6 +45,48 @@ class LatentSampler(nn.Module):
                 rng: Optional[torch.Generator] = None) -> torch.Tensor:
         """n samples (n, C, H, W); pass `z` for fixed noise, or `rng` for reproducible noise."""
         if z is None:
-            device = next(self.generator.parameters()).device
-            z = uniform_noise(n, self.z_dim, generator=rng, device=device)
+            z = uniform_noise(n, self.z_dim, generator=rng, device=_device(self))
         return self.generator(z)
+
+    def draw(self, n: int, cond: Optional[torch.Tensor] = None, *, rng: Optional[torch.Generator] = None,
+             recon: bool = False) -> Draw:
+        return Draw(self(n, rng=rng))
+
+
+class TransitionSampler(nn.Module):
+    """p_g(x~ | x) of Section 6: h = Encode(x), h~ = m*z + (1-m)*h, x~ = Decode(h~).
+
+    m ~ Bernoulli(0.5) and z ~ U[-1, 1]^d, fresh for every sample. Whether noise is mixed in is
+    the explicit `noise` argument, independent of train()/eval().
+    """
+
+    conditional = True
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, code_dim: int, mask_prob: float = 0.5):
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self.code_dim, self.mask_prob = code_dim, mask_prob
+
+    def mix(self, h: torch.Tensor, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """h~ = m*z + (1-m)*h for codes h (N, d)."""
+        m = (torch.rand(h.shape, generator=rng, device=h.device) < self.mask_prob).to(h.dtype)
+        z = uniform_noise(h.shape[0], h.shape[1], generator=rng, device=h.device)
+        return m * z + (1 - m) * h
+
+    def forward(self, x: torch.Tensor, *, noise: bool = True, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """x~ (N, C, H, W) given x; with noise=False the reconstruction x_bar."""
+        h = self.encoder(x)
+        return self.decoder(self.mix(h, rng) if noise else h)
+
+    def draw(self, n: int, cond: Optional[torch.Tensor] = None, *, rng: Optional[torch.Generator] = None,
+             recon: bool = False) -> Draw:
+        """A transition of each row of `cond` (n of them), and its clean reconstruction if `recon`."""
+        h = self.encoder(cond)
+        return Draw(self.decoder(self.mix(h, rng)), self.decoder(h) if recon else None, cond)
+
+
+def build_sampler(cfg: Config, image_shape: Sequence[int]) -> LatentSampler | TransitionSampler:
+    """Algorithm 2's transition sampler for objective 'vcd', else Algorithm 1's G(z)."""
+    if cfg.objective == "vcd":
+        return TransitionSampler(*build_autoencoder(cfg, image_shape), cfg.code_dim)
+    return LatentSampler(build_generator(cfg, image_shape), cfg.z_dim)

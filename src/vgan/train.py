@@ -18,12 +18,12 @@ from tqdm import tqdm
 
 from . import objectives
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import Config, save_config
+from .config import Config, images_per_step, save_config
 from .data import batches, load_dataset
 from .errors import ConfigError, TrainingError
-from .images import make_grid, save_image
-from .networks import build_energy, build_generator
-from .samplers import LatentSampler, uniform_noise
+from .images import make_grid, save_image, side_by_side
+from .networks import build_energy
+from .samplers import build_sampler, uniform_noise
 
 GRID_N = 100  # a 10x10 grid of samples from a fixed z each epoch
 
@@ -43,7 +43,7 @@ def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
 
 
 class Trainer:
-    """Holds the energy E, the sampler q = G(z), their optimisers and the run directory."""
+    """Holds the energy E, the sampler (G(z) or the VCD transition), their optimisers and the run dir."""
 
     def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None):
         self.cfg = cfg
@@ -52,30 +52,38 @@ class Trainer:
         self.image_shape = tuple(image_shape)
         torch.manual_seed(cfg.seed)
         self.energy = build_energy(cfg, image_shape).to(self.device)
-        self.sampler = LatentSampler(build_generator(cfg, image_shape), cfg.z_dim).to(self.device)
+        self.sampler = build_sampler(cfg, image_shape).to(self.device)
         self.objective = objectives.build_objective(cfg)
         self.opt_e = build_optimizer(cfg, self.energy.parameters())
         self.opt_g = build_optimizer(cfg, self.sampler.parameters())
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         fixed = torch.Generator().manual_seed(cfg.seed + 2)
         self.fixed_z = uniform_noise(GRID_N, cfg.z_dim, generator=fixed).to(self.device)
+        self.fixed_x: Optional[torch.Tensor] = None  # VCD: validation images for the figures
         self.step = 0
 
-    # ---- one iteration of Algorithm 1 ----------------------------------------------------
+    # ---- one iteration of Algorithm 1 or 2 ------------------------------------------------
     def train_step(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """k generator steps, then one energy step on the real batch x (B, C, H, W)."""
+        """k generator steps, then one energy step.
+
+        x is the real batch (B, C, H, W); for VCD it is (2B, C, H, W), split as in the authors'
+        code into B real images and B images that the transitions are conditioned on.
+        """
+        cond = None
+        if self.sampler.conditional:
+            x, cond = x.chunk(2)
         n = x.shape[0]
         self.energy.requires_grad_(False)  # generator steps need no energy weight gradients
         for _ in range(self.cfg.k):
-            fake_out = self.energy(self.sampler(n, rng=self.noise_rng))
-            loss_g, stats_g = self.objective.generator_loss(fake_out)
+            draw = self.sampler.draw(n, cond, rng=self.noise_rng, recon=self.objective.needs_recon)
+            loss_g, stats_g = self.objective.generator_loss(self.energy(draw.x), draw)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
         self.energy.requires_grad_(True)
 
         with torch.no_grad():
-            fake = self.sampler(n, rng=self.noise_rng)
+            fake = self.sampler.draw(n, cond, rng=self.noise_rng).x
         out = self.energy(torch.cat([x, fake]))  # one pass over (2B, C, H, W); no BN in E
         real_out = type(out)(*(t[:n] for t in out))
         fake_out = type(out)(*(t[n:] for t in out))
@@ -90,8 +98,19 @@ class Trainer:
 
     @torch.no_grad()
     def samples(self, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Samples from the fixed grid noise (or `z`), (N, C, H, W) in [0, 1]."""
+        """G(z) for the fixed grid noise (or `z`), (N, C, H, W) in [0, 1]."""
         return self.sampler(len(z) if z is not None else GRID_N, z=self.fixed_z if z is None else z)
+
+    @torch.no_grad()
+    def figure(self) -> torch.Tensor:
+        """The per-epoch image: a 10x10 grid of G(z), or for VCD three grids side by side,
+        validation inputs x | reconstructions x_bar | transitions x~ (as Figure 3)."""
+        if not self.sampler.conditional:
+            return make_grid(self.samples(), nrow=10)
+        x = self.fixed_x
+        rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 3)  # the same noise every epoch
+        return side_by_side([make_grid(x, nrow=10), make_grid(self.sampler(x, noise=False), nrow=10),
+                             make_grid(self.sampler(x, rng=rng), nrow=10)])
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -159,12 +178,16 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
     images = train_set.images[:cfg.train_limit] if cfg.train_limit else train_set.images
     trainer = Trainer(cfg, train_set.image_shape)
     images = images.to(trainer.device)  # uint8 on the device: batches need no host transfer
+    if trainer.sampler.conditional:
+        val = load_dataset(cfg.dataset, "val", cfg.data_dir).images[:GRID_N]
+        trainer.fixed_x = val.to(trainer.device).float().div(255)
     if resume:
         trainer.load_state_dict(load_checkpoint(run_dir / "last.pt", trainer.device))
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
 
-    steps_per_epoch = len(images) // cfg.batch_size
+    per_step = images_per_step(cfg)
+    steps_per_epoch = len(images) // per_step
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
@@ -175,7 +198,7 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
     try:
         while trainer.step < total:
             epoch, start = divmod(trainer.step, steps_per_epoch)
-            for x in batches(images, cfg.batch_size, seed=cfg.seed, epoch=epoch, start=start, device=trainer.device):
+            for x in batches(images, per_step, seed=cfg.seed, epoch=epoch, start=start, device=trainer.device):
                 stats = trainer.train_step(x)
                 trainer.step += 1
                 _check_finite(stats, trainer.step, epoch, run_dir, last_good)
@@ -184,7 +207,7 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
                     now = time.perf_counter()
                     values = {k: round(v.item(), 6) for k, v in stats.items()}
                     values["epoch"] = epoch + 1
-                    values["images_per_s"] = round((trainer.step - tick_step) * cfg.batch_size / (now - tick), 1)
+                    values["images_per_s"] = round((trainer.step - tick_step) * per_step / (now - tick), 1)
                     tick, tick_step = now, trainer.step
                     logger.scalars(trainer.step, values)
                     bar.set_postfix(loss_e=values["loss_e"], loss_g=values["loss_g"], img_s=values["images_per_s"])
@@ -203,7 +226,7 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
 
 
 def _end_of_epoch(trainer: Trainer, logger: RunLogger, epoch: int, final: bool) -> None:
-    grid = make_grid(trainer.samples(), nrow=10)
+    grid = trainer.figure()
     save_image(grid, trainer.run_dir / "samples" / f"epoch_{epoch:03d}.png")
     logger.image("samples", grid, trainer.step)
     if final or epoch % trainer.cfg.ckpt_every == 0:

@@ -1,0 +1,5 @@
+"""Evaluations of trained runs: classifiers, transition figures and metrics (Figures 3-5)."""
+from .classifier import accuracy, load_classifier, train_classifier
+from .transitions import chain, reconstruct, transition_metrics
+
+__all__ = ["accuracy", "load_classifier", "train_classifier", "chain", "reconstruct", "transition_metrics"]

@@ -1,0 +1,88 @@
+"""A fixed MNIST classifier that the project trains once and caches, to judge generated images.
+
+It is an evaluation instrument (label preservation, later mode counts and FID features), not
+the paper's Table 2 classifier.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data import cache_dir, epoch_order, load_dataset
+
+
+class DigitClassifier(nn.Module):
+    """(N, 1, 28, 28) in [0, 1] -> (N, 10) logits: [conv5-BN-ReLU-pool] x 2 -> dense 128 -> dense 10."""
+
+    def __init__(self, in_channels: int = 1, size: int = 28, classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * (size // 4) ** 2, 128), nn.ReLU())  # penultimate layer (N, 128)
+        self.out = nn.Linear(128, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x))
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    """Fraction of uint8 or [0, 1] float images (N, C, H, W) classified as `labels`."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device)
+        x = x.float().div(255) if x.dtype == torch.uint8 else x
+        correct += (model(x).argmax(1).cpu() == labels[i:i + batch_size]).sum().item()
+    return correct / len(images)
+
+
+def train_classifier(dataset: str = "mnist", *, epochs: int = 3, limit: Optional[int] = None, seed: int = 0,
+                     device: str = "cpu", data_dir: Optional[str] = None) -> DigitClassifier:
+    """Train a DigitClassifier with Adam on the training split (first `limit` images if given)."""
+    train = load_dataset(dataset, "train", data_dir)
+    images, labels = train.images[:limit], train.labels[:limit]
+    torch.manual_seed(seed)
+    model = DigitClassifier(train.image_shape[0], train.image_shape[1]).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * (len(images) // 100))
+    for epoch in range(epochs):
+        model.train()
+        perm = epoch_order(len(images), seed=seed, epoch=epoch)
+        for i in tqdm(range(len(images) // 100), desc=f"classifier epoch {epoch + 1}/{epochs}", disable=None):
+            idx = perm[i * 100:(i + 1) * 100]
+            x, y = images[idx].to(device).float().div(255), labels[idx].to(device)
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    return model.eval()
+
+
+def classifier_path(dataset: str = "mnist") -> Path:
+    return cache_dir() / "classifiers" / f"{dataset}.pt"
+
+
+def load_classifier(dataset: str = "mnist", device: str = "cpu", data_dir: Optional[str] = None) -> DigitClassifier:
+    """The cached classifier for `dataset`, trained (about 3 minutes on a 2-core CPU) on first use."""
+    path = classifier_path(dataset)
+    if path.is_file():
+        state = load_checkpoint(path, device)
+        model = DigitClassifier(*state["shape"])
+        model.load_state_dict(state["model"])
+        return model.to(device).eval()
+    model = train_classifier(dataset, device=device, data_dir=data_dir)
+    test = load_dataset(dataset, "test", data_dir)
+    acc = accuracy(model, test.images, test.labels)
+    save_checkpoint({"model": model.state_dict(), "shape": list(test.image_shape[:2]), "test_accuracy": acc}, path)
+    print(f"trained the {dataset} classifier: test accuracy {acc:.4f}; cached at {path}")
+    return model

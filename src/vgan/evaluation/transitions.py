@@ -1,0 +1,88 @@
+"""VCD evaluations: Figure 3 panels (x | x_bar | x~), Figure 5 Markov chains, and metrics that
+show whether transitions keep the label while changing the image."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import load_dataset
+from ..errors import ConfigError
+from ..images import make_grid, save_image, side_by_side
+from ..runs import load_run
+from ..samplers import TransitionSampler
+from .classifier import load_classifier
+
+
+def _transition_run(run_dir, device: str):
+    trainer = load_run(run_dir, device=device)
+    if not isinstance(trainer.sampler, TransitionSampler):
+        raise ConfigError(f"{run_dir} was trained with objective '{trainer.cfg.objective}'; reconstructions and "
+                          "chains need a VCD run (objective=vcd)")
+    return trainer
+
+
+@torch.no_grad()
+def transition_metrics(sampler: TransitionSampler, images: torch.Tensor, labels: torch.Tensor,
+                       classifier: Optional[nn.Module] = None, *, batch_size: int = 500, seed: int = 0) -> Dict[str, float]:
+    """Over uint8 images (N, C, H, W) with their labels:
+
+    - recon_bce, recon_mse: per-pixel error of the reconstruction x_bar = Decode(Encode(x));
+    - distance: mean ||x~ - x||_2 per image, how far a transition moves;
+    - label_kept: fraction of transitions x~ the classifier labels as x's true label;
+    - classifier_accuracy: the same classifier on x itself, the ceiling for label_kept.
+    """
+    device = next(sampler.parameters(), images).device
+    rng = torch.Generator(device).manual_seed(seed)
+    totals = dict(recon_bce=0.0, recon_mse=0.0, distance=0.0, label_kept=0.0, classifier_accuracy=0.0)
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device).float().div(255)
+        y = labels[i:i + batch_size].to(device)
+        recon, moved = sampler(x, noise=False), sampler(x, rng=rng)
+        totals["recon_bce"] += F.binary_cross_entropy(recon, x, reduction="sum").item() / x[0].numel()
+        totals["recon_mse"] += F.mse_loss(recon, x, reduction="sum").item() / x[0].numel()
+        totals["distance"] += (moved - x).flatten(1).norm(dim=1).sum().item()
+        if classifier is not None:
+            totals["label_kept"] += (classifier(moved).argmax(1) == y).sum().item()
+            totals["classifier_accuracy"] += (classifier(x).argmax(1) == y).sum().item()
+    out = {k: v / len(images) for k, v in totals.items()}
+    if classifier is None:
+        del out["label_kept"], out["classifier_accuracy"]
+    return out
+
+
+def reconstruct(run_dir: str | Path, *, n: int = 100, eval_n: Optional[int] = 10_000, out: Optional[str | Path] = None,
+                seed: int = 0, device: str = "cpu", classify: bool = True) -> Dict[str, object]:
+    """Figure 3 for a VCD run: validation inputs x | reconstructions x_bar | transitions x~, side by
+    side in one PNG (default <run_dir>/reconstruct.png), and `transition_metrics` over the first
+    `eval_n` validation images (all 10,000 by default)."""
+    trainer = _transition_run(run_dir, device)
+    val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir)
+    x = val.images[:n].to(trainer.device).float().div(255)
+    rng = torch.Generator(trainer.device).manual_seed(seed)
+    with torch.no_grad():
+        grids = [make_grid(g, nrow=10) for g in (x, trainer.sampler(x, noise=False), trainer.sampler(x, rng=rng))]
+    path = save_image(side_by_side(grids), out or trainer.run_dir / "reconstruct.png")
+    classifier = load_classifier(trainer.cfg.dataset, device, trainer.cfg.data_dir) if classify else None
+    count = eval_n or len(val)
+    metrics = transition_metrics(trainer.sampler, val.images[:count], val.labels[:count], classifier, seed=seed)
+    return {"figure": path, "images": count, **metrics}
+
+
+@torch.no_grad()
+def chain(run_dir: str | Path, *, steps: int = 9, n: int = 30, out: Optional[str | Path] = None, seed: int = 0,
+          device: str = "cpu") -> Path:
+    """Figure 5: a Markov chain x -> x~1 -> x~2 ... from n validation images, one row per step
+    (the first row is x). Written to `out` (default <run_dir>/chain.png)."""
+    if n < 2:
+        raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
+    trainer = _transition_run(run_dir, device)
+    x = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n].to(trainer.device).float().div(255)
+    rng = torch.Generator(trainer.device).manual_seed(seed)
+    rows = [x]
+    for _ in range(steps):
+        rows.append(trainer.sampler(rows[-1], rng=rng))
+    return save_image(make_grid(torch.cat(rows), nrow=n), out or trainer.run_dir / "chain.png")

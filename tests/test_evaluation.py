@@ -1,0 +1,54 @@
+import torch
+from PIL import Image
+from torch import nn
+
+from vgan.cli import main
+from vgan.evaluation import accuracy, train_classifier, transition_metrics
+from vgan.evaluation import transitions
+from vgan.samplers import TransitionSampler
+
+
+class ByMean(nn.Module):
+    """A 'classifier' that says 1 for bright images and 0 for dark ones."""
+
+    def forward(self, x):
+        bright = (x.flatten(1).mean(1) > 0.5).float()
+        return torch.stack([1 - bright, bright], 1)
+
+
+def test_transition_metrics_by_hand():
+    identity = TransitionSampler(nn.Flatten(), nn.Unflatten(1, (1, 2, 2)), code_dim=4)
+    images = torch.tensor([[0, 0, 0, 0], [255, 255, 255, 255]], dtype=torch.uint8).view(2, 1, 2, 2)
+    labels = torch.tensor([0, 1])
+    m = transition_metrics(identity, images, labels, ByMean())
+    assert m["recon_mse"] == 0 and m["recon_bce"] == 0  # Decode(Encode(x)) = x exactly
+    assert m["distance"] > 0.1 and m["classifier_accuracy"] == 1.0
+    assert 0 <= m["label_kept"] <= 1
+    assert "label_kept" not in transition_metrics(identity, images, labels)
+
+
+def test_classifier_learns(mnist):
+    from vgan.data import load_dataset
+
+    model = train_classifier(epochs=1, limit=2000)
+    test = load_dataset("mnist", "test")
+    assert accuracy(model, test.images[:1000], test.labels[:1000]) > 0.7
+
+
+def test_vcd_end_to_end_reconstruct_and_chain(tiny, tmp_path, monkeypatch, capsys):
+    assert main(["train", *tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400"]) == 0
+    run = tmp_path / "vcd"
+    assert Image.open(run / "samples" / "epoch_002.png").size == (3 * 302 + 2 * 8, 302)  # x | x_bar | x~
+    monkeypatch.setattr(transitions, "load_classifier", lambda *a, **k: ByMean())
+    assert main(["reconstruct", str(run), "--eval-n", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert "label_kept" in printed and "recon_bce" in printed and "distance" in printed
+    assert Image.open(run / "reconstruct.png").size == (3 * 302 + 2 * 8, 302)
+    assert main(["chain", str(run), "--steps", "3", "--n", "5"]) == 0
+    assert Image.open(run / "chain.png").size == (5 * 30 + 2, 4 * 30 + 2)
+
+
+def test_reconstruct_refuses_a_vgan_run(tiny, tmp_path, capsys):
+    assert main(["train", *tiny, "name=v", "max_steps=1"]) == 0
+    assert main(["chain", str(tmp_path / "v")]) == 2
+    assert "need a VCD run" in capsys.readouterr().err
