@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -30,13 +31,16 @@ def binary_entropy(p: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
     return -(p * p.log() + (1 - p) * (1 - p).log())
 
 
-def batch_entropy(logits: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
+def batch_entropy(logits: torch.Tensor, prob_clip: float = 1e-4,
+                  batch_mean: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
     """Eq. 9: H~ = sum_j H(mean_i sigmoid(a_ij)) for expert logits a of shape (N, K); a scalar.
 
     On a generated batch this is H~(p_g), on a data batch H~(p_data). It is largest (K ln 2)
     when every expert fires on half the batch, and 0 when the batch collapses to one point
-    that saturates every expert.
+    that saturates every expert. `batch_mean` replaces the mean over dim 0, e.g. by a mean over
+    the global batch of all processes (vgan.distributed).
     """
     bound = logit_bound(prob_clip)
-    mean_p = torch.sigmoid(logits.clamp(-bound, bound)).mean(dim=0)  # (K,)
+    p = torch.sigmoid(logits.clamp(-bound, bound))
+    mean_p = batch_mean(p) if batch_mean else p.mean(dim=0)  # (K,)
     return binary_entropy(mean_p, prob_clip).sum()

@@ -11,7 +11,7 @@ Each loss returns (loss, stats) where stats are detached scalars for logging.
 """
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,7 @@ from .entropy import batch_entropy
 from .samplers import Draw
 
 Stats = Dict[str, torch.Tensor]
+BatchMean = Callable[[torch.Tensor], torch.Tensor]
 
 
 class VGANObjective:
@@ -29,20 +30,25 @@ class VGANObjective:
     needs_recon = False  # whether generator_loss reads draw.recon
 
     def __init__(self, gen_entropy_weight: float = 1.0, data_entropy_weight: float = 1.0,
-                 prob_clip: float = 1e-4):
+                 prob_clip: float = 1e-4, batch_mean: Optional[BatchMean] = None):
         self.gen_entropy_weight = gen_entropy_weight
         self.data_entropy_weight = data_entropy_weight
         self.prob_clip = prob_clip
+        self.batch_mean = batch_mean  # the mean over the (global) batch in Eq. 9
+
+    def entropy(self, out: EnergyOutput) -> torch.Tensor:
+        """H~ of Eq. 9 over the batch of `out`."""
+        return batch_entropy(out.logits, self.prob_clip, self.batch_mean)
 
     def generator_loss(self, fake: EnergyOutput, draw: Draw | None = None) -> Tuple[torch.Tensor, Stats]:
         """mean E(G(z)) - w_g H~(p_g)."""
-        entropy = batch_entropy(fake.logits, self.prob_clip)
+        entropy = self.entropy(fake)
         loss = fake.energy.mean() - self.gen_entropy_weight * entropy
         return loss, {"loss_g": loss.detach(), "entropy_gen": entropy.detach()}
 
     def energy_loss(self, real: EnergyOutput, fake: EnergyOutput) -> Tuple[torch.Tensor, Stats]:
         """mean E(x) - mean E(G(z)) - w_d H~(p_data)."""
-        entropy = batch_entropy(real.logits, self.prob_clip)
+        entropy = self.entropy(real)
         loss = real.energy.mean() - fake.energy.mean() - self.data_entropy_weight * entropy
         return loss, {"loss_e": loss.detach(), "entropy_data": entropy.detach()}
 
@@ -78,8 +84,8 @@ class VCDObjective(VGANObjective):
     """
 
     def __init__(self, rho: float = 0.01, reading: str = "authors", data_entropy_weight: float = 1.0,
-                 prob_clip: float = 1e-4):
-        super().__init__(1.0, data_entropy_weight, prob_clip)
+                 prob_clip: float = 1e-4, batch_mean: Optional[BatchMean] = None):
+        super().__init__(1.0, data_entropy_weight, prob_clip, batch_mean)
         self.rho, self.reading = rho, reading
         self.needs_recon = reading == "authors"
 
@@ -89,15 +95,15 @@ class VCDObjective(VGANObjective):
             recon = (draw.x - draw.cond).pow(2).flatten(1).sum(1).mean()
             loss = self.rho * energy + (1 - self.rho) * recon
             return loss, {"loss_g": loss.detach(), "recon": recon.detach()}
-        entropy = batch_entropy(fake.logits, self.prob_clip)
+        entropy = self.entropy(fake)
         recon = F.binary_cross_entropy(draw.recon, draw.cond)
         loss = self.rho * (energy - entropy) + (1 - self.rho) * recon
         return loss, {"loss_g": loss.detach(), "recon": recon.detach(), "entropy_gen": entropy.detach()}
 
 
-def build_objective(cfg) -> VGANObjective | GANObjective:
+def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjective | GANObjective:
     if cfg.objective == "gan":
         return GANObjective(cfg.gan_generator_loss)
     if cfg.objective == "vcd":
-        return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip)
-    return VGANObjective(cfg.gen_entropy_weight, cfg.data_entropy_weight, cfg.prob_clip)
+        return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip, batch_mean)
+    return VGANObjective(cfg.gen_entropy_weight, cfg.data_entropy_weight, cfg.prob_clip, batch_mean)

@@ -28,7 +28,7 @@ def uniform_noise(n: int, dim: int, *, generator: Optional[torch.Generator] = No
 
 
 def _device(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
+    return next(module.parameters(), torch.empty(0)).device
 
 
 class LatentSampler(nn.Module):
@@ -41,16 +41,19 @@ class LatentSampler(nn.Module):
         self.generator = generator
         self.z_dim = z_dim
 
+    def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """The noise of n samples: z (n, z_dim)."""
+        return uniform_noise(n, self.z_dim, generator=rng, device=_device(self))
+
     def forward(self, n: int, *, z: Optional[torch.Tensor] = None,
                 rng: Optional[torch.Generator] = None) -> torch.Tensor:
         """n samples (n, C, H, W); pass `z` for fixed noise, or `rng` for reproducible noise."""
-        if z is None:
-            z = uniform_noise(n, self.z_dim, generator=rng, device=_device(self))
-        return self.generator(z)
+        return self.generator(self.noise(n, rng) if z is None else z)
 
     def draw(self, n: int, cond: Optional[torch.Tensor] = None, *, rng: Optional[torch.Generator] = None,
-             recon: bool = False) -> Draw:
-        return Draw(self(n, rng=rng))
+             noise: Optional[torch.Tensor] = None, recon: bool = False) -> Draw:
+        """n samples as a Draw; `noise` (from `noise()`) overrides `rng`."""
+        return Draw(self(n, z=noise, rng=rng))
 
 
 class TransitionSampler(nn.Module):
@@ -67,10 +70,16 @@ class TransitionSampler(nn.Module):
         self.encoder, self.decoder = encoder, decoder
         self.code_dim, self.mask_prob = code_dim, mask_prob
 
-    def mix(self, h: torch.Tensor, rng: Optional[torch.Generator] = None) -> torch.Tensor:
-        """h~ = m*z + (1-m)*h for codes h (N, d)."""
-        m = (torch.rand(h.shape, generator=rng, device=h.device) < self.mask_prob).to(h.dtype)
-        z = uniform_noise(h.shape[0], h.shape[1], generator=rng, device=h.device)
+    def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """The noise of n transitions, (n, 2, d): the mask m (0/1) and z ~ U[-1, 1]^d."""
+        device = _device(self)
+        m = (torch.rand(n, self.code_dim, generator=rng, device=device) < self.mask_prob).float()
+        return torch.stack([m, uniform_noise(n, self.code_dim, generator=rng, device=device)], 1)
+
+    def mix(self, h: torch.Tensor, rng: Optional[torch.Generator] = None,
+            noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """h~ = m*z + (1-m)*h for codes h (N, d); `noise` (from `noise()`) overrides `rng`."""
+        m, z = (self.noise(h.shape[0], rng) if noise is None else noise).to(h.dtype).unbind(1)
         return m * z + (1 - m) * h
 
     def forward(self, x: torch.Tensor, *, noise: bool = True, rng: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -79,10 +88,10 @@ class TransitionSampler(nn.Module):
         return self.decoder(self.mix(h, rng) if noise else h)
 
     def draw(self, n: int, cond: Optional[torch.Tensor] = None, *, rng: Optional[torch.Generator] = None,
-             recon: bool = False) -> Draw:
+             noise: Optional[torch.Tensor] = None, recon: bool = False) -> Draw:
         """A transition of each row of `cond` (n of them), and its clean reconstruction if `recon`."""
         h = self.encoder(cond)
-        return Draw(self.decoder(self.mix(h, rng)), self.decoder(h) if recon else None, cond)
+        return Draw(self.decoder(self.mix(h, rng, noise)), self.decoder(h) if recon else None, cond)
 
 
 def build_sampler(cfg: Config, image_shape: Sequence[int]) -> LatentSampler | TransitionSampler:

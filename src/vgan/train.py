@@ -1,4 +1,5 @@
-"""The training loop of Algorithm 1 (VGAN) and Eq. 1 (GAN), with logging, checkpoints and resume.
+"""One training loop for Algorithm 1 (VGAN), Eq. 1 (GAN) and Algorithm 2 (VCD), with logging,
+checkpoints, resume and data parallelism (vgan.distributed).
 
     trainer = vgan.train(vgan.Config(epochs=1))   # or: vgan train [key=value ...]
 
@@ -14,16 +15,19 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
-from . import objectives
+from . import distributed, objectives
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, images_per_step, save_config
 from .data import batches, load_dataset
+from .distributed import Dist, globalise_batch_norm
 from .errors import ConfigError, TrainingError
 from .images import make_grid, save_image, side_by_side
 from .networks import build_energy
-from .samplers import build_sampler, uniform_noise
+from .samplers import Draw, build_sampler, uniform_noise
 
 GRID_N = 100  # a 10x10 grid of samples from a fixed z each epoch
 
@@ -42,18 +46,36 @@ def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
 
 
+class DrawStep(nn.Module):
+    """`sampler.draw` as a forward(), so that DistributedDataParallel can wrap it."""
+
+    def __init__(self, sampler: nn.Module):
+        super().__init__()
+        self.sampler = sampler
+
+    def forward(self, n: int, cond: Optional[torch.Tensor], noise: torch.Tensor, recon: bool) -> Draw:
+        return self.sampler.draw(n, cond, noise=noise, recon=recon)
+
+
 class Trainer:
     """Holds the energy E, the sampler (G(z) or the VCD transition), their optimisers and the run dir."""
 
-    def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None):
+    def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None, group: Dist = Dist()):
         self.cfg = cfg
         self.device = device or resolve_device(cfg.device)
         self.run_dir = cfg.run_dir
         self.image_shape = tuple(image_shape)
-        torch.manual_seed(cfg.seed)
+        self.group = group
+        torch.manual_seed(cfg.seed)  # the same initial weights in every process
         self.energy = build_energy(cfg, image_shape).to(self.device)
-        self.sampler = build_sampler(cfg, image_shape).to(self.device)
-        self.objective = objectives.build_objective(cfg)
+        self.sampler = globalise_batch_norm(build_sampler(cfg, image_shape), group).to(self.device)
+        self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
+        # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
+        self.energy_step, self.draw_step = self.energy, DrawStep(self.sampler)
+        if group.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.energy_step = DDP(self.energy, device_ids=ids, broadcast_buffers=False)
+            self.draw_step = DDP(self.draw_step, device_ids=ids, broadcast_buffers=False)
         self.opt_e = build_optimizer(cfg, self.energy.parameters())
         self.opt_g = build_optimizer(cfg, self.sampler.parameters())
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
@@ -67,15 +89,21 @@ class Trainer:
         """k generator steps, then one energy step.
 
         x is the real batch (B, C, H, W); for VCD it is (2B, C, H, W), split as in the authors'
-        code into B real images and B images that the transitions are conditioned on.
+        code into B real images and B images that the transitions are conditioned on. It is the
+        global batch: with data parallelism each process keeps its own shard of each half and of
+        the noise, which every process draws for the whole batch.
         """
-        cond = None
+        shard, cond = self.group.shard, None
         if self.sampler.conditional:
             x, cond = x.chunk(2)
+            cond = shard(cond)
+        n_global = x.shape[0]
+        x = shard(x)
         n = x.shape[0]
         self.energy.requires_grad_(False)  # generator steps need no energy weight gradients
         for _ in range(self.cfg.k):
-            draw = self.sampler.draw(n, cond, rng=self.noise_rng, recon=self.objective.needs_recon)
+            noise = shard(self.sampler.noise(n_global, self.noise_rng))
+            draw = self.draw_step(n, cond, noise, self.objective.needs_recon)
             loss_g, stats_g = self.objective.generator_loss(self.energy(draw.x), draw)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -83,18 +111,18 @@ class Trainer:
         self.energy.requires_grad_(True)
 
         with torch.no_grad():
-            fake = self.sampler.draw(n, cond, rng=self.noise_rng).x
-        out = self.energy(torch.cat([x, fake]))  # one pass over (2B, C, H, W); no BN in E
+            fake = self.sampler.draw(n, cond, noise=shard(self.sampler.noise(n_global, self.noise_rng))).x
+        out = self.energy_step(torch.cat([x, fake]))  # one pass over (2B, C, H, W); no BN in E
         real_out = type(out)(*(t[:n] for t in out))
         fake_out = type(out)(*(t[n:] for t in out))
         loss_e, stats_e = self.objective.energy_loss(real_out, fake_out)
         self.opt_e.zero_grad(set_to_none=True)
         loss_e.backward()
         self.opt_e.step()
-        return {**stats_g, **stats_e,
-                "energy_real": real_out.energy.detach().mean(),
-                "energy_fake": fake_out.energy.detach().mean(),
-                "logit_abs_fake": fake_out.logits.detach().abs().mean()}
+        return self.group.average({**stats_g, **stats_e,
+                                   "energy_real": real_out.energy.detach().mean(),
+                                   "energy_fake": fake_out.energy.detach().mean(),
+                                   "logit_abs_fake": fake_out.logits.detach().abs().mean()})
 
     @torch.no_grad()
     def samples(self, z: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -169,30 +197,50 @@ def _check_finite(stats: Dict[str, torch.Tensor], step: int, epoch: int, run_dir
 
 
 def train(cfg: Config, resume: bool = False) -> Trainer:
-    """Train per `cfg`, or continue the run in `cfg.run_dir` when `resume`; returns the Trainer."""
+    """Train per `cfg`, or continue the run in `cfg.run_dir` when `resume`; returns the Trainer.
+
+    Under torchrun, every process calls this; process 0 alone writes the run directory.
+    """
     run_dir = cfg.run_dir
     if not resume and (run_dir / "last.pt").exists():
         raise ConfigError(f"{run_dir} already holds a run; continue it with `vgan train --resume {run_dir}` "
                           "or pick another name=")
+    device = resolve_device(cfg.device)
+    group = distributed.setup(device.type)
+    try:
+        return _train(cfg, resume, device, group)
+    finally:
+        distributed.teardown()
+
+
+def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trainer:
+    run_dir = cfg.run_dir
+    if device.type == "cuda":
+        device = torch.device("cuda", group.local_rank)
+    if cfg.batch_size % group.world:
+        raise ConfigError(f"batch_size {cfg.batch_size} does not split over {group.world} processes; "
+                          f"make it a multiple of {group.world}")
     train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
     images = train_set.images[:cfg.train_limit] if cfg.train_limit else train_set.images
-    trainer = Trainer(cfg, train_set.image_shape)
+    trainer = Trainer(cfg, train_set.image_shape, device, group)
     images = images.to(trainer.device)  # uint8 on the device: batches need no host transfer
     if trainer.sampler.conditional:
         val = load_dataset(cfg.dataset, "val", cfg.data_dir).images[:GRID_N]
         trainer.fixed_x = val.to(trainer.device).float().div(255)
     if resume:
         trainer.load_state_dict(load_checkpoint(run_dir / "last.pt", trainer.device))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
+    main = group.main
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
 
     per_step = images_per_step(cfg)
     steps_per_epoch = len(images) // per_step
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
-    logger = RunLogger(run_dir, trainer.step, cfg.tensorboard)
-    bar = tqdm(total=total, initial=trainer.step, disable=None if cfg.progress else True,
+    logger = RunLogger(run_dir, trainer.step, cfg.tensorboard) if main else None
+    bar = tqdm(total=total, initial=trainer.step, disable=None if cfg.progress and main else True,
                unit="it", dynamic_ncols=True)
     last_good, tick, tick_step = trainer.step, time.perf_counter(), trainer.step
     try:
@@ -203,7 +251,7 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
                 trainer.step += 1
                 _check_finite(stats, trainer.step, epoch, run_dir, last_good)
                 bar.update(1)
-                if trainer.step % cfg.log_every == 0:
+                if main and trainer.step % cfg.log_every == 0:
                     now = time.perf_counter()
                     values = {k: round(v.item(), 6) for k, v in stats.items()}
                     values["epoch"] = epoch + 1
@@ -212,7 +260,7 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
                     logger.scalars(trainer.step, values)
                     bar.set_postfix(loss_e=values["loss_e"], loss_g=values["loss_g"], img_s=values["images_per_s"])
                 epoch_end = trainer.step % steps_per_epoch == 0
-                if epoch_end or trainer.step % cfg.save_every == 0 or trainer.step == total:
+                if main and (epoch_end or trainer.step % cfg.save_every == 0 or trainer.step == total):
                     save_checkpoint(trainer.state_dict(), run_dir / "last.pt")
                     last_good = trainer.step
                 if epoch_end:
@@ -221,12 +269,15 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
                     break
     finally:
         bar.close()
-        logger.close()
+        if logger:
+            logger.close()
     return trainer
 
 
-def _end_of_epoch(trainer: Trainer, logger: RunLogger, epoch: int, final: bool) -> None:
-    grid = trainer.figure()
+def _end_of_epoch(trainer: Trainer, logger: Optional[RunLogger], epoch: int, final: bool) -> None:
+    grid = trainer.figure()  # in every process: the generator's batch norm is global
+    if logger is None:
+        return
     save_image(grid, trainer.run_dir / "samples" / f"epoch_{epoch:03d}.png")
     logger.image("samples", grid, trainer.step)
     if final or epoch % trainer.cfg.ckpt_every == 0:
