@@ -56,6 +56,10 @@ class Config:
     adadelta_eps: float = 1e-6
     epochs: int = 10
     max_steps: Optional[int] = None  # stop early after this many iterations
+    # speed
+    precision: str = "fp32"  # fp32 | bf16 (autocast the networks; losses stay fp32)
+    compile: bool = False  # torch.compile the networks
+    channels_last: bool = True  # conv networks in channels-last memory format
     # outputs
     log_every: int = 50  # iterations between metrics lines
     save_every: int = 500  # iterations between refreshes of last.pt
@@ -80,6 +84,7 @@ CHOICES = {
     "energy": ("multimodal", "gan", "rbm"),
     "gan_generator_loss": ("nonsaturating", "saturating"),
     "optimizer": ("adam", "adadelta"),
+    "precision": ("fp32", "bf16"),
 }
 POSITIVE = ("batch_size", "hidden", "channels", "feature_dim", "z_dim", "gen_hidden", "code_dim", "experts",
             "k", "lr", "epochs", "log_every", "save_every", "ckpt_every")

@@ -46,6 +46,11 @@ def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
 
 
+def fp32(t: tuple) -> tuple:
+    """A NamedTuple of tensors (EnergyOutput, Draw) with every tensor in float32."""
+    return type(t)(*(v.float() if isinstance(v, torch.Tensor) else v for v in t))
+
+
 class DrawStep(nn.Module):
     """`sampler.draw` as a forward(), so that DistributedDataParallel can wrap it."""
 
@@ -67,15 +72,20 @@ class Trainer:
         self.image_shape = tuple(image_shape)
         self.group = group
         torch.manual_seed(cfg.seed)  # the same initial weights in every process
-        self.energy = build_energy(cfg, image_shape).to(self.device)
-        self.sampler = globalise_batch_norm(build_sampler(cfg, image_shape), group).to(self.device)
+        self.memory_format = torch.channels_last if cfg.channels_last and cfg.arch == "conv" else None
+        self.energy = build_energy(cfg, image_shape).to(self.device, memory_format=self.memory_format)
+        self.sampler = globalise_batch_norm(build_sampler(cfg, image_shape), group).to(
+            self.device, memory_format=self.memory_format)
         self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
-        self.energy_step, self.draw_step = self.energy, DrawStep(self.sampler)
+        self.energy_fwd, self.energy_step, self.draw_step = self.energy, self.energy, DrawStep(self.sampler)
         if group.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.energy_step = DDP(self.energy, device_ids=ids, broadcast_buffers=False)
             self.draw_step = DDP(self.draw_step, device_ids=ids, broadcast_buffers=False)
+        if cfg.compile:
+            self.energy_fwd, self.energy_step, self.draw_step = (
+                torch.compile(m) for m in (self.energy_fwd, self.energy_step, self.draw_step))
         self.opt_e = build_optimizer(cfg, self.energy.parameters())
         self.opt_g = build_optimizer(cfg, self.sampler.parameters())
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
@@ -94,6 +104,8 @@ class Trainer:
         the noise, which every process draws for the whole batch.
         """
         shard, cond = self.group.shard, None
+        if self.memory_format is not None:
+            x = x.contiguous(memory_format=self.memory_format)
         if self.sampler.conditional:
             x, cond = x.chunk(2)
             cond = shard(cond)
@@ -103,16 +115,20 @@ class Trainer:
         self.energy.requires_grad_(False)  # generator steps need no energy weight gradients
         for _ in range(self.cfg.k):
             noise = shard(self.sampler.noise(n_global, self.noise_rng))
-            draw = self.draw_step(n, cond, noise, self.objective.needs_recon)
-            loss_g, stats_g = self.objective.generator_loss(self.energy(draw.x), draw)
+            with self.autocast():
+                draw = self.draw_step(n, cond, noise, self.objective.needs_recon)
+                fake_out = self.energy_fwd(draw.x)
+            loss_g, stats_g = self.objective.generator_loss(fp32(fake_out), fp32(draw))
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
         self.energy.requires_grad_(True)
 
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             fake = self.sampler.draw(n, cond, noise=shard(self.sampler.noise(n_global, self.noise_rng))).x
-        out = self.energy_step(torch.cat([x, fake]))  # one pass over (2B, C, H, W); no BN in E
+        with self.autocast():
+            out = self.energy_step(torch.cat([x, fake.to(x.dtype)]))  # one pass over (2B, C, H, W); no BN in E
+        out = fp32(out)
         real_out = type(out)(*(t[:n] for t in out))
         fake_out = type(out)(*(t[n:] for t in out))
         loss_e, stats_e = self.objective.energy_loss(real_out, fake_out)
@@ -123,6 +139,10 @@ class Trainer:
                                    "energy_real": real_out.energy.detach().mean(),
                                    "energy_fake": fake_out.energy.detach().mean(),
                                    "logit_abs_fake": fake_out.logits.detach().abs().mean()})
+
+    def autocast(self):
+        """bf16 autocast of the networks when precision is bf16, else a no-op."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
 
     @torch.no_grad()
     def samples(self, z: Optional[torch.Tensor] = None) -> torch.Tensor:
