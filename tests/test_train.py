@@ -58,7 +58,7 @@ def test_nan_stops_keeps_last_good_checkpoint_and_resume_recovers(tiny, tmp_path
     monkeypatch.setattr(objectives.VGANObjective, "energy_loss", poisoned)
     assert main(["train", *tiny, "name=crash"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "loss_e became nan at step 6" in err and "is at step 4" in err
+    assert "\n" not in err and "a loss became NaN or inf at step 6 (epoch 2)" in err and "is at step 4" in err
     assert load_checkpoint(tmp_path / "crash" / "last.pt")["step"] == 4  # saved at the epoch end
     monkeypatch.undo()
     assert main(["train", "--resume", str(tmp_path / "crash")]) == 0

@@ -9,7 +9,6 @@ samples/epoch_<n>.png and the checkpoints last.pt and epoch_<n>.pt.
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Dict, Optional
@@ -208,12 +207,24 @@ class RunLogger:
             self.tb.close()
 
 
-def _check_finite(stats: Dict[str, torch.Tensor], step: int, epoch: int, run_dir: Path, last_good: int) -> None:
-    bad = [k for k in ("loss_g", "loss_e") if not math.isfinite(stats[k].item())]
-    if bad:
-        where = (f"the last good checkpoint {run_dir / 'last.pt'} is at step {last_good}; resume with "
-                 f"`vgan train --resume {run_dir}` after lowering lr") if last_good else "no checkpoint was written yet"
-        raise TrainingError(f"{bad[0]} became {stats[bad[0]].item()} at step {step} (epoch {epoch + 1}); {where}")
+class FiniteGuard:
+    """Remembers on the device, with no host sync per step, the first step whose loss was NaN or inf."""
+
+    def __init__(self, device: torch.device):
+        self.first_bad = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
+
+    def update(self, stats: Dict[str, torch.Tensor], step: int) -> None:
+        finite = torch.isfinite(stats["loss_g"]) & torch.isfinite(stats["loss_e"])
+        self.first_bad = torch.where((self.first_bad == 0) & ~finite, step, self.first_bad)
+
+    def check(self, run_dir: Path, last_good: int, steps_per_epoch: int) -> None:
+        """Raise a one-line TrainingError if a bad step was seen (syncs with the device)."""
+        step = int(self.first_bad.item())
+        if step:
+            where = (f"the last good checkpoint {run_dir / 'last.pt'} is at step {last_good}; resume with "
+                     f"`vgan train --resume {run_dir}` after lowering lr") if last_good else "no checkpoint was written yet"
+            raise TrainingError(f"a loss became NaN or inf at step {step} (epoch {(step - 1) // steps_per_epoch + 1}); "
+                                f"{where}")
 
 
 def train(cfg: Config, resume: bool = False) -> Trainer:
@@ -262,6 +273,7 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
     logger = RunLogger(run_dir, trainer.step, cfg.tensorboard) if main else None
     bar = tqdm(total=total, initial=trainer.step, disable=None if cfg.progress and main else True,
                unit="it", dynamic_ncols=True)
+    guard = FiniteGuard(trainer.device)
     last_good, tick, tick_step = trainer.step, time.perf_counter(), trainer.step
     try:
         while trainer.step < total:
@@ -269,9 +281,14 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
             for x in batches(images, per_step, seed=cfg.seed, epoch=epoch, start=start, device=trainer.device):
                 stats = trainer.train_step(x)
                 trainer.step += 1
-                _check_finite(stats, trainer.step, epoch, run_dir, last_good)
+                guard.update(stats, trainer.step)
                 bar.update(1)
-                if main and trainer.step % cfg.log_every == 0:
+                epoch_end = trainer.step % steps_per_epoch == 0
+                log = trainer.step % cfg.log_every == 0
+                save = epoch_end or trainer.step % cfg.save_every == 0 or trainer.step == total
+                if log or save:  # the only host syncs of the loop
+                    guard.check(run_dir, last_good, steps_per_epoch)
+                if main and log:
                     now = time.perf_counter()
                     values = {k: round(v.item(), 6) for k, v in stats.items()}
                     values["epoch"] = epoch + 1
@@ -279,9 +296,9 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
                     tick, tick_step = now, trainer.step
                     logger.scalars(trainer.step, values)
                     bar.set_postfix(loss_e=values["loss_e"], loss_g=values["loss_g"], img_s=values["images_per_s"])
-                epoch_end = trainer.step % steps_per_epoch == 0
-                if main and (epoch_end or trainer.step % cfg.save_every == 0 or trainer.step == total):
-                    save_checkpoint(trainer.state_dict(), run_dir / "last.pt")
+                if save:
+                    if main:
+                        save_checkpoint(trainer.state_dict(), run_dir / "last.pt")
                     last_good = trainer.step
                 if epoch_end:
                     _end_of_epoch(trainer, logger, epoch + 1, final=trainer.step == cfg.epochs * steps_per_epoch)

@@ -1,0 +1,56 @@
+"""Training time and peak memory as the dataset and the number of epochs grow 1x, 2x, 4x.
+
+    python benchmarks/scaling.py [--images 5000] [--epochs 1] [--config configs/mnist_vgan.yaml]
+
+Each point is a fresh process running `vgan.train` (no TensorBoard, no progress bar) into a
+temporary directory; it prints wall time (start-up and the data check included), time per
+image seen, and the process's peak resident memory. Linear time and flat memory are what to
+look for.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+
+CHILD = """
+import json, resource, sys, time
+import vgan
+cfg = vgan.load_config(sys.argv[1], sys.argv[2:])
+start = time.perf_counter()
+vgan.train(cfg)
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def point(config: str, images: int, epochs: int, out_dir: str) -> dict:
+    overrides = [f"train_limit={images}", f"epochs={epochs}", f"out_dir={out_dir}", "name=point",
+                 "tensorboard=false", "progress=false", "log_every=1000000", "device=cpu"]
+    run = subprocess.run([sys.executable, "-c", CHILD, config, *overrides], capture_output=True, text=True, check=True)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="configs/mnist_vgan.yaml")
+    parser.add_argument("--images", type=int, default=5000, help="training images at 1x")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs at 1x")
+    args = parser.parse_args()
+    print(f"config {args.config}; 1x = {args.images} images, {args.epochs} epoch(s)")
+    print(f"{'varied':<8} {'x':>2} {'images':>7} {'epochs':>6} {'seconds':>8} {'ms/image':>9} {'peak MiB':>9}")
+    for varied in ("data", "epochs"):
+        for mult in (1, 2, 4):
+            with tempfile.TemporaryDirectory() as tmp:
+                images = args.images * (mult if varied == "data" else 1)
+                epochs = args.epochs * (mult if varied == "epochs" else 1)
+                r = point(args.config, images, epochs, tmp)
+            per_image = 1000 * r["seconds"] / (images * epochs)
+            print(f"{varied:<8} {mult:>2} {images:>7} {epochs:>6} {r['seconds']:>8.1f} {per_image:>9.3f} "
+                  f"{r['peak_mib']:>9.0f}")
+
+
+if __name__ == "__main__":
+    main()
