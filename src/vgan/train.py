@@ -111,11 +111,13 @@ class Trainer:
         n_global = x.shape[0]
         x = shard(x)
         n = x.shape[0]
+        def noise():  # the global batch's noise, this process's slice
+            return shard(self.sampler.noise(n_global, self.noise_rng))
+
         self.energy.requires_grad_(False)  # generator steps need no energy weight gradients
         for _ in range(self.cfg.k):
-            noise = shard(self.sampler.noise(n_global, self.noise_rng))
             with self.autocast():
-                draw = self.draw_step(n, cond, noise, self.objective.needs_recon)
+                draw = self.draw_step(n, cond, noise(), self.objective.needs_recon)
                 fake_out = self.energy_fwd(draw.x)
             loss_g, stats_g = self.objective.generator_loss(fp32(fake_out), fp32(draw))
             self.opt_g.zero_grad(set_to_none=True)
@@ -124,7 +126,7 @@ class Trainer:
         self.energy.requires_grad_(True)
 
         with torch.no_grad(), self.autocast():
-            fake = self.sampler.draw(n, cond, noise=shard(self.sampler.noise(n_global, self.noise_rng))).x
+            fake = self.sampler.draw(n, cond, noise=noise()).x
         with self.autocast():
             out = self.energy_step(torch.cat([x, fake.to(x.dtype)]))  # one pass over (2B, C, H, W); no BN in E
         out = fp32(out)
