@@ -67,6 +67,17 @@ def _verify(args: argparse.Namespace) -> None:
             print(f"ok  {name}  {path}")
 
 
+def _run_command(sub, name: str, *, n: int, out: str, noise: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand that reads RUN_DIR and writes one PNG: the arguments they all share."""
+    p = sub.add_parser(name, **kwargs)
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--n", type=int, default=n, help=f"number of images (default {n})")
+    p.add_argument("--out", help=f"PNG file to write (default RUN_DIR/{out})")
+    p.add_argument("--seed", type=int, default=0, help=f"seed of {noise}")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device to run on (default cpu)")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vgan", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,35 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("sample", help="a grid of samples from a run's checkpoint")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--n", type=int, default=100, help="number of samples (default 100, a 10x10 grid)")
-    p.add_argument("--out", help="PNG file to write (default RUN_DIR/sample.png)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise z")
+    p = _run_command(sub, "sample", n=100, out="sample.png", noise="the noise z",
+                     help="a grid of samples G(z) from a run's checkpoint")
     p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="device to sample on (default cpu)")
     p.set_defaults(func=_sample)
 
-    p = sub.add_parser("reconstruct", help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",
-                       description="Writes validation inputs, reconstructions and transitions side by side, and "
-                                   "prints reconstruction error, mean ||x~ - x|| and the fraction of transitions "
-                                   "that a fixed classifier (trained and cached on first use) labels as x.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--n", type=int, default=100, help="images in each panel (default 100)")
+    p = _run_command(sub, "reconstruct", n=100, out="reconstruct.png", noise="the transition noise",
+                     help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",
+                     description="Writes validation inputs, reconstructions and transitions side by side, and "
+                                 "prints reconstruction error, mean ||x~ - x|| and the fraction of transitions "
+                                 "that a fixed classifier (trained and cached on first use) labels as x.")
     p.add_argument("--eval-n", type=int, default=10_000, help="validation images for the metrics (default 10000)")
-    p.add_argument("--out", help="PNG file (default RUN_DIR/reconstruct.png)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the transition noise")
     p.add_argument("--no-classifier", action="store_true", help="skip the label-preservation measure")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
     p.set_defaults(func=_reconstruct)
 
-    p = sub.add_parser("chain", help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5)")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p = _run_command(sub, "chain", n=30, out="chain.png", noise="the transition noise",
+                     help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain")
     p.add_argument("--steps", type=int, default=9, help="transition steps after x (default 9)")
-    p.add_argument("--n", type=int, default=30, help="chains, one column each (default 30)")
-    p.add_argument("--out", help="PNG file (default RUN_DIR/chain.png)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the transition noise")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
     p.set_defaults(func=_chain)
 
     p = sub.add_parser("data", help="fetch and verify datasets")
