@@ -57,14 +57,20 @@ def _chain(args: argparse.Namespace) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> None:
-    for name, path in data.fetch(args.name, args.data_dir).items():
-        print(f"ok  {name}  {path}")
+    found = data.fetch(args.name, args.data_dir)
+    for path in found.paths:
+        print(f"ok  {path}")
+    print(f"{args.name}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in found.arrays.items())}")
 
 
 def _verify(args: argparse.Namespace) -> None:
-    for dataset in [args.name] if args.name else list(data.DATASETS):
-        for name, path in data.verify(dataset, args.data_dir).items():
-            print(f"ok  {name}  {path}")
+    names = [args.name] if args.name else list(data.DATASETS)
+    for name in names:
+        if not args.name and data.get(name).find(args.data_dir) is None:
+            print(f"--  {name}: no local copy")
+            continue
+        paths = data.verify(name, args.data_dir)
+        print(f"ok  {name}: " + (", ".join(str(p) for p in paths) if paths else "generated, nothing to check"))
 
 
 def _run_command(sub, name: str, *, n: int, out: str, noise: str, **kwargs) -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
+from .data import DATASETS
 from .errors import ConfigError
 
 
@@ -77,7 +78,7 @@ class Config:
 
 CHOICES = {
     "device": ("auto", "cpu", "cuda"),
-    "dataset": ("mnist", "cifar10", "svhn"),
+    "dataset": tuple(DATASETS),
     "arch": ("mlp", "conv"),
     "objective": ("vgan", "gan", "vcd"),
     "vcd_loss": ("authors", "paper"),
@@ -145,6 +146,8 @@ def validate(cfg: Config) -> None:
     if cfg.train_limit is not None and cfg.train_limit < images_per_step(cfg):
         raise ConfigError(f"train_limit ({cfg.train_limit}) is smaller than one iteration's {images_per_step(cfg)} "
                           "images; raise train_limit or lower batch_size")
+    if cfg.dataset in ("8gaussians", "25gaussians") and cfg.arch != "mlp":
+        raise ConfigError(f"dataset {cfg.dataset} holds 2-D points, not images; set arch=mlp")
     if not 0 <= cfg.rho <= 1:
         raise ConfigError(f"config key 'rho' must be in [0, 1], got {cfg.rho}")
     if cfg.gen_channels is not None and cfg.gen_channels <= 0:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from . import distributed, objectives
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, images_per_step, save_config
-from .data import batches, load_dataset
+from .data import as_float, batches, load_dataset
 from .distributed import Dist, globalise_batch_norm
 from .errors import ConfigError, TrainingError
 from .images import make_grid, save_image, side_by_side
@@ -151,9 +151,12 @@ class Trainer:
         return self.sampler(len(z) if z is not None else GRID_N, z=self.fixed_z if z is None else z)
 
     @torch.no_grad()
-    def figure(self) -> torch.Tensor:
+    def figure(self) -> Optional[torch.Tensor]:
         """The per-epoch image: a 10x10 grid of G(z), or for VCD three grids side by side,
-        validation inputs x | reconstructions x_bar | transitions x~ (as Figure 3)."""
+        validation inputs x | reconstructions x_bar | transitions x~ (as Figure 3); None for
+        data that are not images (2-D points)."""
+        if len(self.image_shape) != 3:
+            return None
         if not self.sampler.conditional:
             return make_grid(self.samples(), nrow=10)
         x = self.fixed_x
@@ -259,7 +262,7 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
     images = images.to(trainer.device)  # uint8 on the device: batches need no host transfer
     if trainer.sampler.conditional:
         val = load_dataset(cfg.dataset, "val", cfg.data_dir).images[:GRID_N]
-        trainer.fixed_x = val.to(trainer.device).float().div(255)
+        trainer.fixed_x = as_float(val.to(trainer.device))
     if resume:
         trainer.load_state_dict(load_checkpoint(run_dir / "last.pt", trainer.device))
     main = group.main
@@ -317,7 +320,8 @@ def _end_of_epoch(trainer: Trainer, logger: Optional[RunLogger], epoch: int, fin
     grid = trainer.figure()  # in every process: the generator's batch norm is global
     if logger is None:
         return
-    save_image(grid, trainer.run_dir / "samples" / f"epoch_{epoch:03d}.png")
-    logger.image("samples", grid, trainer.step)
+    if grid is not None:
+        save_image(grid, trainer.run_dir / "samples" / f"epoch_{epoch:03d}.png")
+        logger.image("samples", grid, trainer.step)
     if final or epoch % trainer.cfg.ckpt_every == 0:
         save_checkpoint(trainer.state_dict(), trainer.run_dir / f"epoch_{epoch:03d}.pt")

@@ -14,7 +14,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..data import cache_dir, epoch_order, load_dataset
+from ..data import as_float, cache_dir, epoch_order, load_dataset
 
 
 class DigitClassifier(nn.Module):
@@ -40,7 +40,7 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     correct = 0
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(device)
-        x = x.float().div(255) if x.dtype == torch.uint8 else x
+        x = as_float(x)
         correct += (model(x).argmax(1).cpu() == labels[i:i + batch_size]).sum().item()
     return correct / len(images)
 
@@ -59,7 +59,7 @@ def train_classifier(dataset: str = "mnist", *, epochs: int = 3, limit: Optional
         perm = epoch_order(len(images), seed=seed, epoch=epoch)
         for i in tqdm(range(len(images) // 100), desc=f"classifier epoch {epoch + 1}/{epochs}", disable=None):
             idx = perm[i * 100:(i + 1) * 100]
-            x, y = images[idx].to(device).float().div(255), labels[idx].to(device)
+            x, y = as_float(images[idx].to(device)), labels[idx].to(device)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import load_dataset
+from ..data import as_float, load_dataset
 from ..errors import ConfigError
 from ..images import make_grid, save_image, side_by_side
 from ..runs import load_run
@@ -39,7 +39,7 @@ def transition_metrics(sampler: TransitionSampler, images: torch.Tensor, labels:
     rng = torch.Generator(device).manual_seed(seed)
     totals = dict(recon_bce=0.0, recon_mse=0.0, distance=0.0, label_kept=0.0, classifier_accuracy=0.0)
     for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device).float().div(255)
+        x = as_float(images[i:i + batch_size].to(device))
         y = labels[i:i + batch_size].to(device)
         recon, moved = sampler(x, noise=False), sampler(x, rng=rng)
         totals["recon_bce"] += F.binary_cross_entropy(recon, x, reduction="sum").item() / x[0].numel()
@@ -61,7 +61,7 @@ def reconstruct(run_dir: str | Path, *, n: int = 100, eval_n: Optional[int] = 10
     `eval_n` validation images (all 10,000 by default)."""
     trainer = _transition_run(run_dir, device)
     val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir)
-    x = val.images[:n].to(trainer.device).float().div(255)
+    x = as_float(val.images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
     with torch.no_grad():
         grids = [make_grid(g, nrow=10) for g in (x, trainer.sampler(x, noise=False), trainer.sampler(x, rng=rng))]
@@ -80,7 +80,7 @@ def chain(run_dir: str | Path, *, steps: int = 9, n: int = 30, out: Optional[str
     if n < 2:
         raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
     trainer = _transition_run(run_dir, device)
-    x = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n].to(trainer.device).float().div(255)
+    x = as_float(load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
     rows = [x]
     for _ in range(steps):
