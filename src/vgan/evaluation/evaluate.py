@@ -1,0 +1,109 @@
+"""`vgan evaluate RUN_DIR`: the metrics that fit a run's dataset, printed and saved as evaluate.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+
+from ..data import DATASETS, Toy2D, as_float, load_dataset
+from ..errors import ConfigError, DataError
+from ..runs import load_run
+from ..train import Trainer
+from .classifier import load_classifier
+from .metrics import energy_auroc, fid_kid, stacked_modes, toy_modes
+
+OOD_PAIRS = {"mnist": ("fashion-mnist",), "fashion-mnist": ("mnist",), "cifar10": ("svhn",), "svhn": ("cifar10",)}
+DEFAULT_N = {"modes": 2500, "fid": 10_000}  # samples; StackedMNIST studies use 26,000 (--n 26000)
+
+
+def metrics_for(dataset: str) -> List[str]:
+    if isinstance(DATASETS[dataset], Toy2D) or dataset == "stackedmnist":
+        return ["modes"]
+    return ["fid", "ood"]
+
+
+@torch.no_grad()
+def generate(trainer: Trainer, n: int, chunk: int = 100) -> torch.Tensor:
+    """n samples from a run: G(z) for VGAN and GAN runs, one transition of each of the first n
+    validation images for VCD runs. Drawn `chunk` at a time (the generator's batch norm uses
+    batch statistics, as in training)."""
+    rng = torch.Generator(trainer.device).manual_seed(0)
+    cond = None
+    if trainer.sampler.conditional:
+        cond = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n]
+    out = []
+    for i in range(0, n, chunk):
+        m = min(chunk, n - i)
+        if cond is None:
+            out.append(trainer.sampler(m, rng=rng).cpu())
+        else:
+            out.append(trainer.sampler(as_float(cond[i:i + m]).to(trainer.device), rng=rng).cpu())
+    return torch.cat(out)
+
+
+def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 200) -> Path:
+    """The learned energy over [0, 1]^2 with samples on top (a matplotlib PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axis = torch.linspace(0, 1, steps)
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).view(-1, 2).to(trainer.device)
+    with torch.no_grad():
+        energy = torch.cat([trainer.energy(g).energy for g in grid.split(4096)]).view(steps, steps).cpu()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    im = ax.imshow(energy.numpy(), origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="white", alpha=0.5)
+    ax.set_title(f"E(x) and {len(samples)} samples, {trainer.cfg.name}")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.savefig(out, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def evaluate(run_dir: str | Path, metrics: Optional[List[str]] = None, n: Optional[int] = None,
+             device: str = "cpu") -> Dict[str, object]:
+    """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json."""
+    trainer = load_run(run_dir, device=device)
+    dataset = trainer.cfg.dataset
+    metrics = metrics or metrics_for(dataset)
+    unknown = set(metrics) - set(metrics_for(dataset))
+    if unknown:
+        raise ConfigError(f"metric(s) {', '.join(sorted(unknown))} do not apply to {dataset}; "
+                          f"choose from {', '.join(metrics_for(dataset))}")
+    results: Dict[str, object] = {"run": str(run_dir), "dataset": dataset, "step": trainer.step}
+    if "modes" in metrics:
+        count = n or DEFAULT_N["modes"]
+        samples = generate(trainer, count)
+        results["samples"] = count
+        if isinstance(DATASETS[dataset], Toy2D):
+            results.update(toy_modes(samples, DATASETS[dataset]))
+            results["figure"] = str(landscape(trainer, samples, trainer.run_dir / "energy_landscape.png"))
+        else:
+            results.update(stacked_modes(samples, load_classifier("mnist", device, trainer.cfg.data_dir)))
+    if "fid" in metrics:
+        count = n or DEFAULT_N["fid"]
+        classifier = load_classifier(dataset, device, trainer.cfg.data_dir)
+        test = load_dataset(dataset, "test", trainer.cfg.data_dir).images[:count]
+        val = load_dataset(dataset, "val", trainer.cfg.data_dir).images[:count]
+        results["samples"] = len(test)
+        results.update(fid_kid(test, generate(trainer, len(test)), classifier))
+        floor = fid_kid(test, val, classifier)  # what two samples of real data score
+        results.update({"fid_real_floor": floor["fid"], "kid_real_floor": floor["kid"]})
+    if "ood" in metrics:
+        inliers = load_dataset(dataset, "test", trainer.cfg.data_dir).images
+        gen = torch.Generator().manual_seed(0)
+        results["auroc_vs_uniform_noise"] = energy_auroc(
+            trainer.energy, inliers, torch.randint(0, 256, inliers.shape, generator=gen, dtype=torch.uint8))
+        for other in OOD_PAIRS.get(dataset, ()):
+            try:
+                outliers = load_dataset(other, "test", download=False).images
+            except DataError as e:
+                results[f"auroc_vs_{other}"] = f"skipped: {e}"
+                continue
+            if outliers.shape[1:] == inliers.shape[1:]:
+                results[f"auroc_vs_{other}"] = energy_auroc(trainer.energy, inliers, outliers)
+    (trainer.run_dir / "evaluate.json").write_text(json.dumps(results, indent=2))
+    return results

@@ -1,0 +1,95 @@
+import importlib
+import json
+import math
+
+import torch
+from torch import nn
+
+from vgan import data
+from vgan.cli import main
+from vgan.energy import EnergyOutput
+from vgan.evaluation import energy_auroc, fid_kid, stacked_modes, toy_modes
+
+evaluate_module = importlib.import_module("vgan.evaluation.evaluate")  # the module, not the function
+
+
+def test_toy_modes_by_hand():
+    toy = data.get("25gaussians")
+    centres = torch.tensor((toy.centres() + 2.5) / 5, dtype=torch.float32)
+    on_three = centres[[0, 0, 5, 24]]  # exactly on modes 0, 5 and 24
+    off = torch.tensor([[0.2, 0.2]])  # (-1.5, -1.5): between modes, within 3 sigma of none
+    m = toy_modes(torch.cat([on_three, off]), toy)
+    assert m["modes_covered"] == 3 and m["modes_total"] == 25 and math.isclose(m["high_quality_pct"], 80.0)
+    assert toy_modes(data.load_dataset("25gaussians", "test").images, toy)["modes_covered"] == 25
+
+
+class Brightness(nn.Module):
+    """Classifies a channel by its mean: digit = round(9 * mean)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+        self.features = nn.Flatten()
+
+    def forward(self, x):
+        digit = (x.flatten(1).mean(1) * 9).round().long()
+        return nn.functional.one_hot(digit, 10).float()
+
+
+def test_stacked_modes_by_hand():
+    images = torch.zeros(4, 3, 2, 2)
+    images[0] = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)  # mode 900
+    images[1] = images[0]  # mode 900 again
+    images[2, 2] = 1.0  # mode 9
+    images[3, 1] = 1.0  # mode 90
+    m = stacked_modes(images, Brightness())
+    assert m["modes_covered"] == 3
+    p = torch.tensor([0.5, 0.25, 0.25])
+    assert math.isclose(m["kl_to_uniform"], (p * (p * 1000).log()).sum().item(), rel_tol=1e-6)
+
+
+def test_fid_kid_is_small_for_the_same_distribution_and_large_otherwise():
+    gen = torch.Generator().manual_seed(0)
+    classifier = Brightness()
+    classifier.features = nn.Sequential(nn.Flatten(), nn.Linear(16, 8))
+    a, b = torch.rand(300, 1, 4, 4, generator=gen), torch.rand(300, 1, 4, 4, generator=gen)
+    same, other = fid_kid(a, b, classifier), fid_kid(a, b * 0.2, classifier)
+    assert same["fid"] < 0.1 * other["fid"] and same["kid"] < other["kid"]
+
+
+def test_energy_auroc_by_hand():
+    class Mean(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            e = x.flatten(1).mean(1)
+            return EnergyOutput(e, e[:, None])
+
+    dark, bright = torch.zeros(10, 1, 2, 2), torch.ones(10, 1, 2, 2)
+    assert energy_auroc(Mean(), dark, bright) == 1.0
+    assert energy_auroc(Mean(), bright, dark) == 0.0
+
+
+def test_evaluate_a_toy_run(tmp_path, capsys):
+    args = ["train", f"out_dir={tmp_path}", "name=toy", "dataset=25gaussians", "hidden=32", "feature_dim=32",
+            "gen_hidden=32", "z_dim=4", "experts=8", "train_limit=500", "batch_size=50", "epochs=1",
+            "progress=false", "tensorboard=false"]
+    assert main(args) == 0
+    assert main(["evaluate", str(tmp_path / "toy"), "--n", "300"]) == 0
+    saved = json.loads((tmp_path / "toy" / "evaluate.json").read_text())
+    assert saved["modes_total"] == 25 and 0 <= saved["modes_covered"] <= 25 and saved["samples"] == 300
+    assert (tmp_path / "toy" / "energy_landscape.png").is_file()
+    assert main(["evaluate", str(tmp_path / "toy"), "--metrics", "fid"]) == 2
+    assert "do not apply to 25gaussians" in capsys.readouterr().err
+
+
+def test_evaluate_an_mnist_run(tiny, tmp_path, monkeypatch):
+    assert main(["train", *tiny, "name=m", "max_steps=2"]) == 0
+    classifier = Brightness()
+    classifier.features = nn.Sequential(nn.Flatten(), nn.Linear(784, 8))
+    monkeypatch.setattr(evaluate_module, "load_classifier", lambda *a, **k: classifier)
+    results = evaluate_module.evaluate(tmp_path / "m", n=200)
+    assert results["fid"] > 0 and results["fid_real_floor"] >= 0 and results["samples"] == 200
+    assert 0 <= results["auroc_vs_uniform_noise"] <= 1
