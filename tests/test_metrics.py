@@ -93,3 +93,25 @@ def test_evaluate_an_mnist_run(tiny, tmp_path, monkeypatch):
     results = evaluate_module.evaluate(tmp_path / "m", n=200)
     assert results["fid"] > 0 and results["fid_real_floor"] >= 0 and results["samples"] == 200
     assert 0 <= results["auroc_vs_uniform_noise"] <= 1
+
+
+def test_linear_probe_separates_separable_features():
+    from vgan.evaluation import linear_probe
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (300,), generator=gen)
+    x = torch.randn(300, 5, generator=gen) * 0.1 + torch.nn.functional.one_hot(y, 5).float()
+    split = lambda a, b: (x[a:b].numpy(), y[a:b].numpy())  # noqa: E731
+    result = linear_probe(split(0, 200), split(200, 250), split(250, 300))
+    assert result["test_error_pct"] == 0.0 and result["C"] in (0.01, 0.1, 1.0)
+    noise = linear_probe(*[(torch.randn(100, 5, generator=gen).numpy(), y[:100].numpy())] * 1,
+                         (torch.randn(50, 5, generator=gen).numpy(), y[:50].numpy()),
+                         (torch.randn(50, 5, generator=gen).numpy(), y[:50].numpy()))
+    assert noise["test_error_pct"] > 30  # random features: near chance (66.7%)
+
+
+def test_probe_a_run(tiny, tmp_path, capsys):
+    assert main(["train", *tiny, "name=p", "max_steps=2"]) == 0
+    assert main(["probe", str(tmp_path / "p"), "--limit", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "test_error_pct" in out and "feature_dim  32" in out and "train_images  300" in out

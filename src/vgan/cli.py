@@ -3,7 +3,7 @@
     vgan train [--config FILE] [--resume RUN_DIR] [key=value ...]
     vgan sample RUN_DIR [--n 100] [--out FILE.png]
     vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
-    vgan evaluate RUN_DIR [--metrics modes,fid,ood]
+    vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR
     vgan data fetch mnist | vgan data verify [mnist]
 """
 from __future__ import annotations
@@ -63,6 +63,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     metrics = args.metrics.split(",") if args.metrics else None
     for key, value in evaluate(args.run_dir, metrics, args.n, args.device or "cpu").items():
         print(f"{key:>24}  {value:.4f}" if isinstance(value, float) else f"{key:>24}  {value}")
+
+
+def _probe(args: argparse.Namespace) -> None:
+    from .evaluation import probe
+
+    for key, value in probe(args.run_dir, limit=args.limit, device=args.device or "cpu").items():
+        print(f"{key:>16}  {value:.2f}" if isinstance(value, float) else f"{key:>16}  {value}")
 
 
 def _fetch(args: argparse.Namespace) -> None:
@@ -137,6 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, help="samples to generate (default 2500 for modes, 10000 for fid)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("probe", help="Table 1: linear probe on phi(x), test error %",
+                       description="Extracts phi(x) (the layer under the energy head) for the train, validation "
+                                   "and test splits, fits a multinomial logistic regression (scikit-learn) for "
+                                   "each C in 0.01, 0.1, 1, keeps the C with the lowest validation error and "
+                                   "prints its test error.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--limit", type=int, help="use at most this many images of each split (quick checks)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
+    p.set_defaults(func=_probe)
 
     p = sub.add_parser("data", help="fetch and verify datasets")
     dsub = p.add_subparsers(dest="action", required=True)
