@@ -52,3 +52,27 @@ def test_reconstruct_refuses_a_vgan_run(tiny, tmp_path, capsys):
     assert main(["train", *tiny, "name=v", "max_steps=1"]) == 0
     assert main(["chain", str(tmp_path / "v")]) == 2
     assert "need a VCD run" in capsys.readouterr().err
+
+
+def test_table2_classifier_shapes():
+    from vgan.evaluation import Table2Classifier
+
+    for shape in [(1, 28, 28), (3, 32, 32)]:
+        model = Table2Classifier(shape[0], shape[1])
+        assert model(torch.rand(4, *shape)).shape == (4, 10)
+        model.eval()
+        x = torch.rand(2, *shape)
+        assert torch.equal(model(x), model(x))  # no input noise or dropout in eval mode
+
+
+def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
+    assert main(["train", *tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400", "epochs=1"]) == 0
+    args = ["--labels", "100", "--epochs", "2", "--eval-n", "200", "--seeds", "0,1"]
+    assert main(["augment", str(tmp_path / "vcd"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "VCD (" in out and "test_error_std" in out and "best_epoch" in out
+    assert main(["augment", "--dataset", "mnist", *args]) == 0
+    assert "No augmentation" in capsys.readouterr().out
+    assert main(["train", *tiny, "name=v", "max_steps=1"]) == 0
+    assert main(["augment", str(tmp_path / "v"), *args]) == 2
+    assert "not a VCD run" in capsys.readouterr().err

@@ -3,7 +3,7 @@
     vgan train [--config FILE] [--resume RUN_DIR] [key=value ...]
     vgan sample RUN_DIR [--n 100] [--out FILE.png]
     vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
-    vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR
+    vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR | vgan augment [RUN_DIR]
     vgan data fetch mnist | vgan data verify [mnist]
 """
 from __future__ import annotations
@@ -69,6 +69,16 @@ def _probe(args: argparse.Namespace) -> None:
     from .evaluation import probe
 
     for key, value in probe(args.run_dir, limit=args.limit, device=args.device or "cpu").items():
+        print(f"{key:>16}  {value:.2f}" if isinstance(value, float) else f"{key:>16}  {value}")
+
+
+def _augment(args: argparse.Namespace) -> None:
+    from .evaluation import augment
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    result = augment(args.run_dir, dataset=args.dataset, labels=args.labels, epochs=args.epochs, seeds=seeds,
+                     eval_n=args.eval_n, no_augment=args.no_augment, device=args.device or "cpu")
+    for key, value in result.items():
         print(f"{key:>16}  {value:.2f}" if isinstance(value, float) else f"{key:>16}  {value}")
 
 
@@ -154,6 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="use at most this many images of each split (quick checks)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
     p.set_defaults(func=_probe)
+
+    p = sub.add_parser("augment", help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
+                       description="Trains the authors' classifier on the first N training images with loss "
+                                   "0.5 CE(x, y) + 0.5 CE(x~, y), x~ a fresh transition from the frozen VCD "
+                                   "generator of RUN_DIR (Eq. 11); with --no-augment or no RUN_DIR, the baseline. "
+                                   "Prints the test error at the best validation epoch, mean and std over seeds.")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="a VCD run (omit for the baseline row)")
+    p.add_argument("--labels", type=int, default=1000, help="labelled training images (default 1000)")
+    p.add_argument("--no-augment", action="store_true", help="the baseline row: no transitions")
+    p.add_argument("--dataset", help="dataset of the baseline row when no RUN_DIR is given")
+    p.add_argument("--epochs", type=int, default=200, help="default 200, as the authors")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument("--eval-n", type=int, help="use at most this many validation and test images")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
+    p.set_defaults(func=_augment)
 
     p = sub.add_parser("data", help="fetch and verify datasets")
     dsub = p.add_subparsers(dest="action", required=True)
