@@ -96,3 +96,9 @@ def test_networks_shapes(arch):
         assert x.shape == (6, *shape)
         out = energy(x)
         assert out.energy.shape == (6,) and out.logits.shape == (6, 8)
+
+
+def test_dry_run_leaves_real_runs_alone(tiny, tmp_path, capsys):
+    assert main(["train", "--dry-run", *tiny]) == 0
+    assert "vgan-dry-run-" in capsys.readouterr().out
+    assert not (tmp_path / "mnist_vgan").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from typing import List, Optional
 
 from . import data, runs
@@ -23,8 +24,8 @@ def _train(args: argparse.Namespace) -> None:
     for key in ("device", "data_dir"):
         if getattr(args, key):
             values[key] = getattr(args, key)
-    if args.dry_run:
-        values.update(max_steps=2, log_every=1)
+    if args.dry_run:  # into a temporary directory, so that it never blocks or touches a real run
+        values.update(max_steps=2, log_every=1, out_dir=tempfile.mkdtemp(prefix="vgan-dry-run-"))
     if args.resume:
         if args.config:
             raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
     p.add_argument("--data-dir", help="your own copy of the dataset (torchvision's layout works)")
-    p.add_argument("--dry-run", action="store_true", help="smoke test: two iterations, then stop")
+    p.add_argument("--dry-run", action="store_true", help="smoke test: two iterations into a temporary directory")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
     p.set_defaults(func=_train)
 
