@@ -4,6 +4,7 @@
     vgan sample RUN_DIR [--n 100] [--out FILE.png]
     vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
     vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR | vgan augment [RUN_DIR]
+    vgan reproduce table1|table2 [--scale smoke|cpu|paper]
     vgan data fetch mnist | vgan data verify [mnist]
 """
 from __future__ import annotations
@@ -81,6 +82,12 @@ def _augment(args: argparse.Namespace) -> None:
                      eval_n=args.eval_n, no_augment=args.no_augment, device=args.device or "cpu")
     for key, value in result.items():
         print(f"{key:>16}  {value:.2f}" if isinstance(value, float) else f"{key:>16}  {value}")
+
+
+def _reproduce(args: argparse.Namespace) -> None:
+    from .reproduce import reproduce
+
+    print(f"wrote {reproduce(args.table, args.scale, args.seeds, args.out_dir, args.device)}")
 
 
 def _fetch(args: argparse.Namespace) -> None:
@@ -180,6 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-n", type=int, help="use at most this many validation and test images")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
     p.set_defaults(func=_augment)
+
+    p = sub.add_parser("reproduce", help="train, evaluate and tabulate Table 1 or 2 beside the paper's numbers",
+                       description="Trains every model the table needs (finished runs under OUT_DIR are reused, "
+                                   "interrupted ones resumed), evaluates them and writes a Markdown table with the "
+                                   "paper's numbers, the scale, the wall time and the equivalent commands.")
+    p.add_argument("table", choices=("table1", "table2"))
+    p.add_argument("--scale", choices=("smoke", "cpu", "paper"), default="smoke",
+                   help="smoke: a minute; cpu: about an hour on 2 cores; paper: the paper's protocol (GPU)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds of the Table 2 classifier (mean and std)")
+    p.add_argument("--out-dir", default="runs/reproduce", help="where runs and tables go")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("data", help="fetch and verify datasets")
     dsub = p.add_subparsers(dest="action", required=True)
