@@ -20,6 +20,13 @@ from .errors import VGANError
 from .train import train
 
 
+def _print_result(result: dict) -> None:
+    """One `key  value` line per entry, floats to 4 decimals."""
+    width = max(map(len, result))
+    for key, value in result.items():
+        print(f"{key:>{width}}  {value:.4f}" if isinstance(value, float) else f"{key:>{width}}  {value}")
+
+
 def _train(args: argparse.Namespace) -> None:
     values = parse_overrides(args.overrides)
     for key in ("device", "data_dir"):
@@ -49,8 +56,7 @@ def _reconstruct(args: argparse.Namespace) -> None:
     result = reconstruct(args.run_dir, n=args.n, eval_n=args.eval_n, out=args.out, seed=args.seed,
                          device=args.device or "cpu", classify=not args.no_classifier)
     print(f"wrote {result.pop('figure')}")
-    for key, value in result.items():
-        print(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
+    _print_result(result)
 
 
 def _chain(args: argparse.Namespace) -> None:
@@ -63,15 +69,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate
 
     metrics = args.metrics.split(",") if args.metrics else None
-    for key, value in evaluate(args.run_dir, metrics, args.n, args.device or "cpu").items():
-        print(f"{key:>24}  {value:.4f}" if isinstance(value, float) else f"{key:>24}  {value}")
+    _print_result(evaluate(args.run_dir, metrics, args.n, args.device or "cpu"))
 
 
 def _probe(args: argparse.Namespace) -> None:
     from .evaluation import probe
 
-    for key, value in probe(args.run_dir, limit=args.limit, device=args.device or "cpu").items():
-        print(f"{key:>16}  {value:.2f}" if isinstance(value, float) else f"{key:>16}  {value}")
+    _print_result(probe(args.run_dir, limit=args.limit, device=args.device or "cpu"))
 
 
 def _augment(args: argparse.Namespace) -> None:
@@ -80,8 +84,7 @@ def _augment(args: argparse.Namespace) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     result = augment(args.run_dir, dataset=args.dataset, labels=args.labels, epochs=args.epochs, seeds=seeds,
                      eval_n=args.eval_n, no_augment=args.no_augment, device=args.device or "cpu")
-    for key, value in result.items():
-        print(f"{key:>16}  {value:.2f}" if isinstance(value, float) else f"{key:>16}  {value}")
+    _print_result(result)
 
 
 def _reproduce(args: argparse.Namespace) -> None:
@@ -163,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("probe", help="Table 1: linear probe on phi(x), test error %",
+    p = sub.add_parser("probe", help="Table 1: linear probe on phi(x), test error in %%",
                        description="Extracts phi(x) (the layer under the energy head) for the train, validation "
                                    "and test splits, fits a multinomial logistic regression (scikit-learn) for "
                                    "each C in 0.01, 0.1, 1, keeps the C with the lowest validation error and "
