@@ -34,7 +34,8 @@ def test_truncated_checkpoint_from_the_shell(tmp_path):
     assert result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("args", [[], ["train"], ["sample"], ["data", "fetch"], ["data", "verify"]])
+@pytest.mark.parametrize("args", [[], ["train"], ["sample"], ["reconstruct"], ["chain"], ["evaluate"], ["probe"],
+                                  ["augment"], ["reproduce"], ["data", "fetch"], ["data", "verify"]])
 def test_help_on_every_subcommand(args, capsys):
     with pytest.raises(SystemExit) as info:
         main([*args, "--help"])
