@@ -61,6 +61,8 @@ def test_nan_stops_keeps_last_good_checkpoint_and_resume_recovers(tiny, tmp_path
     assert "\n" not in err and "a loss became NaN or inf at step 6 (epoch 2)" in err and "is at step 4" in err
     assert load_checkpoint(tmp_path / "crash" / "last.pt")["step"] == 4  # saved at the epoch end
     monkeypatch.undo()
+    with open(tmp_path / "crash" / "metrics.jsonl", "a") as f:
+        f.write('{"step": 7, "loss_g"')  # a line cut short by the crash
     assert main(["train", "--resume", str(tmp_path / "crash")]) == 0
     assert metrics(tmp_path / "crash") == metrics(tmp_path / "full")  # lines 5-6 were rewritten
 

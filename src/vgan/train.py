@@ -181,13 +181,21 @@ class Trainer:
         self.step = state["step"]
 
 
+def _logged_step(line: str) -> float:
+    """The step of a metrics.jsonl line; infinity for a line cut short by a crash."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
+
+
 class RunLogger:
     """metrics.jsonl (one JSON object per logging step) and TensorBoard, both resumable."""
 
     def __init__(self, run_dir: Path, start_step: int, tensorboard: bool = True):
         self.path = run_dir / "metrics.jsonl"
-        if self.path.exists():  # drop lines a crashed run wrote past its last checkpoint
-            keep = [ln for ln in self.path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start_step]
+        if self.path.exists():  # drop lines a crashed run wrote past its last checkpoint, or half wrote
+            keep = [ln for ln in self.path.read_text().splitlines() if _logged_step(ln) <= start_step]
             self.path.write_text("".join(ln + "\n" for ln in keep))
         self.file = open(self.path, "a")
         self.tb = None
