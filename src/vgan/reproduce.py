@@ -29,7 +29,7 @@ TINY = dict(arch="mlp", hidden=32, feature_dim=32, gen_hidden=32, z_dim=8, code_
 SCALES = {  # config keys for every model of a table, and the evaluation's settings
     "table1": {
         "smoke": (dict(TINY, dataset="cifar10"), {"limit": 300}),
-        "cpu": (dict(dataset="cifar10", arch="mlp", epochs=3), {"limit": None}),
+        "cpu": (dict(dataset="cifar10", arch="mlp", epochs=2), {"limit": 10_000}),
         "paper": (dict(dataset="cifar10", arch="conv", channels=128, optimizer="adadelta", lr=0.1, epochs=100),
                   {"limit": None}),
     },
