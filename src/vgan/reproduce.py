@@ -97,7 +97,8 @@ def reproduce(table: str, scale: str = "smoke", seeds: int = 1, out_dir: str | P
     for row, extra in models(table):
         cfg = from_dict({**keys, **extra, "device": device, "out_dir": str(root), "name": _slug(row), "progress": False})
         run_dir = ensure_trained(cfg)
-        commands.append("vgan train " + " ".join(f"{k}={v}" for k, v in {**keys, **extra, "name": _slug(row)}.items()))
+        commands.append("vgan train " + " ".join(f"{k}={v}" for k, v in {**keys, **extra, "out_dir": root,
+                                                                          "name": _slug(row)}.items()))
         if table == "table1":
             source = run_dir / "probe.json"
             result = _cached(source, lambda: probe(run_dir, limit=settings["limit"], device=dev))
