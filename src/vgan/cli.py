@@ -110,14 +110,21 @@ def _verify(args: argparse.Namespace) -> None:
         print(f"ok  {name}: " + (", ".join(str(p) for p in paths) if paths else "generated, nothing to check"))
 
 
-def _run_command(sub, name: str, *, n: int, out: str, noise: str, **kwargs) -> argparse.ArgumentParser:
-    """A subcommand that reads RUN_DIR and writes one PNG: the arguments they all share."""
+def _reader(sub, name: str, func, run_dir_help: Optional[str] = None, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand that reads a run: RUN_DIR (optional where `run_dir_help` says so) and --device."""
     p = sub.add_parser(name, **kwargs)
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?" if run_dir_help else None, help=run_dir_help)
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device to run on (default cpu)")
+    p.set_defaults(func=func)
+    return p
+
+
+def _image_writer(sub, name: str, func, *, n: int, out: str, noise: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand that reads a run and writes one PNG."""
+    p = _reader(sub, name, func, **kwargs)
     p.add_argument("--n", type=int, default=n, help=f"number of images (default {n})")
     p.add_argument("--out", help=f"PNG file to write (default RUN_DIR/{out})")
     p.add_argument("--seed", type=int, default=0, help=f"seed of {noise}")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="device to run on (default cpu)")
     return p
 
 
@@ -136,60 +143,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
     p.set_defaults(func=_train)
 
-    p = _run_command(sub, "sample", n=100, out="sample.png", noise="the noise z",
-                     help="a grid of samples G(z) from a run's checkpoint")
+    p = _image_writer(sub, "sample", _sample, n=100, out="sample.png", noise="the noise z",
+                      help="a grid of samples G(z) from a run's checkpoint")
     p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
-    p.set_defaults(func=_sample)
 
-    p = _run_command(sub, "reconstruct", n=100, out="reconstruct.png", noise="the transition noise",
-                     help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",
-                     description="Writes validation inputs, reconstructions and transitions side by side, and "
-                                 "prints reconstruction error, mean ||x~ - x|| and the fraction of transitions "
-                                 "that a fixed classifier (trained and cached on first use) labels as x.")
+    p = _image_writer(sub, "reconstruct", _reconstruct, n=100, out="reconstruct.png", noise="the transition noise",
+                      help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",
+                      description="Writes validation inputs, reconstructions and transitions side by side, and "
+                                  "prints reconstruction error, mean ||x~ - x|| and the fraction of transitions "
+                                  "that a fixed classifier (trained and cached on first use) labels as x.")
     p.add_argument("--eval-n", type=int, default=10_000, help="validation images for the metrics (default 10000)")
     p.add_argument("--no-classifier", action="store_true", help="skip the label-preservation measure")
-    p.set_defaults(func=_reconstruct)
 
-    p = _run_command(sub, "chain", n=30, out="chain.png", noise="the transition noise",
-                     help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain")
+    p = _image_writer(sub, "chain", _chain, n=30, out="chain.png", noise="the transition noise",
+                      help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain")
     p.add_argument("--steps", type=int, default=9, help="transition steps after x (default 9)")
-    p.set_defaults(func=_chain)
 
-    p = sub.add_parser("evaluate", help="mode coverage, FID/KID and energy OOD AUROC of a run",
-                       description="2-D mixtures and StackedMNIST: modes covered and sample quality; image "
-                                   "datasets: FID and KID against the test split (with the real-vs-real floor) "
-                                   "and the AUROC of E(x) against other datasets and uniform noise. Saves "
-                                   "RUN_DIR/evaluate.json.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p = _reader(sub, "evaluate", _evaluate, help="mode coverage, FID/KID and energy OOD AUROC of a run",
+                description="2-D mixtures and StackedMNIST: modes covered and sample quality; image datasets: "
+                            "FID and KID against the test split (with the real-vs-real floor) and the AUROC of "
+                            "E(x) against other datasets and uniform noise. Saves RUN_DIR/evaluate.json.")
     p.add_argument("--metrics", help="comma-separated subset of modes, fid, ood (default: all that apply)")
     p.add_argument("--n", type=int, help="samples to generate (default 2500 for modes, 10000 for fid)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
-    p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("probe", help="Table 1: linear probe on phi(x), test error in %%",
-                       description="Extracts phi(x) (the layer under the energy head) for the train, validation "
-                                   "and test splits, fits a multinomial logistic regression (scikit-learn) for "
-                                   "each C in 0.01, 0.1, 1, keeps the C with the lowest validation error and "
-                                   "prints its test error.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p = _reader(sub, "probe", _probe, help="Table 1: linear probe on phi(x), test error in %%",
+                description="Extracts phi(x) (the layer under the energy head) for the train, validation and "
+                            "test splits, fits a multinomial logistic regression (scikit-learn) for each C in "
+                            "0.01, 0.1, 1, keeps the C with the lowest validation error and prints its test error.")
     p.add_argument("--limit", type=int, help="use at most this many images of each split (quick checks)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
-    p.set_defaults(func=_probe)
 
-    p = sub.add_parser("augment", help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
-                       description="Trains the authors' classifier on the first N training images with loss "
-                                   "0.5 CE(x, y) + 0.5 CE(x~, y), x~ a fresh transition from the frozen VCD "
-                                   "generator of RUN_DIR (Eq. 11); with --no-augment or no RUN_DIR, the baseline. "
-                                   "Prints the test error at the best validation epoch, mean and std over seeds.")
-    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="a VCD run (omit for the baseline row)")
+    p = _reader(sub, "augment", _augment, run_dir_help="a VCD run (omit for the baseline row)",
+                help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
+                description="Trains the authors' classifier on the first N training images with loss "
+                            "0.5 CE(x, y) + 0.5 CE(x~, y), x~ a fresh transition from the frozen VCD generator of "
+                            "RUN_DIR (Eq. 11); with --no-augment or no RUN_DIR, the baseline. Prints the test "
+                            "error at the best validation epoch, mean and std over seeds.")
     p.add_argument("--labels", type=int, default=1000, help="labelled training images (default 1000)")
     p.add_argument("--no-augment", action="store_true", help="the baseline row: no transitions")
     p.add_argument("--dataset", help="dataset of the baseline row when no RUN_DIR is given")
     p.add_argument("--epochs", type=int, default=200, help="default 200, as the authors")
     p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument("--eval-n", type=int, help="use at most this many validation and test images")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
-    p.set_defaults(func=_augment)
 
     p = sub.add_parser("reproduce", help="train, evaluate and tabulate Table 1 or 2 beside the paper's numbers",
                        description="Trains every model the table needs (finished runs under OUT_DIR are reused, "
