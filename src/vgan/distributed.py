@@ -70,7 +70,9 @@ def setup(device_kind: str) -> Dist:
 
 
 def teardown() -> None:
+    """Leave the process group once every process has got here."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

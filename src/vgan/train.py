@@ -8,6 +8,7 @@ samples/epoch_<n>.png and the checkpoints last.pt and epoch_<n>.pt.
 """
 from __future__ import annotations
 
+import gc
 import json
 import time
 from pathlib import Path
@@ -77,11 +78,11 @@ class Trainer:
             self.device, memory_format=self.memory_format)
         self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
-        self.energy_fwd, self.energy_step, self.draw_step = self.energy, self.energy, DrawStep(self.sampler)
+        self.unwrap()
         if group.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.energy_step = DDP(self.energy, device_ids=ids, broadcast_buffers=False)
-            self.draw_step = DDP(self.draw_step, device_ids=ids, broadcast_buffers=False)
+            self.energy_step = DDP(self.energy, device_ids=ids)  # no buffers: BN keeps no running stats
+            self.draw_step = DDP(self.draw_step, device_ids=ids)  # no buffers: BN keeps no running stats
         if cfg.compile:
             self.energy_fwd, self.energy_step, self.draw_step = (
                 torch.compile(m) for m in (self.energy_fwd, self.energy_step, self.draw_step))
@@ -140,6 +141,10 @@ class Trainer:
                                    "energy_real": real_out.energy.detach().mean(),
                                    "energy_fake": fake_out.energy.detach().mean(),
                                    "logit_abs_fake": fake_out.logits.detach().abs().mean()})
+
+    def unwrap(self) -> None:
+        """Drop the DistributedDataParallel and compile wrappers; the trainer then runs single-process."""
+        self.energy_fwd, self.energy_step, self.draw_step = self.energy, self.energy, DrawStep(self.sampler)
 
     def autocast(self):
         """bf16 autocast of the networks when precision is bf16, else a no-op."""
@@ -254,6 +259,7 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
     try:
         return _train(cfg, resume, device, group)
     finally:
+        gc.collect()  # free the DDP wrappers while the process group still exists
         distributed.teardown()
 
 
@@ -321,6 +327,7 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
         bar.close()
         if logger:
             logger.close()
+        trainer.unwrap()
     return trainer
 
 
