@@ -21,6 +21,7 @@ from ..data import as_float, epoch_order, load_dataset
 from ..errors import ConfigError
 from ..runs import load_run
 from ..samplers import TransitionSampler
+from .classifier import accuracy
 
 
 def _block(cin: int, cout: int, k: int) -> List[nn.Module]:
@@ -58,13 +59,9 @@ class Table2Classifier(nn.Module):
         return self.net(x)
 
 
-@torch.no_grad()
-def error_pct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
-    model.eval()
-    device = next(model.parameters()).device
-    wrong = sum((model(as_float(images[i:i + batch_size]).to(device)).argmax(1).cpu() != labels[i:i + batch_size]).sum().item()
-                for i in range(0, len(images), batch_size))
-    return 100.0 * wrong / len(images)
+def error_pct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Test or validation error in %, in eval mode."""
+    return 100.0 * (1 - accuracy(model, images, labels))
 
 
 def train_augmented(dataset: str, sampler: Optional[TransitionSampler], *, labels: int = 1000, epochs: int = 200,
