@@ -61,6 +61,7 @@ class Config:
     precision: str = "fp32"  # fp32 | bf16 (autocast the networks; losses stay fp32)
     compile: bool = False  # torch.compile the networks
     channels_last: bool = True  # conv networks in channels-last memory format
+    keep_freed_memory: bool = True  # CPU on glibc: reuse freed memory, no page faults per step (allocator.py)
     # outputs
     log_every: int = 50  # iterations between metrics lines
     save_every: int = 500  # iterations between refreshes of last.pt

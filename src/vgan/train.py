@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from . import distributed, objectives
+from .allocator import keep_freed_memory
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, images_per_step, save_config
 from .data import as_float, batches, load_dataset
@@ -71,6 +72,8 @@ class Trainer:
         self.run_dir = cfg.run_dir
         self.image_shape = tuple(image_shape)
         self.group = group
+        if self.device.type == "cpu" and cfg.keep_freed_memory:
+            keep_freed_memory()
         torch.manual_seed(cfg.seed)  # the same initial weights in every process
         self.memory_format = torch.channels_last if cfg.channels_last and cfg.arch == "conv" else None
         self.energy = build_energy(cfg, image_shape).to(self.device, memory_format=self.memory_format)
