@@ -13,6 +13,7 @@ from torch import nn
 
 from .config import Config
 from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy
+from .layers import Conv2d, ConvTranspose2d
 
 
 def glorot_init(module: nn.Module) -> None:
@@ -53,8 +54,8 @@ class ConvFeatures(nn.Module):
         super().__init__()
         c, s = image_shape[0], image_shape[1]
         self.net = nn.Sequential(
-            nn.Conv2d(c, channels, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(channels, channels, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
+            Conv2d(c, channels, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
+            Conv2d(channels, channels, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
             nn.Flatten(), nn.Linear(channels * (s // 4) ** 2, feature_dim), nn.ReLU())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,9 +107,9 @@ class ConvGenerator(nn.Module):
             *first,
             nn.Linear(hidden or z_dim, channels * q * q), batch_norm(channels * q * q), nn.ReLU(),
             nn.Unflatten(1, (channels, q, q)),
-            nn.ConvTranspose2d(channels, channels, 5, stride=2, padding=2, output_padding=1),
+            ConvTranspose2d(channels, channels, 5, stride=2, padding=2, output_padding=1),
             batch_norm(channels, "2d"), nn.ReLU(),
-            nn.ConvTranspose2d(channels, c, 5, stride=2, padding=2, output_padding=1), nn.Sigmoid())
+            ConvTranspose2d(channels, c, 5, stride=2, padding=2, output_padding=1), nn.Sigmoid())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
@@ -137,8 +138,8 @@ class ConvEncoder(nn.Module):
         super().__init__()
         c, s = image_shape[0], image_shape[1]
         self.net = nn.Sequential(
-            nn.Conv2d(c, channels, 5, padding=2), batch_norm(channels, "2d"), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(channels, channels, 5, padding=2), batch_norm(channels, "2d"), nn.ReLU(), nn.MaxPool2d(2),
+            Conv2d(c, channels, 5, padding=2), batch_norm(channels, "2d"), nn.ReLU(), nn.MaxPool2d(2),
+            Conv2d(channels, channels, 5, padding=2), batch_norm(channels, "2d"), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(channels * (s // 4) ** 2, code_dim), batch_norm(code_dim), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
