@@ -132,14 +132,15 @@ class ConvEncoder(nn.Module):
     """The authors' VCD encoder: [conv5-BN-ReLU-pool] x 2 -> dense -> BN -> tanh.
 
     (N, C, S, S) -> (N, ch, S/2, S/2) -> (N, ch, S/4, S/4) -> h (N, code_dim) in [-1, 1].
+    As in `ConvFeatures`, each ReLU runs after its max-pool (exactly the same function).
     """
 
     def __init__(self, image_shape: Sequence[int], code_dim: int = 256, channels: int = 64):
         super().__init__()
         c, s = image_shape[0], image_shape[1]
         self.net = nn.Sequential(
-            Conv2d(c, channels, 5, padding=2), batch_norm(channels, "2d"), nn.ReLU(), nn.MaxPool2d(2),
-            Conv2d(channels, channels, 5, padding=2), batch_norm(channels, "2d"), nn.ReLU(), nn.MaxPool2d(2),
+            Conv2d(c, channels, 5, padding=2), batch_norm(channels, "2d"), nn.MaxPool2d(2), nn.ReLU(),
+            Conv2d(channels, channels, 5, padding=2), batch_norm(channels, "2d"), nn.MaxPool2d(2), nn.ReLU(),
             nn.Flatten(), nn.Linear(channels * (s // 4) ** 2, code_dim), batch_norm(code_dim), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
