@@ -62,6 +62,19 @@ def test_conv_transpose2d_forward_by_col2im_matches_nn(thin, channels_last):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_under_autocast_the_layers_match_nn_dtypes():
+    x = torch.randn(2, 1, 12, 12, requires_grad=True)
+    h = torch.randn(2, 8, 6, 6, requires_grad=True)
+    pairs = [(nn.Conv2d(1, 8, 5, padding=2), layers.Conv2d(1, 8, 5, padding=2), x),
+             (nn.ConvTranspose2d(8, 1, 5, 2, 2, 1), layers.ConvTranspose2d(8, 1, 5, 2, 2, 1), h)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for ref, new, inp in pairs:
+            y = new(inp)
+            assert y.dtype == ref(inp).dtype == torch.bfloat16
+            y.float().sum().backward()
+    assert x.grad is not None and h.grad is not None
+
+
 def test_wide_convolutions_take_the_plain_path():
     conv = layers.Conv2d(8, 8, 3, padding=1)
     deconv = layers.ConvTranspose2d(8, 8, 4, stride=2, padding=1)

@@ -5,7 +5,8 @@ energy's first conv (64 -> 1 channel at 28x28) and the forward of a generator's 
 (64 -> 1). Both are a matrix product followed by col2im (`F.fold`), which runs 2-3x faster
 here (benchmarks/train_step.py). `Conv2d` and `ConvTranspose2d` are drop-in `nn` subclasses with
 the same parameters; they take that route on the CPU when the thin side has at most
-`THIN_CHANNELS` channels, and agree with `nn` to float rounding (tests/test_layers.py).
+`THIN_CHANNELS` channels (and no autocast or torch.compile is active), and agree with `nn` to
+float rounding (tests/test_layers.py).
 """
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ class _DeconvFoldForward(torch.autograd.Function):
 
 def _fast(x: torch.Tensor, conv: nn.Module, thin: int) -> bool:
     return (x.device.type == "cpu" and x.dim() == 4 and thin <= THIN_CHANNELS and conv.groups == 1
-            and not isinstance(conv.padding, str) and not torch.compiler.is_compiling())
+            and not isinstance(conv.padding, str) and not torch.is_autocast_enabled("cpu")
+            and not torch.compiler.is_compiling())
 
 
 class Conv2d(nn.Conv2d):
