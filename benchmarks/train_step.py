@@ -1,12 +1,14 @@
 """Images/s of one full training iteration (k generator steps + one energy step), vgan against a
 plain eager PyTorch loop of the same networks and losses written straight in this script.
 
-    python benchmarks/train_step.py [--presets vgan_cpu,vcd_paper] [--iters N] [--warmup N] [key=value ...]
+    python benchmarks/train_step.py [--presets vgan_cpu,vcd_paper] [--iters N] [--rounds N] [key=value ...]
 
-Prints, per preset: vgan images/s, reference images/s, their ratio, the GFLOP of one iteration
-(counted with torch.utils.flop_counter), achieved GFLOP/s and its share of the measured fp32
-matmul peak, and the peak resident memory of the vgan side. Each side of each preset runs in a
-fresh process, so the reference keeps PyTorch's defaults whatever vgan sets (e.g. the allocator).
+Prints, per preset: vgan images/s, reference images/s, their ratio (and its range over the
+rounds), the GFLOP of one iteration (counted with torch.utils.flop_counter), achieved GFLOP/s and
+its share of the measured fp32 matmul peak (best of 3), and the peak resident memory of the vgan
+side. Each side runs in a fresh process, so the reference keeps PyTorch's defaults whatever vgan
+sets (e.g. the allocator); the two sides alternate for --rounds rounds, and the medians are shown,
+so that a noisy neighbour on a shared machine slows both.
 `key=value` arguments set vgan config keys for the vgan side, e.g. compile=true or precision=bf16.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -166,6 +169,7 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(PRESETS), help=f"comma-separated, of {', '.join(PRESETS)}")
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating vgan/ref process pairs; medians are shown")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="vgan config keys for the vgan side")
@@ -173,18 +177,21 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_side(args.one, args.side, args.iters, args.warmup, args.overrides)))
         return
-    peak = matmul_peak()
+    peak = max(matmul_peak() for _ in range(3))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.1f} GFLOP/s"
           + (f"; vgan with {' '.join(args.overrides)}" if args.overrides else ""))
-    print(f"{'preset':<11} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'GFLOP/it':>9} {'GFLOP/s':>8} "
+    print(f"{'preset':<11} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'range':>11} {'GFLOP/it':>9} {'GFLOP/s':>8} "
           f"{'% peak':>7} {'peak MiB':>9}")
     for name in args.presets.split(","):
-        ours, ref = in_subprocess(name, "vgan", args), in_subprocess(name, "ref", args)
-        gflop_s = ours["flops"] / ours["seconds"] / 1e9
-        print(f"{name:<11} {ours['n_img'] / ours['seconds']:>10.1f} {ref['n_img'] / ref['seconds']:>10.1f} "
-              f"{ref['seconds'] / ours['seconds']:>6.2f} {ours['flops'] / 1e9:>9.2f} {gflop_s:>8.1f} "
+        rounds = [(in_subprocess(name, "vgan", args), in_subprocess(name, "ref", args)) for _ in range(args.rounds)]
+        ours = min(rounds, key=lambda r: r[0]["seconds"])[0]  # for FLOPs and memory
+        t_ours = statistics.median(r[0]["seconds"] for r in rounds)
+        t_ref = statistics.median(r[1]["seconds"] for r in rounds)
+        ratios = [r[1]["seconds"] / r[0]["seconds"] for r in rounds]
+        gflop_s = ours["flops"] / t_ours / 1e9
+        print(f"{name:<11} {ours['n_img'] / t_ours:>10.1f} {ours['n_img'] / t_ref:>10.1f} {t_ref / t_ours:>6.2f} "
+              f"{min(ratios):>5.2f}-{max(ratios):<5.2f} {ours['flops'] / 1e9:>9.2f} {gflop_s:>8.1f} "
               f"{100 * gflop_s / peak:>6.1f}% {ours['peak_rss_mib']:>9.0f}")
-
 
 if __name__ == "__main__":
     main()
