@@ -5,10 +5,10 @@ plain eager PyTorch loop of the same networks and losses written straight in thi
 
 Prints, per preset: vgan images/s, reference images/s, their ratio (and its range over the
 rounds), the GFLOP of one iteration (counted with torch.utils.flop_counter), achieved GFLOP/s and
-its share of the measured fp32 matmul peak (best of 3), and the peak resident memory of the vgan
-side. Each side runs in a fresh process, so the reference keeps PyTorch's defaults whatever vgan
-sets (e.g. the allocator); the two sides alternate for --rounds rounds, and the medians are shown,
-so that a noisy neighbour on a shared machine slows both.
+its share of the measured fp32 matmul peak (best of 3), the peak resident memory of the vgan
+side, and the minor page faults per iteration of both sides. Each side runs in a fresh process,
+so the reference keeps PyTorch's defaults whatever vgan sets (e.g. the allocator); the two sides
+alternate for --rounds rounds and the medians are shown, so a noisy neighbour slows both.
 `key=value` arguments set vgan config keys for the vgan side, e.g. compile=true or precision=bf16.
 """
 from __future__ import annotations
@@ -119,13 +119,15 @@ def reference_step(objective: str, arch: str, k: int):
 
 # ---- measurement ---------------------------------------------------------------------------
 
-def timed(step, x, iters: int, warmup: int) -> float:
+def timed(step, x, iters: int, warmup: int) -> dict:
+    """Seconds and minor page faults per iteration, after `warmup` iterations."""
     for _ in range(warmup):
         step(x)
-    start = time.perf_counter()
+    faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
     for _ in range(iters):
         step(x)
-    return (time.perf_counter() - start) / iters
+    return {"seconds": (time.perf_counter() - start) / iters,
+            "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / iters}
 
 
 def matmul_peak(n: int = 2048, reps: int = 10) -> float:
@@ -146,13 +148,13 @@ def run_side(name: str, side: str, iters: int, warmup: int, overrides: list) -> 
     x = torch.rand(n_img, 1, 28, 28)
     out = {"n_img": n_img}
     if side == "ref":
-        out["seconds"] = timed(reference_step(cfg.objective, cfg.arch, cfg.k), x, iters, warmup)
+        out.update(timed(reference_step(cfg.objective, cfg.arch, cfg.k), x, iters, warmup))
     else:
         trainer = vgan.Trainer(cfg, (1, 28, 28), torch.device("cpu"))
         with FlopCounterMode(display=False) as counter:
             trainer.train_step(x)
         out["flops"] = counter.get_total_flops()
-        out["seconds"] = timed(trainer.train_step, x, iters, warmup)
+        out.update(timed(trainer.train_step, x, iters, warmup))
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -181,7 +183,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.1f} GFLOP/s"
           + (f"; vgan with {' '.join(args.overrides)}" if args.overrides else ""))
     print(f"{'preset':<11} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'range':>11} {'GFLOP/it':>9} {'GFLOP/s':>8} "
-          f"{'% peak':>7} {'peak MiB':>9}")
+          f"{'% peak':>7} {'peak MiB':>9} {'faults/it':>9} {'ref':>8}")
     for name in args.presets.split(","):
         rounds = [(in_subprocess(name, "vgan", args), in_subprocess(name, "ref", args)) for _ in range(args.rounds)]
         ours = min(rounds, key=lambda r: r[0]["seconds"])[0]  # for FLOPs and memory
@@ -191,7 +193,9 @@ def main() -> None:
         gflop_s = ours["flops"] / t_ours / 1e9
         print(f"{name:<11} {ours['n_img'] / t_ours:>10.1f} {ours['n_img'] / t_ref:>10.1f} {t_ref / t_ours:>6.2f} "
               f"{min(ratios):>5.2f}-{max(ratios):<5.2f} {ours['flops'] / 1e9:>9.2f} {gflop_s:>8.1f} "
-              f"{100 * gflop_s / peak:>6.1f}% {ours['peak_rss_mib']:>9.0f}")
+              f"{100 * gflop_s / peak:>6.1f}% {ours['peak_rss_mib']:>9.0f} "
+              f"{statistics.median(r[0]['faults'] for r in rounds):>8.0f} "
+              f"{statistics.median(r[1]['faults'] for r in rounds):>8.0f}")
 
 if __name__ == "__main__":
     main()
