@@ -2,8 +2,8 @@
 
 oneDNN is slow at convolutions that *produce* one or a few channels: the input gradient of an
 energy's first conv (64 -> 1 channel at 28x28) and the forward of a generator's last deconv
-(64 -> 1). Both are a matrix product followed by col2im (`F.fold`), which runs 2-3x faster
-here (benchmarks/train_step.py). `Conv2d` and `ConvTranspose2d` are drop-in `nn` subclasses with
+(64 -> 1). Both are a matrix product followed by col2im (`F.fold`), which ran 1.7-2.3x faster
+on this project's CPU (benchmarks/layers.py). `Conv2d` and `ConvTranspose2d` are drop-in `nn` subclasses with
 the same parameters; they take that route on the CPU when the thin side has at most
 `THIN_CHANNELS` channels (and no autocast or torch.compile is active), and agree with `nn` to
 float rounding (tests/test_layers.py).
