@@ -23,10 +23,10 @@ def losses(run_dir):
             for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("objective", ["vgan", "vcd"])
-def test_two_processes_match_one(tiny, tmp_path, objective):
-    args = [*tiny, f"objective={objective}", "code_dim=8", "train_limit=400", "epochs=1", "tensorboard=false",
-            "device=cpu"]
+@pytest.mark.parametrize("objective,arch", [("vgan", "mlp"), ("vcd", "mlp"), ("vcd", "conv")])
+def test_two_processes_match_one(tiny, tmp_path, objective, arch):
+    args = [*tiny, f"objective={objective}", f"arch={arch}", "channels=4", "code_dim=8", "train_limit=400",
+            "epochs=1", "tensorboard=false", "device=cpu"]
     single = subprocess.run([sys.executable, "-m", "vgan.cli", "train", *args, "name=one"],
                             capture_output=True, text=True)
     assert single.returncode == 0, single.stderr
