@@ -197,5 +197,6 @@ def main() -> None:
               f"{statistics.median(r[0]['faults'] for r in rounds):>8.0f} "
               f"{statistics.median(r[1]['faults'] for r in rounds):>8.0f}")
 
+
 if __name__ == "__main__":
     main()

@@ -1,14 +1,10 @@
-"""vgan.layers: the col2im convolutions agree with torch.nn; the energy's pool-then-ReLU order
-is exact; the allocator setting takes effect."""
-import resource
-
+"""vgan.layers: the col2im convolutions agree with torch.nn, and take the plain path where
+they would not help."""
 import pytest
 import torch
 from torch import nn
 
 from vgan import layers
-from vgan.allocator import keep_freed_memory
-from vgan.networks import ConvEncoder, ConvFeatures
 
 
 def grads(module, x, upstream):
@@ -80,41 +76,3 @@ def test_wide_convolutions_take_the_plain_path():
     deconv = layers.ConvTranspose2d(8, 8, 4, stride=2, padding=1)
     x = torch.randn(2, 8, 6, 6, requires_grad=True)
     assert type(conv(x).grad_fn).__name__ == type(deconv(x).grad_fn).__name__ == "ConvolutionBackward0"
-
-
-def relu_before_pool(net: nn.Sequential) -> nn.Sequential:
-    """The same modules with every (MaxPool2d, ReLU) pair swapped back to (ReLU, MaxPool2d)."""
-    mods = list(net)
-    for i in range(len(mods) - 1):
-        if isinstance(mods[i], nn.MaxPool2d) and isinstance(mods[i + 1], nn.ReLU):
-            mods[i], mods[i + 1] = mods[i + 1], mods[i]
-    return nn.Sequential(*mods)
-
-
-@pytest.mark.parametrize("network", [ConvFeatures, ConvEncoder])
-def test_pool_before_relu_is_exact(network):
-    """max-pool and ReLU commute, so pooling first (4x less ReLU work) changes nothing, gradients included."""
-    torch.manual_seed(0)
-    net = network((1, 28, 28), 16, 8).net
-    swapped = relu_before_pool(net)
-    assert [type(m) for m in swapped] != [type(m) for m in net]
-    x = torch.rand(5, 1, 28, 28)
-    x[:, :, :14] = 0.0  # flat regions: windows whose values tie
-    outs = []
-    for model in (net, swapped):
-        xi = x.clone().requires_grad_(True)
-        y = model(xi)
-        outs.append([y, *torch.autograd.grad(y.square().sum(), [xi, model[0].weight])])
-    assert all(torch.equal(a, b) for a, b in zip(*outs))
-
-
-def test_keep_freed_memory_stops_page_faults_on_large_tensors():
-    if not keep_freed_memory():
-        pytest.skip("the C library is not glibc")
-    for _ in range(3):  # warm up: the heap grows to hold the block
-        torch.ones(16 << 20)  # 64 MiB: above glibc's largest default mmap threshold
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(5):
-        torch.ones(16 << 20)
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    assert faults < 16384  # 5 * 16384 if each 64 MiB block went back to the OS and was faulted in again
