@@ -15,7 +15,7 @@ import tempfile
 from typing import List, Optional
 
 from . import data, runs
-from .config import Config, from_dict, load_yaml, parse_overrides
+from .config import Config, load_config, parse_overrides
 from .errors import VGANError
 from .train import train
 
@@ -39,7 +39,7 @@ def _train(args: argparse.Namespace) -> None:
             raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
         cfg = runs.resume_config(args.resume, values)
     else:
-        cfg = from_dict({**(load_yaml(args.config) if args.config else {}), **values})
+        cfg = load_config(args.config, values=values)
     trainer = train(cfg, resume=bool(args.resume))
     print(f"done: {trainer.step} iterations; samples, checkpoints and logs in {cfg.run_dir}")
 

@@ -187,11 +187,14 @@ def load_yaml(path: str | Path, _depth: int = 0) -> Dict[str, Any]:
     return {**load_yaml(path.parent / base, _depth + 1), **data} if base else data
 
 
-def load_config(path: Optional[str | Path] = None, overrides: Optional[List[str]] = None) -> Config:
-    """The defaults, then the YAML file at `path`, then the `key=value` overrides."""
-    values = load_yaml(path) if path else {}
-    values.update(parse_overrides(overrides or []))
-    return from_dict(values)
+def load_config(path: Optional[str | Path] = None, overrides: Optional[List[str]] = None,
+                values: Optional[Dict[str, Any]] = None) -> Config:
+    """The defaults, then the YAML file at `path`, then the `key=value` overrides, then `values`
+    (keys already parsed, e.g. from command-line flags)."""
+    merged = load_yaml(path) if path else {}
+    merged.update(parse_overrides(overrides or []))
+    merged.update(values or {})
+    return from_dict(merged)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
