@@ -7,6 +7,7 @@ from typing import Any, Dict
 
 import torch
 
+from .atomic import atomic_path
 from .errors import CheckpointError
 
 FORMAT = "vgan-checkpoint-v1"
@@ -14,15 +15,11 @@ FORMAT = "vgan-checkpoint-v1"
 
 def save_checkpoint(state: Dict[str, Any], path: str | Path) -> Path:
     """Save `state` (tensors, numbers, strings, dicts, lists) so a crash never leaves a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save({"format": FORMAT, **state}, f)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Dict[str, Any]:

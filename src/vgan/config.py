@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
+from .atomic import write_atomic
 from .data import DATASETS
 from .errors import ConfigError
 
@@ -198,4 +199,4 @@ def load_config(path: Optional[str | Path] = None, overrides: Optional[List[str]
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

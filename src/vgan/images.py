@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from .atomic import atomic_path
 
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
@@ -25,14 +26,11 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, p
 
 def save_image(grid: torch.Tensor, path: str | Path) -> Path:
     """Write a (C, H, W) image in [0, 1] as an 8-bit PNG, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     array = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else np.ascontiguousarray(array))
-    tmp = path.with_name(path.name + ".tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+    return Path(path)
 
 
 def side_by_side(grids: list, gap: int = 8, pad_value: float = 1.0) -> torch.Tensor:

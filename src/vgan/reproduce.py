@@ -11,8 +11,9 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
+from .atomic import write_atomic
 from .checkpoint import load_checkpoint
 from .config import Config, from_dict, images_per_step
 from .data import DATASETS, load_dataset
@@ -76,8 +77,7 @@ def _cached(path: Path, compute) -> Dict:
     if path.is_file():
         return json.loads(path.read_text())
     result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
+    write_atomic(path, json.dumps(result, indent=2, default=str))
     return result
 
 
@@ -145,7 +145,6 @@ def _write_table(table: str, scale: str, sections, commands: List[str], seconds:
     lines += [f"Seeds: {seeds}. Wall time of this command: {seconds:.0f} s (runs reused from an earlier call "
               "count as 0).", "", "Equivalent commands:", "", "```bash", *commands, "```", ""]
     path = root / f"{table}_{scale}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+    write_atomic(path, "\n".join(lines))
     print("\n".join(lines))
     return path

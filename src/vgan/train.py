@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from . import distributed, objectives
 from .allocator import keep_freed_memory
+from .atomic import write_atomic
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, images_per_step, save_config
 from .data import as_float, batches, load_dataset
@@ -204,7 +205,7 @@ class RunLogger:
         self.path = run_dir / "metrics.jsonl"
         if self.path.exists():  # drop lines a crashed run wrote past its last checkpoint, or half wrote
             keep = [ln for ln in self.path.read_text().splitlines() if _logged_step(ln) <= start_step]
-            self.path.write_text("".join(ln + "\n" for ln in keep))
+            write_atomic(self.path, "".join(ln + "\n" for ln in keep))
         self.file = open(self.path, "a")
         self.tb = None
         if tensorboard:

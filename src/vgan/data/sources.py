@@ -51,14 +51,6 @@ def read_verified(path: Path, expected: str, algorithm: str = "sha256") -> bytes
     return check(read_bytes(path), expected, str(path), algorithm)
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
-
-
 def download(url: str, timeout: float = 30) -> bytes:
     """The bytes at `url` (raises OSError when offline or refused)."""
     print(f"vgan: downloading {url}", file=sys.stderr)

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 
 import torch
 
+from ..atomic import write_atomic
 from ..data import DATASETS, Toy2D, as_float, load_dataset
 from ..errors import ConfigError, DataError
 from ..runs import load_run
@@ -105,5 +106,5 @@ def evaluate(run_dir: str | Path, metrics: Optional[List[str]] = None, n: Option
                 continue
             if outliers.shape[1:] == inliers.shape[1:]:
                 results[f"auroc_vs_{other}"] = energy_auroc(trainer.energy, inliers, outliers)
-    (trainer.run_dir / "evaluate.json").write_text(json.dumps(results, indent=2))
+    write_atomic(trainer.run_dir / "evaluate.json", json.dumps(results, indent=2))
     return results
