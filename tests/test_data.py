@@ -13,7 +13,7 @@ from PIL import Image
 
 from vgan import data
 from vgan.data import datasets
-from vgan.data import (CIFAR10, SVHN, IDXDataset, Toy2D, batches, decode_png_rows, epoch_order, parse_idx,
+from vgan.data import (CIFAR10, SVHN, IDXDataset, batches, chunks, decode_png_rows, epoch_order, parse_idx,
                        read_bytes, read_svhn_mat, read_verified)
 from vgan.errors import DataError
 
@@ -203,6 +203,13 @@ def test_batches_are_a_resumable_permutation():
     assert all(b.dtype == torch.float32 and b.max() <= 10 / 255 for b in full)
     assert torch.equal(torch.cat(list(batches(images, 3, seed=1, epoch=0, start=1))), torch.cat(full[1:]))
     assert not torch.equal(epoch_order(10, seed=1, epoch=0), epoch_order(10, seed=1, epoch=1))
+
+
+def test_chunks_cover_every_image_in_order():
+    images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1)
+    parts = list(chunks(images, 4))
+    assert [len(p) for p in parts] == [4, 4, 2]  # the remainder kept
+    assert torch.equal(torch.cat(parts), images.float() / 255)
 
 
 def test_real_mnist_splits(mnist):

@@ -147,7 +147,13 @@ def batches(images: torch.Tensor, batch_size: int, *, seed: int, epoch: int, sta
         yield as_float(images[idx].to(device))
 
 
+def chunks(images: torch.Tensor, batch_size: int, device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
+    """All of `images` in order, as float chunks (b, ...) in [0, 1] on `device`; the last may be short."""
+    for i in range(0, len(images), batch_size):
+        yield as_float(images[i:i + batch_size].to(device))
+
+
 __all__ = ["DATASETS", "MNIST", "FASHION_MNIST", "ImageDataset", "Dataset", "IDXDataset", "CIFAR10", "SVHN",
-           "StackedMNIST", "Toy2D", "fetch", "verify", "load_dataset", "epoch_order", "batches", "as_float",
+           "StackedMNIST", "Toy2D", "fetch", "verify", "load_dataset", "epoch_order", "batches", "chunks", "as_float",
            "cache_dir", "get", "parse_idx", "read_bytes", "read_verified", "sha256", "decode_png_rows",
            "read_cifar_binary", "read_cifar_python", "read_svhn_mat"]

@@ -14,7 +14,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..data import as_float, cache_dir, epoch_order, load_dataset
+from ..data import as_float, cache_dir, chunks, epoch_order, load_dataset
 
 
 class DigitClassifier(nn.Module):
@@ -38,10 +38,8 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     model.eval()
     device = next(model.parameters()).device
     correct = 0
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device)
-        x = as_float(x)
-        correct += (model(x).argmax(1).cpu() == labels[i:i + batch_size]).sum().item()
+    for x, y in zip(chunks(images, batch_size, device), labels.split(batch_size)):
+        correct += (model(x).argmax(1).cpu() == y).sum().item()
     return correct / len(images)
 
 

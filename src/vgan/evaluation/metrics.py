@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import Toy2D, as_float
+from ..data import Toy2D, chunks
 
 
 def toy_modes(points: torch.Tensor, toy: Toy2D) -> Dict[str, float]:
@@ -34,8 +34,7 @@ def stacked_modes(images: torch.Tensor, classifier: nn.Module, batch_size: int =
     KL(generated mode histogram || uniform over 1000)."""
     device = next(classifier.parameters()).device
     modes = []
-    for i in range(0, len(images), batch_size):
-        x = as_float(images[i:i + batch_size]).to(device)
+    for x in chunks(images, batch_size, device):
         digits = [classifier(x[:, c:c + 1]).argmax(1) for c in range(3)]
         modes.append((100 * digits[0] + 10 * digits[1] + digits[2]).cpu())
     counts = torch.bincount(torch.cat(modes), minlength=1000).double()
@@ -70,8 +69,7 @@ def fid_kid(real: torch.Tensor, fake: torch.Tensor, classifier: nn.Module, batch
     device = next(classifier.parameters()).device
     fid, kid = fid.to(device), kid.to(device)
     for images, is_real in ((real, True), (fake, False)):
-        for i in range(0, len(images), batch_size):
-            x = as_float(images[i:i + batch_size]).to(device)
+        for x in chunks(images, batch_size, device):
             fid.update(x, real=is_real)
             kid.update(x, real=is_real)
     kid_mean, kid_std = kid.compute()
@@ -86,8 +84,7 @@ def energy_auroc(energy: nn.Module, inliers: torch.Tensor, outliers: torch.Tenso
     device = next(energy.parameters()).device
 
     def scores(images):
-        return torch.cat([energy(as_float(images[i:i + batch_size]).to(device)).energy.cpu()
-                          for i in range(0, len(images), batch_size)])
+        return torch.cat([energy(x).energy.cpu() for x in chunks(images, batch_size, device)])
 
     s_in, s_out = scores(inliers), scores(outliers)
     labels = np.concatenate([np.zeros(len(s_in)), np.ones(len(s_out))])

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import as_float, load_dataset
+from ..data import chunks, load_dataset
 from ..runs import load_run
 
 C_GRID = (0.01, 0.1, 1.0)
@@ -23,8 +23,7 @@ C_GRID = (0.01, 0.1, 1.0)
 def features(phi: nn.Module, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
     """phi(x) (N, D) for uint8 images (N, C, H, W)."""
     device = next(phi.parameters()).device
-    return torch.cat([phi(as_float(images[i:i + batch_size]).to(device)).cpu()
-                      for i in range(0, len(images), batch_size)]).numpy()
+    return torch.cat([phi(x).cpu() for x in chunks(images, batch_size, device)]).numpy()
 
 
 def linear_probe(train: tuple, val: tuple, test: tuple, c_grid: Sequence[float] = C_GRID,

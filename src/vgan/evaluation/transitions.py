@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import as_float, load_dataset
+from ..data import as_float, chunks, load_dataset
 from ..errors import ConfigError
 from ..images import make_grid, save_image, side_by_side
 from ..runs import load_run
@@ -38,9 +38,7 @@ def transition_metrics(sampler: TransitionSampler, images: torch.Tensor, labels:
     device = next(sampler.parameters(), images).device
     rng = torch.Generator(device).manual_seed(seed)
     totals = dict(recon_bce=0.0, recon_mse=0.0, distance=0.0, label_kept=0.0, classifier_accuracy=0.0)
-    for i in range(0, len(images), batch_size):
-        x = as_float(images[i:i + batch_size].to(device))
-        y = labels[i:i + batch_size].to(device)
+    for x, y in zip(chunks(images, batch_size, device), labels.to(device).split(batch_size)):
         recon, moved = sampler(x, noise=False), sampler(x, rng=rng)
         totals["recon_bce"] += F.binary_cross_entropy(recon, x, reduction="sum").item() / x[0].numel()
         totals["recon_mse"] += F.mse_loss(recon, x, reduction="sum").item() / x[0].numel()
