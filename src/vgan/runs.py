@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 import torch
 
 from .checkpoint import load_checkpoint
-from .config import Config, from_dict, load_yaml
+from .config import Config, from_dict, load_config
 from .errors import CheckpointError, ConfigError
 from .images import make_grid, save_image
 from .samplers import uniform_noise
@@ -38,10 +38,8 @@ def resume_config(run_dir: str | Path, overrides: Optional[Dict[str, Any]] = Non
     The run continues where its directory is now, even if it was moved.
     """
     run_dir = _run_dir(run_dir)
-    values = load_yaml(run_dir / "config.yaml")
-    values.update(overrides or {})
-    values.update(out_dir=str(run_dir.parent), name=run_dir.name)
-    return from_dict(values)
+    return load_config(run_dir / "config.yaml",
+                       values={**(overrides or {}), "out_dir": str(run_dir.parent), "name": run_dir.name})
 
 
 def sample(run_dir: str | Path, n: int = 100, out: Optional[str | Path] = None, seed: int = 0,

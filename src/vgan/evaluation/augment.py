@@ -108,14 +108,15 @@ def augment(run_dir: Optional[str | Path] = None, *, dataset: Optional[str] = No
     baseline (`no_augment`, or no run_dir and `dataset` named). Mean and std of the test error
     over seeds."""
     sampler, data_dir = None, None
-    if run_dir is not None and no_augment:
+    if run_dir is not None:
         trainer = load_run(run_dir, device=device)
-        dataset, data_dir, run_dir = trainer.cfg.dataset, trainer.cfg.data_dir, None
-    elif run_dir is not None:
-        trainer = load_run(run_dir, device=device)
-        if not isinstance(trainer.sampler, TransitionSampler):
+        dataset, data_dir = trainer.cfg.dataset, trainer.cfg.data_dir
+        if no_augment:  # the baseline row on this run's data
+            run_dir = None
+        elif not isinstance(trainer.sampler, TransitionSampler):
             raise ConfigError(f"{run_dir} is not a VCD run; augmentation needs transitions (objective=vcd)")
-        sampler, dataset, data_dir = trainer.sampler.requires_grad_(False), trainer.cfg.dataset, trainer.cfg.data_dir
+        else:
+            sampler = trainer.sampler.requires_grad_(False)
     if dataset is None:
         raise ConfigError("without RUN_DIR, name the dataset of the baseline row: --dataset mnist")
     rows = [train_augmented(dataset, sampler, labels=labels, epochs=epochs, seed=s, eval_n=eval_n,
