@@ -85,7 +85,7 @@ class Trainer:
         self.unwrap()
         if group.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.energy_step = DDP(self.energy, device_ids=ids)  # no buffers: BN keeps no running stats
+            self.energy_step = DDP(self.energy, device_ids=ids)  # no buffers: E has no batch norm
             self.draw_step = DDP(self.draw_step, device_ids=ids)  # no buffers: BN keeps no running stats
         if cfg.compile:
             self.energy_fwd, self.energy_step, self.draw_step = (
