@@ -1,16 +1,29 @@
-"""`vgan reproduce table2 --scale smoke` end to end: every number in the table comes from a run."""
+"""`vgan reproduce table1|table2 --scale smoke` end to end: every number in a table comes from a run."""
 import hashlib
 import json
 import re
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
+from torch import nn
 
+import vgan.evaluation
 from vgan.cli import main
 from vgan.data import SVHN
-from vgan.reproduce import PAPER
+from vgan.reproduce import PAPER, table_rows
 
-ROW = re.compile(r"^\| (No augmentation|VCD \(rho = [0-9.]+\)) \| ([0-9.]+) \| ([0-9.]+) \| `(.+)` \|$", re.M)
+ROW2 = re.compile(r"^\| ([^|]+) \| ([0-9.]+)(?: ± [0-9.]+)? \| (\d+) \| ([0-9.]+) \| ([0-9.—]+) \| ([0-9.—]+) \| `(.+)` \|$",
+                  re.M)
+ROW1 = re.compile(r"^\| ([^|]+) \| ([0-9.]+) \| ([0-9.—]+) \| `(.+)` \|$", re.M)
+
+
+class Brightness(nn.Module):
+    """A stand-in for the cached digit classifier (which takes minutes to train): class by brightness."""
+
+    def forward(self, x):
+        return x.flatten(1).mean(1, keepdim=True) * torch.arange(10.0)
 
 
 def tiny_svhn(folder: Path, monkeypatch) -> None:
@@ -31,22 +44,53 @@ def tiny_svhn(folder: Path, monkeypatch) -> None:
 
 def test_reproduce_table2_smoke(mnist, tmp_path, capsys, monkeypatch):
     tiny_svhn(tmp_path, monkeypatch)
+    monkeypatch.setattr(vgan.evaluation, "load_classifier", lambda *a, **k: Brightness())
     args = ["reproduce", "table2", "--scale", "smoke", "--out-dir", str(tmp_path / "out"), "--device", "cpu"]
-    assert main(args) == 0
+    assert main([*args, "--seeds", "2", "--rows", "no_augmentation,vcd_rho_0_01"]) == 0
     root = tmp_path / "out" / "table2_smoke"
     table = (root / "table2_smoke.md").read_text()
+    assert "not run (add `--rows vcd_rho_1`)" in table  # rows left out are listed, not computed
+    assert not (root / "vcd_rho_1").exists()
+    assert main(args) == 0  # the rest; the two rows above are reused with both their seeds
+    table = (root / "table2_smoke.md").read_text()
     assert "scale: smoke" in table and "REDUCED" in table and "## mnist" in table and "## svhn" in table
+    assert "Classifier protocol: labels 100, epochs 2, eval_n 200" in table
     mnist_part, svhn_part = table.split("## svhn")
     for part, dataset in ((mnist_part, "mnist"), (svhn_part, "svhn")):
-        rows = ROW.findall(part)
+        rows = ROW2.findall(part)
         assert [r[0] for r in rows] == list(PAPER["table2"][dataset])
-        for row, ours, paper, source in rows:
+        for row, ours, seeds, paper, kept, moved, source in rows:
             assert float(paper) == PAPER["table2"][dataset][row]
-            saved = json.loads(Path(source).read_text())  # the number's own run
+            saved = json.loads(Path(source).read_text())  # the number's own file
             assert f"{saved['test_error_pct']:.2f}" == ours and saved["dataset"] == dataset
-    for rho in ("0", "0_001", "0_01", "0_1", "1"):
-        assert (root / f"vcd_rho_{rho}" / "last.pt").is_file() and (root / "svhn" / f"vcd_rho_{rho}" / "last.pt").is_file()
+            assert int(seeds) == len(saved["seeds"]) == len(saved["per_seed"])
+            if row == "No augmentation":
+                assert kept == moved == "—"
+                continue
+            quality = json.loads((Path(source).parent / "transitions.json").read_text())
+            assert f"{quality['label_kept']:.3f}" == kept and f"{quality['distance']:.2f}" == moved
+    two_seeds = [r for r in ROW2.findall(mnist_part) if r[0] in ("No augmentation", "VCD (rho = 0.01)")]
+    assert [r[2] for r in two_seeds] == ["2", "2"]
     capsys.readouterr()
     mtime = (root / "vcd_rho_1" / "last.pt").stat().st_mtime
     assert main(args) == 0
     assert (root / "vcd_rho_1" / "last.pt").stat().st_mtime == mtime  # finished runs are reused
+
+
+def test_reproduce_table1_smoke_with_controls(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    args = ["reproduce", "table1", "--scale", "smoke", "--out-dir", str(tmp_path / "out"), "--device", "cpu"]
+    assert main(args) == 0
+    root = tmp_path / "out" / "table1_smoke"
+    table = (root / "table1_smoke.md").read_text()
+    assert "Probe protocol: features standardised" in table and "C in {0.01, 0.1, 1.0}" in table
+    rows = ROW1.findall(table)
+    assert [r[0] for r in rows] == [r.label for r in table_rows("table1")]
+    labels = {r[0] for r in rows}
+    assert {"GAN k=1 (saturating)", "Random-init energy network", "Raw pixels"} <= labels
+    for row, ours, paper, source in rows:
+        saved = json.loads(Path(source).read_text())
+        assert f"{saved['test_error_pct']:.2f}" == ours
+        assert paper == str(PAPER["table1"]["cifar10"].get(row, "—"))
+    assert "gan_generator_loss: saturating" in (root / "gan_k_1_saturating" / "config.yaml").read_text()
+    assert json.loads((root / "raw_pixels" / "probe.json").read_text())["feature_dim"] == 3 * 32 * 32

@@ -1,17 +1,21 @@
 """`vgan reproduce table1|table2`: train every model a table needs (or reuse finished runs), run
 its evaluation, and write a Markdown table with the paper's numbers beside ours.
 
-Scales: `smoke` (tiny networks, a minute; for tests), `cpu` (the CPU presets, about an hour per
-table on 2 cores), `paper` (the paper's networks and protocol; for a GPU). The scale is printed
-in every table; only `paper` follows the paper's protocol.
+Scales: `smoke` (tiny networks, a minute; for tests), `cpu` (the CPU presets; Table 2's
+classifier at the authors' full protocol), `paper` (the paper's networks and protocol; for a
+GPU). The scale is printed in every table; only `paper` trains the paper's models.
+
+Every row is computed once and cached as JSON beside its run; `rows=` picks a subset, so that a
+long table can be built over several invocations, and a final call without `rows` collects them.
 """
 from __future__ import annotations
 
 import json
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .atomic import write_atomic
 from .checkpoint import load_checkpoint
@@ -32,6 +36,7 @@ PAPER = {  # per table, per dataset: the paper's test errors (%)
 PAPER_KEYS = {"svhn": dict(channels=128, gen_channels=128, code_dim=2048)}  # the authors' SVHN networks
 TINY = dict(arch="mlp", hidden=32, feature_dim=32, gen_hidden=32, z_dim=8, code_dim=8, experts=8, train_limit=400,
             batch_size=50, epochs=1)
+FULL_PROTOCOL = {"labels": 1000, "epochs": 200, "eval_n": None}  # the authors' Table 2 classifier
 SCALES = {  # config keys for every model of a table, and the evaluation's settings
     "table1": {
         "smoke": (dict(TINY, dataset="cifar10"), {"limit": 300}),
@@ -41,23 +46,34 @@ SCALES = {  # config keys for every model of a table, and the evaluation's setti
     },
     "table2": {
         "smoke": (dict(TINY, objective="vcd", k=1), {"labels": 100, "epochs": 2, "eval_n": 200}),
-        "cpu": (dict(objective="vcd", arch="mlp", k=3, epochs=10), {"labels": 1000, "epochs": 20, "eval_n": 5000}),
-        "paper": (dict(objective="vcd", arch="conv", channels=64, code_dim=256, k=1, epochs=100),
-                  {"labels": 1000, "epochs": 200, "eval_n": None}),
+        "cpu": (dict(objective="vcd", arch="mlp", k=3, epochs=10), FULL_PROTOCOL),
+        "paper": (dict(objective="vcd", arch="conv", channels=64, code_dim=256, k=1, epochs=100), FULL_PROTOCOL),
     },
 }
 
 
-def models(table: str) -> List[Tuple[str, Dict]]:
-    """(row, config keys) of the models a table trains; Table 2's first row trains none."""
+@dataclass
+class Row:
+    label: str  # as in the paper's table, or a control's name
+    keys: Dict = field(default_factory=dict)  # config keys of the model it trains
+    kind: str = "model"  # model | baseline (Table 2, no model) | random (untrained energy) | pixels
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", self.label.lower()).strip("_")  # "VCD (rho = 0.01)" -> "vcd_rho_0_01"
+
+
+def table_rows(table: str) -> List[Row]:
+    """The rows of a table, in order: the paper's, then the controls."""
     if table == "table1":
-        return [(f"{name} k={k}", dict(objective=obj, energy=energy, k=k))
-                for name, obj, energy in (("GAN", "gan", "gan"), ("VGAN", "vgan", "multimodal")) for k in (1, 3)]
-    return [(f"VCD (rho = {rho})", dict(rho=rho)) for rho in (0, 0.001, 0.01, 0.1, 1)]
-
-
-def _slug(row: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")  # "VCD (rho = 0.01)" -> "vcd_rho_0_01"
+        gan = [Row(f"GAN k={k}{' (saturating)' if sat else ''}",
+                   dict(objective="gan", energy="gan", k=k, gan_generator_loss="saturating" if sat else "nonsaturating"))
+               for sat in (False, True) for k in (1, 3)]
+        vgan = [Row(f"VGAN k={k}", dict(objective="vgan", energy="multimodal", k=k)) for k in (1, 3)]
+        return gan[:2] + vgan + gan[2:] + [Row("Random-init energy network", dict(objective="vgan"), "random"),
+                                           Row("Raw pixels", kind="pixels")]
+    return [Row("No augmentation", kind="baseline")] + [Row(f"VCD (rho = {rho})", dict(rho=rho))
+                                                         for rho in (0, 0.001, 0.01, 0.1, 1)]
 
 
 def ensure_trained(cfg: Config) -> Path:
@@ -72,7 +88,7 @@ def ensure_trained(cfg: Config) -> Path:
     return cfg.run_dir
 
 
-def _cached(path: Path, compute) -> Dict:
+def _cached(path: Path, compute: Callable[[], Dict]) -> Dict:
     """The JSON result at `path`, computed and saved once."""
     if path.is_file():
         return json.loads(path.read_text())
@@ -88,62 +104,139 @@ def datasets(table: str) -> List[str]:
     return ["mnist"] + (["svhn"] if DATASETS["svhn"].find(None) is not None else [])
 
 
+def _augment_row(folder: Path, run_dir: Optional[Path], dataset: str, seeds: int, settings: Dict, dev: str) -> Dict:
+    """Table 2 for one row: every seed cached in its own file (seeds 0..seeds-1, plus any computed
+    earlier), summarised into <folder>/augment.json."""
+    from .evaluation.augment import augment, summarise
+
+    wanted = set(range(seeds)) | {int(p.stem.rsplit("_", 1)[1]) for p in folder.glob("augment_seed_*.json")}
+    results = []
+    for s in sorted(wanted):
+        result = _cached(folder / f"augment_seed_{s}.json", lambda: augment(
+            run_dir, dataset=dataset, seeds=[s], device=dev, **settings))
+        for key, value in settings.items():
+            if result.get(key) != value:
+                raise ConfigError(f"{folder / f'augment_seed_{s}.json'} was computed with {key}={result.get(key)}, "
+                                  f"not {value}; move it aside or pass another --out-dir")
+        results.append(result)
+    protocol = {k: v for k, v in results[0].items() if k not in ("test_error_pct", "test_error_std", "per_seed")}
+    summary = summarise([r["per_seed"][0] for r in results], {**protocol, "seeds": sorted(wanted)})
+    write_atomic(folder / "augment.json", json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _transitions(run_dir: Path, dataset: str, dev: str) -> Dict:
+    """label_kept and mean ||x~ - x|| of a VCD run over the whole validation split, cached."""
+    from .evaluation import load_classifier, transition_metrics
+    from .runs import load_run
+
+    def compute():
+        trainer = load_run(run_dir, device=dev)
+        val = load_dataset(dataset, "val", trainer.cfg.data_dir)
+        classifier = load_classifier(dataset, dev, trainer.cfg.data_dir)
+        return transition_metrics(trainer.sampler, val.images, val.labels, classifier)
+
+    return _cached(run_dir / "transitions.json", compute)
+
+
 def reproduce(table: str, scale: str = "smoke", seeds: int = 1, out_dir: str | Path = "runs/reproduce",
-              device: str = "auto") -> Path:
-    """Reproduce Table 1 or Table 2 at `scale`; returns the Markdown file written (and prints it)."""
-    from .evaluation import augment, probe
+              device: str = "auto", rows: Optional[Sequence[str]] = None) -> Path:
+    """Reproduce Table 1 or Table 2 at `scale` (only the rows whose slugs are in `rows`, if given);
+    returns the Markdown file written (and prints it)."""
+    from .evaluation import probe
+    from .evaluation.probe import probe_features, protocol, random_features
 
     if table not in SCALES or scale not in SCALES[table]:
         raise ConfigError(f"cannot reproduce {table} at scale {scale}; choose table1|table2 and smoke|cpu|paper")
+    all_rows = table_rows(table)
+    unknown = set(rows or ()) - {r.slug for r in all_rows}
+    if unknown:
+        raise ConfigError(f"unknown row(s) {', '.join(sorted(unknown))} of {table}; choose from "
+                          f"{', '.join(r.slug for r in all_rows)}")
     keys, settings = SCALES[table][scale]
     dev = resolve_device(device).type
     root = Path(out_dir) / f"{table}_{scale}"
     start, sections, commands = time.perf_counter(), [], []
-    seeds_arg = f"--seeds {','.join(map(str, range(seeds)))}"
     extra_args = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items() if v is not None)
     for dataset in datasets(table):
         folder = root if dataset in ("mnist", "cifar10") else root / dataset
         data_keys = {**keys, "dataset": dataset, **(PAPER_KEYS.get(dataset, {}) if scale == "paper" else {})}
-        rows = []
-        if table == "table2":
-            source = folder / "no_augmentation" / "augment.json"
-            rows.append(("No augmentation", _cached(source, lambda: augment(
-                dataset=dataset, seeds=range(seeds), device=dev, **settings)), source))
-            commands.append(f"vgan augment --dataset {dataset} {extra_args} {seeds_arg}")
-        for row, extra in models(table):
-            values = {**data_keys, **extra, "out_dir": str(folder), "name": _slug(row)}
-            run_dir = ensure_trained(from_dict({**values, "device": device, "progress": False}))
-            commands.append("vgan train " + " ".join(f"{k}={v}" for k, v in values.items()))
-            if table == "table1":
-                source = run_dir / "probe.json"
-                result = _cached(source, lambda: probe(run_dir, limit=settings["limit"], device=dev))
-                commands.append(f"vgan probe {run_dir} {extra_args}".rstrip())
+        results = []
+        for row in all_rows:
+            if rows and row.slug not in rows:
+                results.append((row, None, None, None))
+                continue
+            values = {**data_keys, **row.keys, "out_dir": str(folder), "name": row.slug}
+            cfg = from_dict({**values, "device": device, "progress": False})
+            quality = None
+            if row.kind == "baseline":
+                result = _augment_row(folder / row.slug, None, dataset, seeds, settings, dev)
+                source = folder / row.slug / "augment.json"
+                commands.append(f"vgan augment --dataset {dataset} {extra_args} --seeds {_seed_list(result)}")
+            elif row.kind in ("random", "pixels"):
+                source = folder / row.slug / "probe.json"
+                result = _cached(source, lambda: random_features(cfg, limit=settings["limit"], device=dev)
+                                 if row.kind == "random" else
+                                 {"run": "raw pixels", **probe_features(None, dataset, limit=settings["limit"])})
             else:
-                source = run_dir / "augment.json"
-                result = _cached(source, lambda: augment(run_dir, seeds=range(seeds), device=dev, **settings))
-                commands.append(f"vgan augment {run_dir} {extra_args} {seeds_arg}")
-            rows.append((row, result, source))
-        sections.append((dataset, rows))
-    return _write_table(table, scale, sections, commands, time.perf_counter() - start, root, seeds)
+                run_dir = ensure_trained(cfg)
+                commands.append("vgan train " + " ".join(f"{k}={v}" for k, v in values.items()))
+                if table == "table1":
+                    source = run_dir / "probe.json"
+                    result = _cached(source, lambda: probe(run_dir, limit=settings["limit"], device=dev))
+                    commands.append(f"vgan probe {run_dir} {extra_args}".rstrip())
+                else:
+                    result = _augment_row(run_dir, run_dir, dataset, seeds, settings, dev)
+                    source = run_dir / "augment.json"
+                    quality = _transitions(run_dir, dataset, dev)
+                    commands.append(f"vgan augment {run_dir} {extra_args} --seeds {_seed_list(result)}")
+                    commands.append(f"vgan reconstruct {run_dir}")
+            results.append((row, result, source, quality))
+        sections.append((dataset, results))
+    notes = [f"Probe protocol: {protocol(settings['limit'])}."] if table == "table1" else [
+        "Classifier protocol: " + ", ".join(f"{k} {v if v is not None else 'all'}" for k, v in settings.items())
+        + ", the authors' (Glorot init, Adadelta rho 0.95 eps 1e-6, lr 1.0 x0.1 at 60% and 90%, batch 100, "
+        "test error at the best validation epoch); Eq. 11 summed as in the authors' code; batch-norm statistics "
+        "from the real images. label_kept and ||x~ - x||: `vgan reconstruct` over the validation split."]
+    return _write_table(table, scale, sections, commands, notes, time.perf_counter() - start, root)
 
 
-def _write_table(table: str, scale: str, sections, commands: List[str], seconds: float, root: Path,
-                 seeds: int) -> Path:
+def _seed_list(result: Dict) -> str:
+    return ",".join(map(str, result["seeds"]))
+
+
+def _cell(value: Optional[float], digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _write_table(table: str, scale: str, sections, commands: List[str], notes: List[str], seconds: float,
+                 root: Path) -> Path:
     what = "linear-probe test error (%) on phi(x)" if table == "table1" else \
         "semi-supervised test error (%) with 1000 labels"
     lines = [f"# {table.capitalize()}: {what}, scale: {scale}", "",
-             "Scale `paper` follows the paper's protocol; `cpu` and `smoke` are REDUCED and are not the paper's "
-             "numbers." if scale != "paper" else "Scale `paper`: the paper's networks and protocol.", ""]
-    for dataset, rows in sections:
-        lines += [f"## {dataset}", "", "| model | ours | paper | from |", "|---|---|---|---|"]
-        for row, result, source in rows:
-            ours = f"{result['test_error_pct']:.2f}"
-            if result.get("test_error_std"):
-                ours += f" ± {result['test_error_std']:.2f}"
-            lines.append(f"| {row} | {ours} | {PAPER[table][dataset][row]} | `{source}` |")
+             "Scale `paper` trains the paper's models; `cpu` and `smoke` train REDUCED models and are not the "
+             "paper's numbers." if scale != "paper" else "Scale `paper`: the paper's networks and protocol.", ""]
+    for dataset, results in sections:
+        head = "| model | ours | seeds | paper | label_kept | ‖x̃ − x‖ | from |" if table == "table2" else \
+            "| model | ours | paper | from |"
+        lines += [f"## {dataset}", "", head, "|" + "---|" * (head.count("|") - 1)]
+        for row, result, source, quality in results:
+            paper = PAPER[table][dataset].get(row.label, "—")
+            if result is None:
+                ours, src = f"not run (add `--rows {row.slug}`)", "—"
+            else:
+                ours, src = _cell(result["test_error_pct"]), f"`{source}`"
+                if result.get("test_error_std"):
+                    ours += f" ± {result['test_error_std']:.2f}"
+            if table == "table1":
+                lines.append(f"| {row.label} | {ours} | {paper} | {src} |")
+                continue
+            seeds = len(result["seeds"]) if result else "—"
+            kept, moved = (quality["label_kept"], quality["distance"]) if quality else (None, None)
+            lines.append(f"| {row.label} | {ours} | {seeds} | {paper} | {_cell(kept, 3)} | {_cell(moved)} | {src} |")
         lines.append("")
-    lines += [f"Seeds: {seeds}. Wall time of this command: {seconds:.0f} s (runs reused from an earlier call "
-              "count as 0).", "", "Equivalent commands:", "", "```bash", *commands, "```", ""]
+    lines += [*notes, "", f"Wall time of this command: {seconds:.0f} s (rows reused from an earlier call count as 0).",
+              "", "Equivalent commands:", "", "```bash", *commands, "```", ""]
     path = root / f"{table}_{scale}.md"
     write_atomic(path, "\n".join(lines))
     print("\n".join(lines))
