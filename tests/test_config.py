@@ -6,7 +6,7 @@ from vgan.config import Config, from_dict, load_config, parse_overrides
 from vgan.errors import ConfigError
 from vgan.networks import build_energy, build_generator
 
-CONFIGS = Path(__file__).parent.parent / "configs"
+CONFIGS = Path(__file__).parent.parent / "src" / "vgan" / "configs"
 
 
 def test_default_config_file_spells_out_the_defaults():

@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a VGAN or GAN (Algorithm 1 / Eq. 1)",
                        description="Train from the defaults, a YAML config and key=value overrides. "
                                    f"Keys: {', '.join(Config().to_dict())}.")
-    p.add_argument("--config", help="YAML file of config keys, e.g. configs/mnist_gan.yaml")
+    p.add_argument("--config", help="YAML file of config keys, e.g. src/vgan/configs/mnist_gan.yaml")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
     p.add_argument("--data-dir", help="your own copy of the dataset (torchvision's layout works)")

@@ -1,6 +1,6 @@
 """Training configuration: one flat dataclass, read from YAML plus `key=value` overrides.
 
-The defaults are the default CPU run (`vgan train` with no arguments); `configs/*.yaml`
+The defaults are the default CPU run (`vgan train` with no arguments); `src/vgan/configs/*.yaml`
 spell out other runs as data.
 """
 from __future__ import annotations
@@ -177,7 +177,7 @@ def load_yaml(path: str | Path, _depth: int = 0) -> Dict[str, Any]:
     if _depth > 8:
         raise ConfigError(f"config file {path} is part of a `base:` cycle; make the chain of bases end")
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; pass a YAML file such as configs/mnist_vgan.yaml")
+        raise ConfigError(f"config file {path} does not exist; pass a YAML file such as src/vgan/configs/mnist_vgan.yaml")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
