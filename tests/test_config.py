@@ -22,6 +22,12 @@ def test_every_yaml_in_the_package_is_a_preset():
     assert "sweeps/mnist_vcd_rho0.01" in list_presets() and all(error is None for error in check_presets().values())
 
 
+def test_missing_package_data_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr("vgan.presets.ROOT", tmp_path / "configs")
+    with pytest.raises(ConfigError, match="lacks its package data; reinstall vgan"):
+        load_config("mnist_gan")
+
+
 def test_a_preset_is_named_with_or_without_yaml_and_a_file_comes_first(tmp_path, monkeypatch):
     assert load_config("sweeps/mnist_vcd_rho0.1.yaml") == load_config("sweeps/mnist_vcd_rho0.1")
     assert load_config("sweeps/mnist_vcd_rho0.1").rho == 0.1

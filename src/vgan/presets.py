@@ -13,11 +13,16 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Dict, Optional
 
+from .errors import ConfigError
+
 ROOT = Path(str(files("vgan") / "configs"))  # package data, installed beside the modules
 
 
 def _files() -> Dict[str, Path]:
     """Every preset name -> its file, sorted by name."""
+    if not ROOT.is_dir():
+        raise ConfigError(f"the presets folder {ROOT} is missing, so this installation of vgan lacks its package "
+                          "data; reinstall vgan")
     return {p.relative_to(ROOT).with_suffix("").as_posix(): p for p in sorted(ROOT.rglob("*.yaml"))}
 
 
