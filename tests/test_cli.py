@@ -50,8 +50,9 @@ def test_configs_check_fails_on_a_bad_preset(monkeypatch, capsys):
     assert "error  bad: config key 'k'" in out and err == "vgan: error: 1 of 2 presets do not validate (bad); fix them\n"
 
 
-@pytest.mark.parametrize("args", [[], ["train"], ["configs"], ["sample"], ["reconstruct"], ["chain"], ["evaluate"], ["probe"],
-                                  ["augment"], ["reproduce"], ["data", "fetch"], ["data", "verify"]])
+@pytest.mark.parametrize("args", [[], ["train"], ["configs"], ["sample"], ["plot"], ["reconstruct"], ["chain"],
+                                  ["evaluate"], ["probe"], ["augment"], ["reproduce"], ["data", "fetch"],
+                                  ["data", "verify"]])
 def test_help_on_every_subcommand(args, capsys):
     with pytest.raises(SystemExit) as info:
         main([*args, "--help"])

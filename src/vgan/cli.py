@@ -3,6 +3,7 @@
     vgan train [--config PRESET|FILE] [--resume RUN_DIR] [key=value ...]
     vgan configs [--check]
     vgan sample RUN_DIR [--n 100] [--out FILE.png]
+    vgan plot RUN_DIR [--out FILE.png]
     vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
     vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR | vgan augment [RUN_DIR]
     vgan reproduce table1|table2 [--scale smoke|cpu|paper]
@@ -17,6 +18,7 @@ from typing import List, Optional
 
 from . import data, runs
 from .config import Config, check_presets, load_config, parse_overrides
+from .curves import plot_curves
 from .errors import ConfigError, VGANError
 from .presets import list_presets
 from .train import train
@@ -65,6 +67,10 @@ def _sample(args: argparse.Namespace) -> None:
     path = runs.sample(args.run_dir, n=args.n, out=args.out, seed=args.seed, checkpoint=args.checkpoint,
                        device=args.device or "cpu")
     print(f"wrote {path}")
+
+
+def _plot(args: argparse.Namespace) -> None:
+    print(f"wrote {plot_curves(args.run_dir, out=args.out)}")
 
 
 def _reconstruct(args: argparse.Namespace) -> None:
@@ -170,6 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _image_writer(sub, "sample", _sample, n=100, out="sample.png", noise="the noise z",
                       help="a grid of samples G(z) from a run's checkpoint")
     p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
+
+    p = sub.add_parser("plot", help="the training curves of a run as a picture, RUN_DIR/curves.png",
+                       description="Draws the energies of data and generated batches (with the band [0, K ln 2] "
+                                   "of Eq. 8), both batch entropies, the losses, the mean |expert logit| on generated "
+                                   "samples and, for VCD, the reconstruction error against the iteration, from "
+                                   "RUN_DIR/metrics.jsonl; works on finished, running and interrupted runs.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--out", help="PNG file to write (default RUN_DIR/curves.png)")
+    p.set_defaults(func=_plot)
 
     p = _image_writer(sub, "reconstruct", _reconstruct, n=100, out="reconstruct.png", noise="the transition noise",
                       help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",
