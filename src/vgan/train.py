@@ -4,7 +4,8 @@ checkpoints, resume and data parallelism (vgan.distributed).
     trainer = vgan.train(vgan.Config(epochs=1))   # or: vgan train [key=value ...]
 
 A run directory <out_dir>/<name>/ holds config.yaml, metrics.jsonl, TensorBoard events,
-samples/epoch_<n>.png, curves.png (vgan.curves) and the checkpoints last.pt and epoch_<n>.pt.
+samples/epoch_<n>.png, curves.png (vgan.curves), run.json (the machine of each session,
+vgan.machine) and the checkpoints last.pt and epoch_<n>.pt.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from .data import as_float, batches, load_dataset
 from .distributed import Dist, globalise_batch_norm
 from .errors import ConfigError, TrainingError
 from .images import make_grid, save_image, side_by_side
+from .machine import describe_machine, record_session
 from .networks import build_energy
 from .samplers import Draw, build_sampler, uniform_noise
 
@@ -291,6 +293,7 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
+        record_session(run_dir, {**describe_machine(trainer.device, group.world), "start_step": trainer.step}, resume)
 
     per_step = images_per_step(cfg)
     steps_per_epoch = len(images) // per_step
