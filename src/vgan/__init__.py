@@ -20,7 +20,8 @@ from .train import Trainer, train
 
 __version__ = "0.1.0"
 __all__ = [
-    "Config", "check_presets", "list_presets", "load_config", "plot_curves", "ImageDataset", "fetch", "load_dataset", "verify", "EnergyOutput", "GANEnergy",
+    "Config", "check_presets", "list_presets", "load_config", "plot_curves",
+    "ImageDataset", "fetch", "load_dataset", "verify", "EnergyOutput", "GANEnergy",
     "MultiModalEnergy", "RBMFreeEnergy", "batch_entropy", "binary_entropy", "binary_entropy_from_logits",
     "CheckpointError", "ConfigError", "DataError", "TrainingError", "VGANError", "EnergyModel", "build_energy",
     "build_generator", "GANObjective", "VCDObjective", "VGANObjective", "Draw", "TransitionSampler", "build_sampler", "load_run", "resume_config", "sample", "LatentSampler",

@@ -50,7 +50,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _configs(args: argparse.Namespace) -> None:
     presets = list_presets()
-    width = max(map(len, presets))
+    width = max(map(len, presets), default=0)
     if not args.check:
         for name, description in presets.items():
             print(f"{name:<{width}}  {description}")
