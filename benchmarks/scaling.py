@@ -1,6 +1,6 @@
 """Training time and peak memory as the dataset and the number of epochs grow 1x, 2x, 4x.
 
-    python benchmarks/scaling.py [--images 5000] [--epochs 1] [--config configs/mnist_vgan.yaml]
+    python benchmarks/scaling.py [--images 5000] [--epochs 1] [--config mnist_vgan]
 
 Each point is a fresh process running `vgan.train` (no TensorBoard, no progress bar) into a
 temporary directory; it prints wall time (start-up and the data check included), time per
@@ -35,7 +35,7 @@ def point(config: str, images: int, epochs: int, out_dir: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="configs/mnist_vgan.yaml")
+    parser.add_argument("--config", default="mnist_vgan")
     parser.add_argument("--images", type=int, default=5000, help="training images at 1x")
     parser.add_argument("--epochs", type=int, default=1, help="epochs at 1x")
     args = parser.parse_args()

@@ -34,8 +34,25 @@ def test_truncated_checkpoint_from_the_shell(tmp_path):
     assert result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("args", [[], ["train"], ["sample"], ["reconstruct"], ["chain"], ["evaluate"], ["probe"],
-                                  ["augment"], ["reproduce"], ["data", "fetch"], ["data", "verify"]])
+def test_configs_lists_and_checks_the_presets(capsys):
+    assert main(["configs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(ln.startswith("mnist_gan ") and "GAN baseline" in ln for ln in lines)
+    assert any(ln.startswith("sweeps/mnist_vcd_rho0.01 ") for ln in lines)
+    assert main(["configs", "--check"]) == 0
+    assert all(ln.startswith("ok     ") for ln in capsys.readouterr().out.splitlines())
+
+
+def test_configs_check_fails_on_a_bad_preset(monkeypatch, capsys):
+    monkeypatch.setattr("vgan.cli.check_presets", lambda: {"good": None, "bad": "config key 'k' must be > 0, got 0"})
+    assert main(["configs", "--check"]) == 2
+    out, err = capsys.readouterr()
+    assert "error  bad: config key 'k'" in out and err == "vgan: error: 1 of 2 presets do not validate (bad); fix them\n"
+
+
+@pytest.mark.parametrize("args", [[], ["train"], ["configs"], ["sample"], ["plot"], ["reconstruct"], ["chain"],
+                                  ["evaluate"], ["probe"], ["augment"], ["reproduce"], ["data", "fetch"],
+                                  ["data", "verify"]])
 def test_help_on_every_subcommand(args, capsys):
     with pytest.raises(SystemExit) as info:
         main([*args, "--help"])

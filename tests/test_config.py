@@ -1,25 +1,54 @@
-from pathlib import Path
-
 import pytest
 
-from vgan.config import Config, from_dict, load_config, parse_overrides
+from vgan.config import Config, check_presets, from_dict, load_config, parse_overrides
 from vgan.errors import ConfigError
 from vgan.networks import build_energy, build_generator
-
-CONFIGS = Path(__file__).parent.parent / "configs"
-
-
-def test_default_config_file_spells_out_the_defaults():
-    assert load_config(CONFIGS / "mnist_vgan.yaml") == Config()
+from vgan.presets import ROOT, list_presets, preset_path
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_configs_validate(path):
-    assert isinstance(load_config(path), Config)
+def test_default_preset_spells_out_the_defaults():
+    assert load_config("mnist_vgan") == Config()
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_shipped_presets_validate_and_describe_themselves(name):
+    assert isinstance(load_config(name), Config)
+    description = list_presets()[name]
+    assert description and len(description) <= 100  # the `vgan configs` line: the file's first comment line
+
+
+def test_every_yaml_in_the_package_is_a_preset():
+    assert len(list_presets()) == len(list(ROOT.rglob("*.yaml"))) > 20
+    assert "sweeps/mnist_vcd_rho0.01" in list_presets() and all(error is None for error in check_presets().values())
+
+
+def test_missing_package_data_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr("vgan.presets.ROOT", tmp_path / "configs")
+    with pytest.raises(ConfigError, match="lacks its package data; reinstall vgan"):
+        load_config("mnist_gan")
+
+
+def test_a_preset_is_named_with_or_without_yaml_and_a_file_comes_first(tmp_path, monkeypatch):
+    assert load_config("sweeps/mnist_vcd_rho0.1.yaml") == load_config("sweeps/mnist_vcd_rho0.1")
+    assert load_config("sweeps/mnist_vcd_rho0.1").rho == 0.1
+    assert preset_path("nope") is None and preset_path("../pyproject") is None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist_gan.yaml").write_text("name: mine\n")
+    assert load_config("mnist_gan.yaml").name == "mine" and load_config("mnist_gan").name == "mnist_gan"
+
+
+def test_base_is_a_file_beside_or_a_preset(tmp_path):
+    (tmp_path / "mine.yaml").write_text("base: mnist_gan\nname: mine\n")  # no such file beside: the preset
+    (tmp_path / "local.yaml").write_text("base: mine.yaml\nk: 1\n")  # a file beside
+    cfg = load_config(tmp_path / "local.yaml")
+    assert (cfg.name, cfg.objective, cfg.k) == ("mine", "gan", 1)
+    (tmp_path / "bad.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="neither a file beside it nor a preset"):
+        load_config(tmp_path / "bad.yaml")
 
 
 def test_gan_config_uses_the_same_networks_as_vgan():
-    vgan_cfg, gan_cfg = load_config(CONFIGS / "mnist_vgan.yaml"), load_config(CONFIGS / "mnist_gan.yaml")
+    vgan_cfg, gan_cfg = load_config("mnist_vgan"), load_config("mnist_gan")
     shapes = lambda m: [tuple(p.shape) for p in m.parameters()]  # noqa: E731
     assert shapes(build_generator(vgan_cfg, (1, 28, 28))) == shapes(build_generator(gan_cfg, (1, 28, 28)))
     assert shapes(build_energy(vgan_cfg, (1, 28, 28)).features) == shapes(build_energy(gan_cfg, (1, 28, 28)).features)
@@ -57,5 +86,5 @@ def test_bad_values_give_one_line_errors(values, message):
 def test_bad_override_and_missing_file():
     with pytest.raises(ConfigError, match="not key=value"):
         parse_overrides(["k3"])
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist and is not a preset name.*`vgan configs`"):
         load_config("no/such.yaml")

@@ -27,9 +27,12 @@ def test_train_writes_the_run_directory(tiny, tmp_path):
             "logit_abs_fake", "epoch"} <= set(lines[0])
     assert all(0 <= m["energy_real"] <= 8 and 0 <= m["energy_fake"] <= 8 for m in lines)  # E in [0, K]
     assert Image.open(run / "samples" / "epoch_002.png").size == (302, 302)  # 10x10 of 28 + 2 px
+    assert Image.open(run / "curves.png").size == (1200, 640)  # energy, entropy, losses, |logit|: 2 rows of 2
     assert load_checkpoint(run / "last.pt")["step"] == 8
     assert (run / "epoch_002.pt").is_file() and list((run / "tb").glob("events.out.tfevents.*"))
     assert vgan.load_config(run / "config.yaml").experts == 8
+    [session] = json.loads((run / "run.json").read_text())["sessions"]
+    assert session["start_step"] == 0 and session["torch"] == torch.__version__ and session["cpu_capability"]
 
 
 def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path):
@@ -38,6 +41,8 @@ def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path):
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 5
     assert main(["train", "--resume", str(tmp_path / "cut"), "max_steps=null"]) == 0
     assert metrics(tmp_path / "cut") == metrics(tmp_path / "full")
+    sessions = json.loads((tmp_path / "cut" / "run.json").read_text())["sessions"]
+    assert [s["start_step"] for s in sessions] == [0, 5]  # the resumed session is appended
     full, cut = (load_checkpoint(tmp_path / n / "last.pt") for n in ("full", "cut"))
     assert all(torch.equal(full["energy"][k], cut["energy"][k]) for k in full["energy"])
 

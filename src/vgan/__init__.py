@@ -5,20 +5,23 @@
     x = trainer.sampler(16)               # (16, 1, 28, 28) samples G(z)
     e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K] for Eq. 8
 """
-from .config import Config, load_config
+from .config import Config, check_presets, load_config
+from .curves import plot_curves
 from .data import ImageDataset, fetch, load_dataset, verify
 from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy
 from .entropy import batch_entropy, binary_entropy, binary_entropy_from_logits
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, VGANError
 from .networks import EnergyModel, build_energy, build_generator
 from .objectives import GANObjective, VCDObjective, VGANObjective
+from .presets import list_presets
 from .runs import load_run, resume_config, sample
 from .samplers import Draw, LatentSampler, TransitionSampler, build_sampler, uniform_noise
 from .train import Trainer, train
 
 __version__ = "0.1.0"
 __all__ = [
-    "Config", "load_config", "ImageDataset", "fetch", "load_dataset", "verify", "EnergyOutput", "GANEnergy",
+    "Config", "check_presets", "list_presets", "load_config", "plot_curves",
+    "ImageDataset", "fetch", "load_dataset", "verify", "EnergyOutput", "GANEnergy",
     "MultiModalEnergy", "RBMFreeEnergy", "batch_entropy", "binary_entropy", "binary_entropy_from_logits",
     "CheckpointError", "ConfigError", "DataError", "TrainingError", "VGANError", "EnergyModel", "build_energy",
     "build_generator", "GANObjective", "VCDObjective", "VGANObjective", "Draw", "TransitionSampler", "build_sampler", "load_run", "resume_config", "sample", "LatentSampler",

@@ -1,7 +1,9 @@
-"""The `vgan` command line: a thin layer over vgan.train, vgan.runs and vgan.data.
+"""The `vgan` command line: a thin layer over vgan.train, vgan.runs, vgan.presets and vgan.data.
 
-    vgan train [--config FILE] [--resume RUN_DIR] [key=value ...]
+    vgan train [--config PRESET|FILE] [--resume RUN_DIR] [key=value ...]
+    vgan configs [--check]
     vgan sample RUN_DIR [--n 100] [--out FILE.png]
+    vgan plot RUN_DIR [--out FILE.png]
     vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
     vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR | vgan augment [RUN_DIR]
     vgan reproduce table1|table2 [--scale smoke|cpu|paper]
@@ -15,8 +17,10 @@ import tempfile
 from typing import List, Optional
 
 from . import data, runs
-from .config import Config, load_config, parse_overrides
-from .errors import VGANError
+from .config import Config, check_presets, load_config, parse_overrides
+from .curves import plot_curves
+from .errors import ConfigError, VGANError
+from .presets import list_presets
 from .train import train
 
 
@@ -44,10 +48,29 @@ def _train(args: argparse.Namespace) -> None:
     print(f"done: {trainer.step} iterations; samples, checkpoints and logs in {cfg.run_dir}")
 
 
+def _configs(args: argparse.Namespace) -> None:
+    presets = list_presets()
+    width = max(map(len, presets), default=0)
+    if not args.check:
+        for name, description in presets.items():
+            print(f"{name:<{width}}  {description}")
+        return
+    errors = check_presets()
+    for name, error in errors.items():
+        print(f"ok     {name}" if error is None else f"error  {name}: {error}")
+    failed = [name for name, error in errors.items() if error is not None]
+    if failed:
+        raise ConfigError(f"{len(failed)} of {len(errors)} presets do not validate ({', '.join(failed)}); fix them")
+
+
 def _sample(args: argparse.Namespace) -> None:
     path = runs.sample(args.run_dir, n=args.n, out=args.out, seed=args.seed, checkpoint=args.checkpoint,
                        device=args.device or "cpu")
     print(f"wrote {path}")
+
+
+def _plot(args: argparse.Namespace) -> None:
+    print(f"wrote {plot_curves(args.run_dir, out=args.out)}")
 
 
 def _reconstruct(args: argparse.Namespace) -> None:
@@ -137,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a VGAN or GAN (Algorithm 1 / Eq. 1)",
                        description="Train from the defaults, a YAML config and key=value overrides. "
                                    f"Keys: {', '.join(Config().to_dict())}.")
-    p.add_argument("--config", help="YAML file of config keys, e.g. configs/mnist_gan.yaml")
+    p.add_argument("--config", metavar="PRESET|FILE",
+                   help="a preset name (`vgan configs` lists them), e.g. mnist_gan, or a YAML file of config keys")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
     p.add_argument("--data-dir", help="your own copy of the dataset (torchvision's layout works)")
@@ -145,9 +169,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
     p.set_defaults(func=_train)
 
+    p = sub.add_parser("configs", help="list the presets that `train --config NAME` takes",
+                       description="Prints each preset shipped in the package (vgan/configs/) with its one-line "
+                                   "description; --check validates every preset's config instead.")
+    p.add_argument("--check", action="store_true", help="validate every preset (config only: no data, no training)")
+    p.set_defaults(func=_configs)
+
     p = _image_writer(sub, "sample", _sample, n=100, out="sample.png", noise="the noise z",
                       help="a grid of samples G(z) from a run's checkpoint")
     p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
+
+    p = sub.add_parser("plot", help="the training curves of a run as a picture, RUN_DIR/curves.png",
+                       description="Draws the energies of data and generated batches (with the band [0, K ln 2] "
+                                   "of Eq. 8), both batch entropies, the losses, the mean |expert logit| on generated "
+                                   "samples and, for VCD, the reconstruction error against the iteration, from "
+                                   "RUN_DIR/metrics.jsonl; works on finished, running and interrupted runs.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--out", help="PNG file to write (default RUN_DIR/curves.png)")
+    p.set_defaults(func=_plot)
 
     p = _image_writer(sub, "reconstruct", _reconstruct, n=100, out="reconstruct.png", noise="the transition noise",
                       help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",

@@ -1,7 +1,8 @@
 """Training configuration: one flat dataclass, read from YAML plus `key=value` overrides.
 
-The defaults are the default CPU run (`vgan train` with no arguments); `configs/*.yaml`
-spell out other runs as data.
+The defaults are the default CPU run (`vgan train` with no arguments); the presets in
+vgan/configs/*.yaml (vgan.presets) spell out other runs as data. A config is named by a path or
+by a preset name: `load_config("mnist_gan")`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import yaml
 from .atomic import write_atomic
 from .data import DATASETS
 from .errors import ConfigError
+from .presets import list_presets, preset_path
 
 
 @dataclass
@@ -172,26 +174,41 @@ def parse_overrides(items: List[str]) -> Dict[str, Any]:
     return out
 
 
+def find_config(path_or_name: str | Path) -> Path:
+    """The file a config is named by: an existing file, else the preset of that name."""
+    path = Path(path_or_name)
+    found = path if path.is_file() else preset_path(str(path_or_name))
+    if found is None:
+        raise ConfigError(f"config file {path} does not exist and is not a preset name; pass a YAML file or a "
+                          "preset that `vgan configs` lists, e.g. mnist_gan")
+    return found
+
+
 def load_yaml(path: str | Path, _depth: int = 0) -> Dict[str, Any]:
-    path = Path(path)
+    """The keys of a config file or preset, its `base:` chain merged in (the base first)."""
+    path = find_config(path)
     if _depth > 8:
         raise ConfigError(f"config file {path} is part of a `base:` cycle; make the chain of bases end")
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; pass a YAML file such as configs/mnist_vgan.yaml")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML ({str(e).splitlines()[0]}); fix its syntax") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of key: value; fix its contents")
-    base = data.pop("base", None)  # `base: other.yaml` (relative to this file) is read first
-    return {**load_yaml(path.parent / base, _depth + 1), **data} if base else data
+    base = data.pop("base", None)  # `base: other.yaml` (relative to this file, else a preset) is read first
+    if not base:
+        return data
+    beside = path.parent / str(base)
+    if not beside.is_file() and preset_path(str(base)) is None:
+        raise ConfigError(f"config file {path} has `base: {base}`, which is neither a file beside it nor a preset; "
+                          "fix the base (`vgan configs` lists the presets)")
+    return {**load_yaml(beside if beside.is_file() else base, _depth + 1), **data}
 
 
 def load_config(path: Optional[str | Path] = None, overrides: Optional[List[str]] = None,
                 values: Optional[Dict[str, Any]] = None) -> Config:
-    """The defaults, then the YAML file at `path`, then the `key=value` overrides, then `values`
-    (keys already parsed, e.g. from command-line flags)."""
+    """The defaults, then the YAML file or preset `path` (e.g. "mnist_gan"), then the `key=value`
+    overrides, then `values` (keys already parsed, e.g. from command-line flags)."""
     merged = load_yaml(path) if path else {}
     merged.update(parse_overrides(overrides or []))
     merged.update(values or {})
@@ -200,3 +217,16 @@ def load_config(path: Optional[str | Path] = None, overrides: Optional[List[str]
 
 def save_config(cfg: Config, path: str | Path) -> None:
     write_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def check_presets() -> Dict[str, Optional[str]]:
+    """Validate every preset (its Config only: no data, no networks): name -> None when it is
+    valid, else the error message."""
+    errors: Dict[str, Optional[str]] = {}
+    for name in list_presets():
+        try:
+            load_config(name)
+            errors[name] = None
+        except ConfigError as e:
+            errors[name] = str(e)
+    return errors

@@ -4,7 +4,8 @@ checkpoints, resume and data parallelism (vgan.distributed).
     trainer = vgan.train(vgan.Config(epochs=1))   # or: vgan train [key=value ...]
 
 A run directory <out_dir>/<name>/ holds config.yaml, metrics.jsonl, TensorBoard events,
-samples/epoch_<n>.png and the checkpoints last.pt and epoch_<n>.pt.
+samples/epoch_<n>.png, curves.png (vgan.curves), run.json (the machine of each session,
+vgan.machine) and the checkpoints last.pt and epoch_<n>.pt.
 """
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from .allocator import keep_freed_memory
 from .atomic import write_atomic
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, images_per_step, save_config
+from .curves import plot_curves
 from .data import as_float, batches, load_dataset
 from .distributed import Dist, globalise_batch_norm
 from .errors import ConfigError, TrainingError
 from .images import make_grid, save_image, side_by_side
+from .machine import describe_machine, record_session
 from .networks import build_energy
 from .samplers import Draw, build_sampler, uniform_noise
 
@@ -203,9 +206,11 @@ class RunLogger:
 
     def __init__(self, run_dir: Path, start_step: int, tensorboard: bool = True):
         self.path = run_dir / "metrics.jsonl"
+        keep = []
         if self.path.exists():  # drop lines a crashed run wrote past its last checkpoint, or half wrote
             keep = [ln for ln in self.path.read_text().splitlines() if _logged_step(ln) <= start_step]
             write_atomic(self.path, "".join(ln + "\n" for ln in keep))
+        self.lines = len(keep)  # metrics lines in the file: curves.png needs at least one
         self.file = open(self.path, "a")
         self.tb = None
         if tensorboard:
@@ -215,6 +220,7 @@ class RunLogger:
     def scalars(self, step: int, values: Dict[str, float]) -> None:
         self.file.write(json.dumps({"step": step, **values}) + "\n")
         self.file.flush()
+        self.lines += 1
         if self.tb:
             for k, v in values.items():
                 self.tb.add_scalar(f"train/{k}", v, step)
@@ -287,6 +293,7 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
+        record_session(run_dir, {**describe_machine(trainer.device, group.world), "start_step": trainer.step}, resume)
 
     per_step = images_per_step(cfg)
     steps_per_epoch = len(images) // per_step
@@ -342,5 +349,7 @@ def _end_of_epoch(trainer: Trainer, logger: Optional[RunLogger], epoch: int, fin
     if grid is not None:
         save_image(grid, trainer.run_dir / "samples" / f"epoch_{epoch:03d}.png")
         logger.image("samples", grid, trainer.step)
+    if logger.lines:
+        plot_curves(trainer.run_dir)  # curves.png from metrics.jsonl: a few hundred points
     if final or epoch % trainer.cfg.ckpt_every == 0:
         save_checkpoint(trainer.state_dict(), trainer.run_dir / f"epoch_{epoch:03d}.pt")

@@ -1,0 +1,92 @@
+"""Training curves as a picture: RUN_DIR/curves.png, drawn from RUN_DIR/metrics.jsonl.
+
+    vgan.plot_curves("runs/mnist_vgan")   # or: vgan plot runs/mnist_vgan
+
+Training redraws it at every epoch end. It reads only metrics.jsonl and config.yaml, so it works
+on a finished, a running, an interrupted or a resumed run alike.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+from .atomic import atomic_path
+from .errors import CheckpointError
+
+# (title, metrics.jsonl keys, whether the values lie in [0, K ln 2] for the multimodal energy of
+# Eq. 8); a panel is drawn when the run logged any of its keys. A new metric: one more entry.
+PANELS = [
+    ("energy", ["energy_real", "energy_fake"], True),
+    ("batch entropy (Eq. 9)", ["entropy_data", "entropy_gen"], True),
+    ("losses", ["loss_e", "loss_g"], False),
+    ("mean |expert logit| on generated samples", ["logit_abs_fake"], False),
+    ("reconstruction (VCD)", ["recon"], False),
+]
+LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown as itself
+    "energy_real": "$E(x)$, data batch", "energy_fake": "$E(G(z))$, generated batch",
+    "entropy_data": r"$\tilde H(p_\mathrm{data})$, energy step", "entropy_gen": r"$\tilde H(p_g)$, generator step",
+    "loss_e": "energy step", "loss_g": "generator step", "logit_abs_fake": "$|$logit$|$ on $G(z)$",
+    "recon": "reconstruction term of the generator loss",
+}
+COLUMNS, PANEL_SIZE, DPI = 2, (6.0, 3.2), 100  # each panel 600 x 320 pixels
+
+
+def read_metrics(path: str | Path) -> List[Dict[str, float]]:
+    """The lines of a metrics.jsonl, skipping any that are not whole JSON (one cut short by a crash)."""
+    lines = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return [m for m in lines if isinstance(m, dict) and "step" in m]
+
+
+def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
+    """Draw a run's curves against the iteration into `out` (default <run_dir>/curves.png)."""
+    from matplotlib.figure import Figure  # imported on use: no pyplot, no global backend
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.jsonl").is_file() or not (run_dir / "config.yaml").is_file():
+        raise CheckpointError(f"{run_dir} is not a run directory (no metrics.jsonl or config.yaml); pass the "
+                              "directory that `vgan train` wrote, e.g. runs/mnist_vgan")
+    metrics = read_metrics(run_dir / "metrics.jsonl")
+    if not metrics:
+        raise CheckpointError(f"{run_dir / 'metrics.jsonl'} holds no metrics yet; plot again after the run's "
+                              "first log_every iterations")
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    band = cfg.get("experts", 128) * math.log(2) if cfg.get("energy", "multimodal") == "multimodal" else None
+    panels = [(title, [k for k in keys if any(k in m for m in metrics)], bounded) for title, keys, bounded in PANELS]
+    panels = [p for p in panels if p[1]]
+
+    rows = math.ceil(len(panels) / COLUMNS)
+    height = rows * PANEL_SIZE[1]
+    fig = Figure(figsize=(COLUMNS * PANEL_SIZE[0], height), dpi=DPI)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.5 / height, top=1 - 0.6 / height, wspace=0.18, hspace=0.4)
+    axes = fig.subplots(rows, COLUMNS, squeeze=False).flatten()
+    for ax, (title, keys, bounded) in zip(axes, panels):
+        for key in keys:
+            points = [(m["step"], m[key]) for m in metrics if key in m]
+            ax.plot(*zip(*points), label=LABELS.get(key, key), linewidth=1)
+        if bounded and band is not None:
+            ax.axhspan(0, band, color="tab:gray", alpha=0.08)
+            ax.axhline(band, color="tab:gray", linestyle="--", linewidth=0.8, label=f"$K \\ln 2$ = {band:.1f}")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("iteration", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    last = metrics[-1]
+    experts = f", K = {cfg.get('experts')}" if band is not None else ""
+    fig.suptitle(f"{cfg.get('name', run_dir.name)}: {cfg.get('objective')}, {cfg.get('energy')} energy{experts}, "
+                 f"k = {cfg.get('k')}; iteration {last['step']}, epoch {last.get('epoch', '?')}", fontsize=11)
+    out = Path(out) if out else run_dir / "curves.png"
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
+    return out

@@ -1,0 +1,62 @@
+"""The machine a run trained on, recorded in RUN_DIR/run.json.
+
+Float kernels differ between CPU types (AVX-512 or AVX2, Intel or AMD) and torch versions, so
+the same command and seed give different numbers on different machines; run.json says which
+machine and software each training session had:
+
+    {"sessions": [{"started": "...", "vgan": "0.1.0", "torch": "2.13.0+cpu", "cpu": "Intel(R) Xeon(R) ...",
+                   "cpu_capability": "AVX512", "threads": 2, "device": "cpu", ..., "start_step": 0}]}
+
+A resumed run appends its session, so a run continued elsewhere shows both machines.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+from pathlib import Path
+from typing import Any, Dict, List
+
+import torch
+
+from .atomic import write_atomic
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine(device: torch.device, processes: int = 1) -> Dict[str, Any]:
+    """Software, CPU and device of this process, with the time now."""
+    from . import __version__  # on use: vgan/__init__ sets it after importing vgan.train
+
+    info = {
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "vgan": __version__, "torch": torch.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the SIMD kernels torch uses: AVX512, AVX2...
+        "threads": torch.get_num_threads(), "device": str(device), "processes": processes,
+    }
+    if device.type == "cuda":
+        info.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda)
+    return info
+
+
+def record_session(run_dir: str | Path, session: Dict[str, Any], resume: bool) -> Path:
+    """Write <run_dir>/run.json with `session`, after the earlier sessions when `resume`."""
+    path = Path(run_dir) / "run.json"
+    sessions: List[Dict[str, Any]] = []
+    if resume and path.is_file():
+        try:
+            sessions = json.loads(path.read_text())["sessions"]
+        except (ValueError, KeyError, TypeError):  # unreadable: keep this session at least
+            sessions = []
+    write_atomic(path, json.dumps({"sessions": [*sessions, session]}, indent=2) + "\n")
+    return path
