@@ -56,3 +56,74 @@ def test_rbm_free_energy_hand_computation_and_unbounded_below():
     expected = -(0.5 * 1 - 1.0 * 2) - math.log1p(math.exp(2 * 1.5 - 1))
     assert math.isclose(out.energy.item(), expected, rel_tol=1e-6)
     assert head(torch.tensor([[1000.0]]), x).energy.item() < -1000  # no lower bound
+
+
+def test_min_entropy_experts_keep_the_bounds_and_minima_of_eq8():
+    from vgan.entropy import logit_bound
+
+    torch.manual_seed(0)
+    head = MultiModalEnergy(8, experts=16, entropy="min")
+    torch.nn.init.zeros_(head.experts.bias)
+    phi = torch.randn(256, 8) * torch.logspace(-3, 3, 256).unsqueeze(1)
+    e = head(phi).energy
+    assert (e >= 0).all() and (e <= 16 * math.log(2) + 1e-5).all() and e.max() > 15 * math.log(2)
+    saturated = torch.full((1, 16), logit_bound(1e-4))
+    assert math.isclose(MultiModalEnergy(1, 16, entropy="min").entropy(saturated, 1e-4).sum().item(),
+                        16 * -math.log(1 - 1e-4), rel_tol=1e-4)
+
+
+def test_dead_zones_by_hand():
+    from vgan.energy import dead_zones
+
+    logits = torch.tensor([[0.05, -0.05, 1.0, 20.0], [-9.5, 0.2, 0.0, 3.0]])
+    zones = dead_zones(logits, prob_clip=1e-4)  # bound ln(9999) = 9.21
+    assert zones["dead_saturated"].item() == 2 / 8 and zones["dead_flat"].item() == 3 / 8
+
+
+def test_logit_penalty_gives_a_saturated_expert_a_gradient_only_when_on():
+    from vgan.energy import EnergyOutput, EnergyPenalty
+    from vgan.entropy import binary_entropy_from_logits
+    from vgan.objectives import VGANObjective
+
+    def energy_step_grad(penalty):
+        a_real = torch.tensor([[50.0, -1.0]], requires_grad=True)  # one expert saturated past the clip
+        a_fake = torch.tensor([[0.5, 30.0]], requires_grad=True)
+        out = lambda a: EnergyOutput(binary_entropy_from_logits(a).sum(1), a)  # noqa: E731
+        loss, stats = VGANObjective(penalty=penalty).energy_loss(out(a_real), out(a_fake))
+        loss.backward()
+        return a_real.grad, a_fake.grad, stats
+
+    g_real, g_fake, stats = energy_step_grad(EnergyPenalty())
+    assert g_real[0, 0].item() == 0 and g_fake[0, 1].item() == 0 and "logit_l2" not in stats
+    g_real, g_fake, stats = energy_step_grad(EnergyPenalty(logit=0.01))
+    # d/da of 0.01 * (mean a_real^2 + mean a_fake^2), means over 2 logits: 0.01 * a
+    assert math.isclose(g_real[0, 0].item(), 0.5, rel_tol=1e-6) and math.isclose(g_fake[0, 1].item(), 0.3, rel_tol=1e-6)
+    assert math.isclose(stats["logit_l2"].item(), (50 ** 2 + 1) / 2 + (0.25 + 30 ** 2) / 2, rel_tol=1e-6)
+
+
+def test_r1_penalty_by_hand_on_a_linear_energy():
+    from vgan.energy import EnergyOutput, EnergyPenalty
+
+    w = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    x = torch.randn(6, 3, requires_grad=True)  # 4 real rows, 2 generated
+    energy = x @ w  # grad_x E = w for every row
+    real = EnergyOutput(energy[:4], energy[:4, None])
+    fake = EnergyOutput(energy[4:], energy[4:, None])
+    penalty, stats = EnergyPenalty(r1=10.0)(real, fake, x)
+    assert math.isclose(stats["r1"].item(), 1 + 4 + 0.25, rel_tol=1e-6)
+    assert math.isclose(penalty.item(), 5 * 5.25, rel_tol=1e-6)
+    penalty.backward()  # differentiable in the energy's parameters: d/dw 5 ||w||^2 = 10 w
+    assert torch.allclose(w.grad, 10 * w.detach())
+
+
+def test_spectral_norm_bounds_every_energy_layer():
+    import vgan
+
+    cfg = vgan.Config(hidden=32, feature_dim=16, experts=8, spectral_norm=True)
+    energy = vgan.build_energy(cfg, (1, 4, 4))
+    for _ in range(20):  # power iterations run in training-mode forwards
+        energy(torch.rand(5, 1, 4, 4))
+    layers = [m for m in energy.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(layers) == 3
+    for m in layers:
+        assert math.isclose(torch.linalg.matrix_norm(m.weight, 2).item(), 1.0, rel_tol=0.05)

@@ -37,3 +37,42 @@ def test_batch_entropy_is_small_for_a_collapsed_batch_and_large_for_a_diverse_on
     diverse = torch.randn(100, 16) * 9.0
     assert batch_entropy(collapsed).item() < 0.05
     assert batch_entropy(diverse).item() > 0.9 * 16 * math.log(2)
+
+
+def test_min_entropy_hand_values_and_slope_at_the_plateau():
+    from vgan.entropy import min_entropy_from_logits
+
+    p = torch.tensor([0.5, 0.1, 0.9, 0.25])
+    expected = torch.tensor([-math.log(max(q, 1 - q)) for q in p.tolist()])
+    assert torch.allclose(min_entropy_from_logits(torch.logit(p)), expected, atol=1e-6)
+    a = torch.tensor([0.5, -0.5, 1e-3], requires_grad=True)
+    min_entropy_from_logits(a).sum().backward()
+    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    assert torch.allclose(a.grad, torch.tensor([-sig(-0.5), sig(-0.5), -sig(-1e-3)]), atol=1e-6)
+    b = torch.tensor([0.5, 1e-3], requires_grad=True)  # Shannon's slope: -a sigmoid(a)(1 - sigmoid(a))
+    binary_entropy_from_logits(b).sum().backward()
+    assert abs(b.grad[1].item()) < 3e-4 < 0.49 < abs(a.grad[2].item())  # near a = 0: ~0 against ~1/2
+
+
+def test_saturated_experts_pass_no_gradient_through_either_entropy():
+    from vgan.entropy import min_entropy_from_logits
+
+    for h_of in (binary_entropy_from_logits, min_entropy_from_logits):
+        a = torch.tensor([-50.0, 12.0], requires_grad=True)  # past the 1e-4 clip at |a| = 9.21
+        h_of(a).sum().backward()
+        assert torch.equal(a.grad, torch.zeros(2))
+
+
+def test_nearest_neighbour_entropy_by_hand():
+    from vgan.entropy import nearest_neighbour_entropy
+
+    x = torch.tensor([[0.0], [1.0], [3.0]], requires_grad=True)  # nearest-neighbour distances 1, 1, 2
+    h_nn = nearest_neighbour_entropy(x)
+    assert math.isclose(h_nn.item(), math.log(2) / 3, abs_tol=1e-6)  # d * mean log rho, d = 1
+    h_nn.backward()
+    assert x.grad[0].item() < 0 < x.grad[2].item()  # ascending it pushes the outer points apart
+    points = torch.randn(50, 2)
+    spread = nearest_neighbour_entropy(points * 10) - nearest_neighbour_entropy(points)
+    assert math.isclose(spread.item(), 2 * math.log(10), rel_tol=1e-4)  # scaling by s adds d log s
+    collapsed = torch.cat([points[:5]] * 10) + 1e-3 * torch.randn(50, 2)
+    assert nearest_neighbour_entropy(collapsed) < nearest_neighbour_entropy(points) - 5

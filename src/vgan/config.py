@@ -52,6 +52,12 @@ class Config:
     gan_generator_loss: str = "nonsaturating"  # nonsaturating: -log D(G(z)) | saturating
     rho: float = 0.01  # VCD: weight of the energy term in Eq. 10
     vcd_loss: str = "authors"  # authors: rho(E - H~) + (1-rho) BCE(x_bar, x) | paper: Eq. 10 as printed
+    # remedies for Eq. 8's dead zones and Eq. 9's blind spot (off in the paper's configs; docs/results.md)
+    expert_entropy: str = "shannon"  # shannon: Eq. 8 | min: -log max(p, 1-p), slope 1/2 at p = 1/2
+    logit_penalty: float = 0.0  # energy step: + w (mean a^2 real + mean a^2 generated), a expert logits
+    r1_penalty: float = 0.0  # energy step: + w/2 mean ||grad_x E(x)||^2 on real data
+    spectral_norm: bool = False  # spectral normalisation of every energy layer
+    nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z) in pixel space
     # optimisation
     optimizer: str = "adadelta"  # adadelta (the paper's) | adam
     lr: float = 0.1
@@ -86,6 +92,7 @@ CHOICES = {
     "arch": ("mlp", "conv"),
     "objective": ("vgan", "gan", "vcd"),
     "vcd_loss": ("authors", "paper"),
+    "expert_entropy": ("shannon", "min"),
     "energy": ("multimodal", "gan", "rbm"),
     "gan_generator_loss": ("nonsaturating", "saturating"),
     "optimizer": ("adam", "adadelta"),
@@ -152,6 +159,9 @@ def validate(cfg: Config) -> None:
                           "images; raise train_limit or lower batch_size")
     if cfg.dataset in ("8gaussians", "25gaussians") and cfg.arch != "mlp":
         raise ConfigError(f"dataset {cfg.dataset} holds 2-D points, not images; set arch=mlp")
+    for key in ("logit_penalty", "r1_penalty", "nn_entropy_weight"):
+        if not getattr(cfg, key) >= 0:
+            raise ConfigError(f"config key '{key}' must be >= 0, got {getattr(cfg, key)}")
     if not 0 <= cfg.rho <= 1:
         raise ConfigError(f"config key 'rho' must be in [0, 1], got {cfg.rho}")
     if cfg.gen_channels is not None and cfg.gen_channels <= 0:

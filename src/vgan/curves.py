@@ -24,6 +24,7 @@ PANELS = [
     ("batch entropy (Eq. 9)", ["entropy_data", "entropy_gen"], True),
     ("losses", ["loss_e", "loss_g"], False),
     ("mean |expert logit| on generated samples", ["logit_abs_fake"], False),
+    ("dead zones of Eq. 8: share of generated expert logits", ["dead_saturated", "dead_flat"], False),
     ("reconstruction (VCD)", ["recon"], False),
 ]
 LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown as itself
@@ -31,6 +32,7 @@ LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown a
     "entropy_data": r"$\tilde H(p_\mathrm{data})$, energy step", "entropy_gen": r"$\tilde H(p_g)$, generator step",
     "loss_e": "energy step", "loss_g": "generator step", "logit_abs_fake": "$|$logit$|$ on $G(z)$",
     "recon": "reconstruction term of the generator loss",
+    "dead_saturated": "past the clip (no gradient)", "dead_flat": "$|$logit$|$ < 0.1 (the $K \\ln 2$ plateau)",
 }
 COLUMNS, PANEL_SIZE, DPI = 2, (6.0, 3.2), 100  # each panel 600 x 320 pixels
 

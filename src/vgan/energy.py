@@ -1,17 +1,28 @@
-"""Energy heads on top of a feature network phi(x) (Sections 4-5).
+"""Energy heads on top of a feature network phi(x) (Sections 4-5), and remedies for Eq. 8's
+dead zones.
 
 Each head maps features phi (N, D) to an `EnergyOutput`: the per-sample energy (N,) and the
 unit logits (N, K) that the batch entropy of Eq. 9 needs.
+
+Eq. 8's experts have two dead zones, where a player gets no gradient (`dead_zones` measures
+both): at logit 0, the energy's maximum, dH/da = -a sigmoid(a)(1 - sigmoid(a)) vanishes; past
+the probability clip (|a| > 9.21 for 1e-4) it is exactly 0. The remedies, each off by default:
+`MultiModalEnergy(entropy="min")` gives every expert a slope of 1/2 at logit 0, and
+`EnergyPenalty` keeps the energy network's logits and input gradients bounded.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .entropy import binary_entropy_from_logits
+from .entropy import binary_entropy_from_logits, logit_bound, min_entropy_from_logits
+
+EXPERT_ENTROPIES = {"shannon": binary_entropy_from_logits, "min": min_entropy_from_logits}
+FLAT = 0.1  # |logit| below which an expert counts as parked at the K ln 2 plateau
 
 
 class EnergyOutput(NamedTuple):
@@ -20,16 +31,67 @@ class EnergyOutput(NamedTuple):
 
 
 class MultiModalEnergy(nn.Module):
-    """Eq. 8: E(x) = sum_j H(sigmoid(W_j^T phi(x) + b_j)), a product of K experts, bounded in [0, K]."""
+    """Eq. 8: E(x) = sum_j H(sigmoid(W_j^T phi(x) + b_j)), a product of K experts, bounded in
+    [0, K ln 2] (nats).
 
-    def __init__(self, in_features: int, experts: int = 128, prob_clip: float = 1e-4):
+    `entropy="min"` (a remedy, not the paper's) uses the min-entropy -log max(p, 1-p) for H: the
+    same bounds and the same 2^K minima, but a slope of 1/2 at p = 1/2, where Shannon's is 0.
+    """
+
+    def __init__(self, in_features: int, experts: int = 128, prob_clip: float = 1e-4, entropy: str = "shannon"):
         super().__init__()
         self.experts = nn.Linear(in_features, experts)
         self.prob_clip = prob_clip
+        self.entropy = EXPERT_ENTROPIES[entropy]
 
     def forward(self, phi: torch.Tensor, x: torch.Tensor | None = None) -> EnergyOutput:
         logits = self.experts(phi)  # (N, K)
-        return EnergyOutput(binary_entropy_from_logits(logits, self.prob_clip).sum(dim=1), logits)
+        return EnergyOutput(self.entropy(logits, self.prob_clip).sum(dim=1), logits)
+
+
+@torch.no_grad()
+def dead_zones(logits: torch.Tensor, prob_clip: float = 1e-4) -> Dict[str, torch.Tensor]:
+    """The fractions of expert logits (N, K) in Eq. 8's two dead zones: `dead_saturated`, past the
+    probability clip (no gradient for either player), and `dead_flat`, within 0.1 of the K ln 2
+    plateau at logit 0 (almost none)."""
+    a = logits.abs().float()
+    return {"dead_saturated": (a > logit_bound(prob_clip)).float().mean(), "dead_flat": (a < FLAT).float().mean()}
+
+
+@dataclass
+class EnergyPenalty:
+    """Terms added to the energy step that keep the energy network bounded (remedies; the paper
+    has none). Each is off at weight 0.
+
+    - `logit`: logit * (mean a^2 over the real batch + mean a^2 over the generated batch), a the
+      expert logits: an L2 penalty on the head's outputs, as IGEBM and VERA penalise energy
+      magnitudes. It pulls saturated experts back inside the clip, where Eq. 8 has a gradient.
+    - `r1`: r1 / 2 * mean ||grad_x E(x)||^2 over the real batch, the zero-centred gradient penalty
+      (Mescheder et al. 2018; MEG uses 10). It needs the inputs' gradient: `needs_input_grad`.
+    """
+
+    logit: float = 0.0
+    r1: float = 0.0
+
+    @property
+    def needs_input_grad(self) -> bool:
+        return self.r1 > 0
+
+    def __call__(self, real: EnergyOutput, fake: EnergyOutput,
+                 inputs: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """The penalty and its parts for logging; `inputs` is the tensor the real energies (its
+        first N rows) were computed from, with requires_grad, when r1 > 0."""
+        total, stats = real.energy.new_zeros(()), {}
+        if self.logit:
+            magnitude = real.logits.pow(2).mean() + fake.logits.pow(2).mean()
+            total = total + self.logit * magnitude
+            stats["logit_l2"] = magnitude.detach()
+        if self.r1:
+            grad, = torch.autograd.grad(real.energy.sum(), inputs, create_graph=True)
+            r1 = grad[:len(real.energy)].flatten(1).pow(2).sum(1).mean()
+            total = total + self.r1 / 2 * r1
+            stats["r1"] = r1.detach()
+        return total, stats
 
 
 class GANEnergy(nn.Module):

@@ -25,6 +25,30 @@ def binary_entropy_from_logits(logits: torch.Tensor, prob_clip: float = 1e-4) ->
     return p * F.softplus(-a) + (1 - p) * F.softplus(a)
 
 
+def min_entropy_from_logits(logits: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
+    """The min-entropy -log max(p, 1-p) of sigmoid(a), elementwise, in nats: softplus(-|a|).
+
+    Like H(sigmoid(a)) it is ln 2 at a = 0 and falls to 0 as |a| grows, with the same clip, but its
+    slope at a = 0 is -1/2 * sign(a) instead of 0: the "strong gradients in the high energy area"
+    that Section 5 attributes to Eq. 8 (`MultiModalEnergy(entropy="min")`).
+    """
+    bound = logit_bound(prob_clip)
+    return F.softplus(-logits.clamp(-bound, bound).abs())
+
+
+def nearest_neighbour_entropy(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """The Kozachenko-Leonenko estimate of the entropy of the distribution behind a batch x (N, ...),
+    up to its additive constant: d * mean_i log rho_i, rho_i the distance from x_i to its nearest
+    neighbour in the batch and d the dimension. Unlike Eq. 9 it sees every sample: a batch that
+    collapses onto a few points has rho_i -> 0. Differentiable everywhere (through rho_i^2 + eps);
+    a scalar."""
+    flat = x.flatten(1).float()
+    sq = flat.pow(2).sum(1)
+    dist2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * flat @ flat.T).clamp_min(0)  # (N, N) squared distances
+    dist2 = dist2 + torch.diag(torch.full_like(sq, float("inf")))  # not its own neighbour
+    return flat.shape[1] / 2 * (dist2.min(1).values + eps).log().mean()
+
+
 def binary_entropy(p: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
     """H(p) for probabilities p, clipped to [prob_clip, 1 - prob_clip]."""
     p = p.clamp(prob_clip, 1 - prob_clip)

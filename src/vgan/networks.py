@@ -154,13 +154,17 @@ def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
     else:
         features = MLPFeatures(image_shape, cfg.hidden, cfg.feature_dim)
     if cfg.energy == "multimodal":
-        head = MultiModalEnergy(cfg.feature_dim, cfg.experts, cfg.prob_clip)
+        head = MultiModalEnergy(cfg.feature_dim, cfg.experts, cfg.prob_clip, cfg.expert_entropy)
     elif cfg.energy == "gan":
         head = GANEnergy(cfg.feature_dim)
     else:
         head = RBMFreeEnergy(cfg.feature_dim, math.prod(image_shape), cfg.experts)
     model = EnergyModel(features, head)
     glorot_init(model)
+    if cfg.spectral_norm:  # a remedy: every layer's weight divided by its largest singular value
+        for m in list(model.modules()):
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                nn.utils.parametrizations.spectral_norm(m)
     return model
 
 

@@ -8,6 +8,9 @@ VCD (Algorithm 2, Eq. 10): the generator descends rho*E(x~) + (1-rho)*reconstruc
 one of two readings (`VCDObjective`); the energy step is VGAN's with x~ as the samples.
 Generator losses take the sampler's `Draw` (samples, reconstruction, conditioning images).
 Each loss returns (loss, stats) where stats are detached scalars for logging.
+
+Remedies beyond the paper, off by default: an `EnergyPenalty` added to the energy step, and a
+sample-level entropy (the nearest-neighbour estimate) beside Eq. 9 in the generator step.
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from .energy import EnergyOutput
-from .entropy import batch_entropy
+from .energy import EnergyOutput, EnergyPenalty
+from .entropy import batch_entropy, nearest_neighbour_entropy
 from .samplers import Draw
 
 Stats = Dict[str, torch.Tensor]
@@ -25,38 +28,60 @@ BatchMean = Callable[[torch.Tensor], torch.Tensor]
 
 
 class VGANObjective:
-    """Algorithm 1 with the batch entropy terms of Eq. 9, each with its own weight (0 drops it)."""
+    """Algorithm 1 with the batch entropy terms of Eq. 9, each with its own weight (0 drops it).
+
+    `nn_entropy_weight` > 0 adds w_nn * H_nn(G(z)) to what the generator ascends, H_nn the
+    nearest-neighbour entropy estimate in pixel space (vgan.entropy), which sees the diversity of
+    single samples where Eq. 9 sees only each expert's batch-mean firing rate. `penalty` is added
+    to the energy step.
+    """
 
     needs_recon = False  # whether generator_loss reads draw.recon
 
     def __init__(self, gen_entropy_weight: float = 1.0, data_entropy_weight: float = 1.0,
-                 prob_clip: float = 1e-4, batch_mean: Optional[BatchMean] = None):
+                 prob_clip: float = 1e-4, batch_mean: Optional[BatchMean] = None, nn_entropy_weight: float = 0.0,
+                 penalty: Optional[EnergyPenalty] = None):
         self.gen_entropy_weight = gen_entropy_weight
         self.data_entropy_weight = data_entropy_weight
         self.prob_clip = prob_clip
         self.batch_mean = batch_mean  # the mean over the (global) batch in Eq. 9
+        self.nn_entropy_weight = nn_entropy_weight
+        self.penalty = penalty or EnergyPenalty()
+
+    @property
+    def needs_input_grad(self) -> bool:
+        """Whether energy_loss needs the gradient of the energies with respect to their inputs."""
+        return self.penalty.needs_input_grad
 
     def entropy(self, out: EnergyOutput) -> torch.Tensor:
         """H~ of Eq. 9 over the batch of `out`."""
         return batch_entropy(out.logits, self.prob_clip, self.batch_mean)
 
     def generator_loss(self, fake: EnergyOutput, draw: Draw | None = None) -> Tuple[torch.Tensor, Stats]:
-        """mean E(G(z)) - w_g H~(p_g)."""
+        """mean E(G(z)) - w_g H~(p_g) [- w_nn H_nn(G(z))]."""
         entropy = self.entropy(fake)
         loss = fake.energy.mean() - self.gen_entropy_weight * entropy
-        return loss, {"loss_g": loss.detach(), "entropy_gen": entropy.detach()}
+        stats = {"entropy_gen": entropy.detach()}
+        if self.nn_entropy_weight:
+            nn_entropy = nearest_neighbour_entropy(draw.x)
+            loss = loss - self.nn_entropy_weight * nn_entropy
+            stats["nn_entropy_gen"] = nn_entropy.detach()
+        return loss, {"loss_g": loss.detach(), **stats}
 
-    def energy_loss(self, real: EnergyOutput, fake: EnergyOutput) -> Tuple[torch.Tensor, Stats]:
-        """mean E(x) - mean E(G(z)) - w_d H~(p_data)."""
+    def energy_loss(self, real: EnergyOutput, fake: EnergyOutput,
+                    inputs: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Stats]:
+        """mean E(x) - mean E(G(z)) - w_d H~(p_data) [+ penalty]; `inputs` as `EnergyPenalty` takes it."""
         entropy = self.entropy(real)
         loss = real.energy.mean() - fake.energy.mean() - self.data_entropy_weight * entropy
-        return loss, {"loss_e": loss.detach(), "entropy_data": entropy.detach()}
+        penalty, stats = self.penalty(real, fake, inputs)
+        return loss + penalty, {"loss_e": loss.detach(), "entropy_data": entropy.detach(), **stats}
 
 
 class GANObjective:
     """Eq. 1 with D(x) = sigmoid(logit); expects the single-unit `GANEnergy` head."""
 
     needs_recon = False
+    needs_input_grad = False
 
     def __init__(self, generator_loss: str = "nonsaturating"):
         self.saturating = generator_loss == "saturating"
@@ -67,7 +92,8 @@ class GANObjective:
         loss = (-F.softplus(a) if self.saturating else F.softplus(-a)).mean()
         return loss, {"loss_g": loss.detach()}
 
-    def energy_loss(self, real: EnergyOutput, fake: EnergyOutput) -> Tuple[torch.Tensor, Stats]:
+    def energy_loss(self, real: EnergyOutput, fake: EnergyOutput,
+                    inputs: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Stats]:
         # -log D(x) - log(1 - D(G(z)))
         loss = F.softplus(-real.logits).mean() + F.softplus(fake.logits).mean()
         return loss, {"loss_e": loss.detach()}
@@ -84,8 +110,9 @@ class VCDObjective(VGANObjective):
     """
 
     def __init__(self, rho: float = 0.01, reading: str = "authors", data_entropy_weight: float = 1.0,
-                 prob_clip: float = 1e-4, batch_mean: Optional[BatchMean] = None):
-        super().__init__(1.0, data_entropy_weight, prob_clip, batch_mean)
+                 prob_clip: float = 1e-4, batch_mean: Optional[BatchMean] = None,
+                 penalty: Optional[EnergyPenalty] = None):
+        super().__init__(1.0, data_entropy_weight, prob_clip, batch_mean, penalty=penalty)
         self.rho, self.reading = rho, reading
         self.needs_recon = reading == "authors"
 
@@ -104,6 +131,8 @@ class VCDObjective(VGANObjective):
 def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjective | GANObjective:
     if cfg.objective == "gan":
         return GANObjective(cfg.gan_generator_loss)
+    penalty = EnergyPenalty(logit=cfg.logit_penalty, r1=cfg.r1_penalty)
     if cfg.objective == "vcd":
-        return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip, batch_mean)
-    return VGANObjective(cfg.gen_entropy_weight, cfg.data_entropy_weight, cfg.prob_clip, batch_mean)
+        return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip, batch_mean, penalty)
+    return VGANObjective(cfg.gen_entropy_weight, cfg.data_entropy_weight, cfg.prob_clip, batch_mean,
+                         cfg.nn_entropy_weight, penalty)

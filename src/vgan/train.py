@@ -31,6 +31,7 @@ from .distributed import Dist, globalise_batch_norm
 from .errors import ConfigError, TrainingError
 from .images import make_grid, save_image, side_by_side
 from .machine import describe_machine, record_session
+from .energy import dead_zones
 from .networks import build_energy
 from .samplers import Draw, build_sampler, uniform_noise
 
@@ -84,6 +85,10 @@ class Trainer:
         self.sampler = globalise_batch_norm(build_sampler(cfg, image_shape), group).to(
             self.device, memory_format=self.memory_format)
         self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
+        if self.objective.needs_input_grad and (group.enabled or cfg.compile):
+            raise ConfigError("r1_penalty differentiates through the energy's input gradient, which "
+                              "DistributedDataParallel and torch.compile do not support; run it in one process "
+                              "without compile=true, or set r1_penalty=0")
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
         self.unwrap()
         if group.enabled:
@@ -135,19 +140,21 @@ class Trainer:
 
         with torch.no_grad(), self.autocast():
             fake = self.sampler.draw(n, cond, noise=noise()).x
+        inputs = torch.cat([x, fake.to(x.dtype)]).requires_grad_(self.objective.needs_input_grad)  # (2B, C, H, W)
         with self.autocast():
-            out = self.energy_step(torch.cat([x, fake.to(x.dtype)]))  # one pass over (2B, C, H, W); no BN in E
+            out = self.energy_step(inputs)  # one pass over real and generated: E has no batch norm
         out = fp32(out)
         real_out = type(out)(*(t[:n] for t in out))
         fake_out = type(out)(*(t[n:] for t in out))
-        loss_e, stats_e = self.objective.energy_loss(real_out, fake_out)
+        loss_e, stats_e = self.objective.energy_loss(real_out, fake_out, inputs)
         self.opt_e.zero_grad(set_to_none=True)
         loss_e.backward()
         self.opt_e.step()
-        return self.group.average({**stats_g, **stats_e,
-                                   "energy_real": real_out.energy.detach().mean(),
-                                   "energy_fake": fake_out.energy.detach().mean(),
-                                   "logit_abs_fake": fake_out.logits.detach().abs().mean()})
+        stats = {**stats_g, **stats_e, "energy_real": real_out.energy.detach().mean(),
+                 "energy_fake": fake_out.energy.detach().mean(), "logit_abs_fake": fake_out.logits.detach().abs().mean()}
+        if self.cfg.energy == "multimodal":
+            stats.update(dead_zones(fake_out.logits, self.cfg.prob_clip))
+        return self.group.average(stats)
 
     def unwrap(self) -> None:
         """Drop the DistributedDataParallel and compile wrappers; the trainer then runs single-process."""
