@@ -1,13 +1,12 @@
 """Checkpoints: written atomically (temp file + rename), read with weights_only=True."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Dict
 
 import torch
 
-from .atomic import atomic_path
+from .atomic import atomic_file
 from .errors import CheckpointError
 
 FORMAT = "vgan-checkpoint-v1"
@@ -15,10 +14,8 @@ FORMAT = "vgan-checkpoint-v1"
 
 def save_checkpoint(state: Dict[str, Any], path: str | Path) -> Path:
     """Save `state` (tensors, numbers, strings, dicts, lists) so a crash never leaves a partial file."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with atomic_file(path) as f:
         torch.save({"format": FORMAT, **state}, f)
-        f.flush()
-        os.fsync(f.fileno())
     return Path(path)
 
 
