@@ -29,8 +29,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is truncated or not a checkpoint ({first[:120]}); delete it and resume "
-                              "from an older epoch_<n>.pt or retrain") from None
+        raise CheckpointError(f"{path} is truncated or not a checkpoint ({first[:120]}); move it aside and use "
+                              "an epoch_<n>.pt of the run instead (copy it to last.pt to resume)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vgan checkpoint (no '{FORMAT}' marker); pass a file written by "
                               "`vgan train`")
