@@ -92,6 +92,9 @@ def reproduce(table: str, scale: str = "smoke", seeds: int = 1, out_dir: str | P
               device: str = "auto") -> Path:
     """Reproduce Table 1 or Table 2 at `scale`; returns the Markdown file written (and prints it)."""
     from .evaluation import augment, probe
+    from .evaluation.inputs import check_reproduce
+
+    check_reproduce(seeds=seeds)
 
     if table not in SCALES or scale not in SCALES[table]:
         raise ConfigError(f"cannot reproduce {table} at scale {scale}; choose table1|table2 and smoke|cpu|paper")

@@ -35,6 +35,7 @@ def _dirs(data_dir: Optional[Path], subdirs: Tuple[str, ...]) -> List[Path]:
 class Dataset:
     name: str
     train_size: int  # the first train_size training images train, the rest validate
+    classes: int = 10  # distinct labels
 
     def find(self, data_dir: Optional[Path]) -> Optional[Found]:
         raise NotImplementedError
@@ -241,7 +242,7 @@ class Toy2D(Dataset):
     train_size = 50_000
 
     def __init__(self, name: str, modes: int):
-        self.name, self.modes = name, modes
+        self.name, self.modes, self.classes = name, modes, modes
 
     def centres(self) -> np.ndarray:
         """(M, 2) mode centres in the original coordinates."""
@@ -271,7 +272,7 @@ class StackedMNIST(Dataset):
 
     Built from MNIST's arrays with a fixed seed, as many images as MNIST has in each split."""
 
-    name, train_size = "stackedmnist", 50_000
+    name, train_size, classes = "stackedmnist", 50_000, 1000
 
     def __init__(self, mnist: IDXDataset):
         self.mnist = mnist

@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ..runs import load_run
 from ..samplers import TransitionSampler
 from .classifier import accuracy
+from .inputs import check_augment
 
 
 def _block(cin: int, cout: int, k: int) -> List[nn.Module]:
@@ -68,6 +69,8 @@ def train_augmented(dataset: str, sampler: Optional[TransitionSampler], *, label
                     seed: int = 0, batch_size: int = 100, lr: float = 1.0, eval_n: Optional[int] = None,
                     data_dir: Optional[str] = None, device: str = "cpu") -> Dict[str, float]:
     """One row of Table 2 for one seed: the test error (%) at the best validation epoch."""
+    check_augment(labels=labels, epochs=epochs, seeds=[seed], eval_n=eval_n, batch_size=batch_size, lr=lr,
+                  dataset=dataset)
     train, val, test = (load_dataset(dataset, s, data_dir) for s in ("train", "val", "test"))
     x_lab, y_lab = train.images[:labels], train.labels[:labels]
     x_val, y_val = val.images[:eval_n], val.labels[:eval_n]
@@ -107,6 +110,7 @@ def augment(run_dir: Optional[str | Path] = None, *, dataset: Optional[str] = No
     """Table 2 for one row: with a VCD run's transitions (run_dir), or the no-augmentation
     baseline (`no_augment`, or no run_dir and `dataset` named). Mean and std of the test error
     over seeds."""
+    check_augment(labels=labels, epochs=epochs, seeds=seeds, eval_n=eval_n, dataset=dataset)
     sampler, data_dir = None, None
     if run_dir is not None:
         trainer = load_run(run_dir, device=device)

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 import torch
 
 from ..atomic import write_atomic
+from ..checks import at_least, optional, require
 from ..data import DATASETS, Toy2D, as_float, load_dataset
 from ..errors import ConfigError, DataError
 from ..runs import load_run
@@ -67,6 +68,7 @@ def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 2
 def evaluate(run_dir: str | Path, metrics: Optional[List[str]] = None, n: Optional[int] = None,
              device: str = "cpu") -> Dict[str, object]:
     """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json."""
+    require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
     trainer = load_run(run_dir, device=device)
     dataset = trainer.cfg.dataset
     metrics = metrics or metrics_for(dataset)

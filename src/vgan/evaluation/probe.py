@@ -15,6 +15,7 @@ from torch import nn
 
 from ..data import chunks, load_dataset
 from ..runs import load_run
+from .inputs import check_probe
 
 C_GRID = (0.01, 0.1, 1.0)
 
@@ -48,6 +49,7 @@ def probe(run_dir: str | Path, *, limit: Optional[int] = None, c_grid: Sequence[
           device: str = "cpu") -> Dict[str, object]:
     """Table 1's protocol for one run: features phi(x) of its energy network, a logistic
     regression chosen on validation, and the test error. `limit` caps every split (for quick runs)."""
+    check_probe(run_dir, limit)
     trainer = load_run(run_dir, device=device)
     cfg = trainer.cfg
     splits = {s: load_dataset(cfg.dataset, s, cfg.data_dir) for s in ("train", "val", "test")}
