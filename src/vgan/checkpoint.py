@@ -29,6 +29,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "Weights only load failed" in first:  # torch's long advice would suggest weights_only=False
+            first = "it holds objects other than tensors and numbers, which weights_only loading refuses"
         raise CheckpointError(f"{path} is truncated or not a checkpoint ({first[:120]}); move it aside and use "
                               "an epoch_<n>.pt of the run instead (copy it to last.pt to resume)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -206,7 +207,8 @@ def restore(trainer: Trainer, path: Path, state: Optional[dict] = None) -> None:
             raise ValueError(f"its step is {state.get('step')!r}")
         trainer.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
-        reason = " ".join(str(e).split())[:160] or type(e).__name__
+        reason = re.sub(r"^Error\(s\) in loading state_dict for \w+: ", "", " ".join(str(e).split()))
+        reason = reason.split(". ")[0][:200] or type(e).__name__  # the first mismatch, with both shapes
         raise CheckpointError(f"{path} does not fit the networks of this config ({reason}); resume with the "
                               "run's own network keys, or train a new run with another name=") from None
 
