@@ -291,11 +291,12 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
     Under torchrun, every process calls this; process 0 alone writes the run directory.
     """
     validate(cfg)  # again: a Config's fields can be changed after it was made
-    check_run_dir(cfg.run_dir, resume)  # writes nothing: another process's run, or an old run's files
     check_data_dir(cfg.data_dir)
     device = resolve_device(cfg.device)
     group = distributed.setup(device.type)
     try:
+        if group.main:  # writes nothing: another process's run, or an old run's files
+            check_run_dir(cfg.run_dir, resume)
         return _train(cfg, resume, device, group)
     finally:
         gc.collect()  # free the DDP wrappers while the process group still exists
