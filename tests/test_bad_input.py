@@ -116,7 +116,7 @@ def new_run_over(*remove):
         for name in remove:
             path = w.run / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-        return w.train("name=run"), f"already holds a run"
+        return w.train("name=run"), "already holds a run"
     return case
 
 

@@ -1,5 +1,6 @@
 """The run directory's guarantees: one writer (vgan.lock), no new run over an old one, resume
 after kill -9, and writes that stay inside the directory."""
+import json
 import os
 import signal
 import subprocess
@@ -87,3 +88,26 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tiny, tmp
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert [ln.split(",")[0] for ln in lines] == [ln.split(",")[0] for ln in expected]  # steps 1-3, once each
     assert load_checkpoint(run / "last.pt")["step"] == 3
+
+
+def test_two_new_runs_started_together_do_not_mix(tiny, tmp_path):
+    args = [*tiny, "name=both", "tensorboard=false"]
+    procs = [start_trainer(args) for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) == [0, 2], results
+    err = next(e for code, e in results if code == 2)
+    assert err.count("\n") == 1 and ("in use by another vgan train" in err or "already holds a run" in err), err
+    assert main(["train", *tiny, "name=alone", "tensorboard=false"]) == 0  # the winner's run is a whole run
+    assert (tmp_path / "both" / "metrics.jsonl").read_text().count("\n") == 8
+    def losses(name):
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        return [[json.loads(ln)[k] for k in ("loss_g", "loss_e")] for ln in lines]
+    assert losses("both") == losses("alone")
+
+
+def test_evaluate_writes_no_figure_through_a_planted_symlink(world):
+    run = world.fake_run("toy", (2,), dataset="8gaussians")
+    outside = world.file("outside.png", "precious")
+    (run / "energy_landscape.png").symlink_to(outside)
+    assert main(["evaluate", str(run), "--n", "200"]) == 0
+    assert outside.read_text() == "precious" and not (run / "energy_landscape.png").is_symlink()
