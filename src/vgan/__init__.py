@@ -9,7 +9,7 @@ from .config import Config, load_config
 from .data import ImageDataset, fetch, load_dataset, verify
 from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy
 from .entropy import batch_entropy, binary_entropy, binary_entropy_from_logits
-from .errors import CheckpointError, ConfigError, DataError, TrainingError, VGANError
+from .errors import CheckpointError, ConfigError, DataError, RunDirError, TrainingError, VGANError
 from .networks import EnergyModel, build_energy, build_generator
 from .objectives import GANObjective, VCDObjective, VGANObjective
 from .runs import load_run, resume_config, sample
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Config", "load_config", "ImageDataset", "fetch", "load_dataset", "verify", "EnergyOutput", "GANEnergy",
     "MultiModalEnergy", "RBMFreeEnergy", "batch_entropy", "binary_entropy", "binary_entropy_from_logits",
-    "CheckpointError", "ConfigError", "DataError", "TrainingError", "VGANError", "EnergyModel", "build_energy",
+    "CheckpointError", "ConfigError", "DataError", "RunDirError", "TrainingError", "VGANError", "EnergyModel", "build_energy",
     "build_generator", "GANObjective", "VCDObjective", "VGANObjective", "Draw", "TransitionSampler", "build_sampler", "load_run", "resume_config", "sample", "LatentSampler",
     "uniform_noise", "Trainer", "train",
 ]

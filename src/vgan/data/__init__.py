@@ -165,6 +165,6 @@ def chunks(images: torch.Tensor, batch_size: int, device: torch.device | str = "
 
 
 __all__ = ["DATASETS", "MNIST", "FASHION_MNIST", "ImageDataset", "Dataset", "IDXDataset", "CIFAR10", "SVHN",
-           "StackedMNIST", "Toy2D", "check_data_dir", "fetch", "verify", "load_dataset", "epoch_order", "batches", "chunks", "as_float",
-           "cache_dir", "get", "parse_idx", "read_bytes", "read_verified", "sha256", "decode_png_rows",
+           "StackedMNIST", "Toy2D", "fetch", "verify", "load_dataset", "epoch_order", "batches", "chunks", "as_float",
+           "check_data_dir", "cache_dir", "get", "parse_idx", "read_bytes", "read_verified", "sha256", "decode_png_rows",
            "read_cifar_binary", "read_cifar_python", "read_svhn_mat"]

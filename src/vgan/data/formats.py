@@ -51,7 +51,8 @@ def read_cifar_python(path: Path, md5: Optional[str] = None) -> Arrays:
                         "(`vgan data fetch cifar10` fetches it again)") from None
     except Exception as e:  # whatever a corrupt or foreign pickle raises
         reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise DataError(f"{path} is not a CIFAR-10 python batch ({reason}); replace it with the original file") from None
+        raise DataError(f"{path} is not a CIFAR-10 python batch ({reason}); replace it with the original "
+                        "file") from None
     return _chw_rows_to_hwc(rows), labels
 
 
