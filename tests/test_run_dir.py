@@ -91,13 +91,13 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tiny, tmp
 
 
 def test_two_new_runs_started_together_do_not_mix(tiny, tmp_path):
-    args = [*tiny, "name=both", "tensorboard=false"]
+    args = [*tiny, "name=both", "tensorboard=false", "device=cpu"]  # the CPU is deterministic
     procs = [start_trainer(args) for _ in range(2)]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     assert sorted(code for code, _ in results) == [0, 2], results
     err = next(e for code, e in results if code == 2)
     assert err.count("\n") == 1 and ("in use by another vgan train" in err or "already holds a run" in err), err
-    assert main(["train", *tiny, "name=alone", "tensorboard=false"]) == 0  # the winner's run is a whole run
+    assert main(["train", *tiny, "name=alone", "tensorboard=false", "device=cpu"]) == 0  # the winner's is whole
     assert (tmp_path / "both" / "metrics.jsonl").read_text().count("\n") == 8
     def losses(name):
         lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
