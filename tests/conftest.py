@@ -25,3 +25,22 @@ def mnist():
 def tiny(tmp_path, mnist):
     """key=value overrides for a tiny run (seconds on a CPU) writing into tmp_path."""
     return TINY + [f"out_dir={tmp_path}"]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, mnist):
+    """A finished tiny run (2 epochs of 4 steps), trained once per session; copy it, never change it."""
+    from vgan.cli import main
+
+    root = tmp_path_factory.mktemp("trained")
+    assert main(["train", *TINY, f"out_dir={root}", "name=run"]) == 0
+    return root / "run"
+
+
+@pytest.fixture
+def world(tmp_path, trained_run, monkeypatch):
+    """The bad-input suites' world (tests/badinput.py), in tmp_path, which is also the working directory."""
+    from badinput import World
+
+    monkeypatch.chdir(tmp_path)
+    return World(tmp_path, trained_run, monkeypatch)

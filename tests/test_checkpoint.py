@@ -17,7 +17,7 @@ def test_roundtrip_and_no_temp_file_left(tmp_path):
 def test_truncated_checkpoint(tmp_path):
     path = save_checkpoint({"w": torch.zeros(1000)}, tmp_path / "last.pt")
     path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(CheckpointError, match="truncated or not a checkpoint.*delete it"):
+    with pytest.raises(CheckpointError, match="truncated or not a checkpoint.*move it aside"):
         load_checkpoint(path)
 
 

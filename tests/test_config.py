@@ -88,3 +88,46 @@ def test_bad_override_and_missing_file():
         parse_overrides(["k3"])
     with pytest.raises(ConfigError, match="does not exist and is not a preset name.*`vgan configs`"):
         load_config("no/such.yaml")
+
+
+def test_every_key_has_a_check():
+    """Adding a key means adding its line to CHOICES or CHECKS (booleans need none)."""
+    from vgan.config import CHECKS, CHOICES
+
+    for key, value in Config().to_dict().items():
+        assert key in CHECKS or key in CHOICES or isinstance(value, bool), key
+    assert set(CHECKS) | set(CHOICES) <= set(Config().to_dict())
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"lr": float("nan")}, "'lr' must be a finite number"),
+    ({"rho": float("inf")}, "'rho' must be a finite number"),
+    ({"betas": [0.5, 1.0]}, r"'betas' must be two numbers in \[0, 1\)"),
+    ({"name": "../x"}, "'name' must be a plain folder name"),
+    ({"name": ""}, "'name' must be a plain folder name"),
+    ({"max_steps": -3}, "'max_steps' must be > 0 or null"),
+    ({"seed": -1}, r"'seed' must be in \[0, 4294967295\]"),
+    ({"gen_entropy_weight": -1.0}, "'gen_entropy_weight' must be >= 0"),
+])
+def test_ranges_are_checked_when_a_config_is_made(values, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(values)
+    with pytest.raises(ConfigError, match=message):
+        Config(**values)  # a Config is never invalid, however it is made
+
+
+def test_exponent_floats_and_yaml_pitfalls(tmp_path):
+    assert from_dict({"lr": "1e-3"}).lr == 0.001  # YAML 1.1 reads 1e-3 as a string
+    path = tmp_path / "dup.yaml"
+    path.write_text("lr: 0.1\nk: 3\nlr: 0.5\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml gives the key 'lr' twice \(lines 1 and 3\); keep one"):
+        load_config(path)
+    path.write_bytes(b"lr: 0.1\nname: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 0xe9 at offset 17\)"):
+        load_config(path)
+    path.write_text("base: 3\n")
+    with pytest.raises(ConfigError, match="it must name another YAML file"):
+        load_config(path)
+    path.write_text("defaults: &d {k: 1}\nmerged:\n  <<: *d\n  k: 2\n")  # an override through a merge key is fine
+    with pytest.raises(ConfigError, match="unknown config key"):
+        load_config(path)

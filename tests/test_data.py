@@ -52,7 +52,7 @@ def test_idx_reader_rejects_truncated_and_foreign(tmp_path):
 def test_checksum_mismatch_raises_clear_error(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(b"hello")
-    with pytest.raises(DataError, match=r"SHA256 .* corrupt or truncated; delete it and run `vgan data fetch`"):
+    with pytest.raises(DataError, match=r"SHA256 .* corrupt, truncated or not the official one; move it aside and run `vgan data fetch`"):
         read_verified(path, sha(b"other"))
     assert read_verified(path, sha(b"hello")) == b"hello"
 
@@ -114,7 +114,7 @@ def assert_same(found, expected):
         assert np.array_equal(found.arrays[k], v), k
 
 
-def test_cifar_python_and_binary_layouts(tmp_path, cifar_checksums):
+def test_cifar_python_and_binary_layouts(tmp_path, cifar_checksums, monkeypatch):
     rows, labels, expected = cifar_checksums
     py, bn = tmp_path / "root" / "cifar-10-batches-py", tmp_path / "root2" / "cifar-10-batches-bin"
     py.mkdir(parents=True)
@@ -122,6 +122,8 @@ def test_cifar_python_and_binary_layouts(tmp_path, cifar_checksums):
     for name, r, y in zip(CIFAR10.batches, rows, labels):
         (py / name).write_bytes(pickle.dumps({b"data": r, b"labels": [int(v) for v in y]}))
         (bn / f"{name}.bin").write_bytes(np.concatenate([y.astype(np.uint8)[:, None], r], 1).tobytes())
+    monkeypatch.setattr(datasets, "CIFAR_PY_MD5", {b: hashlib.md5((py / b).read_bytes()).hexdigest()
+                                                   for b in CIFAR10.batches})
     assert_same(CIFAR10().find(tmp_path / "root"), expected)
     assert_same(CIFAR10().find(tmp_path / "root2"), expected)
     assert expected["x_train"][0, 0, 0].tolist() == [rows[0][0, 0], rows[0][0, 1024], rows[0][0, 2048]]

@@ -10,7 +10,7 @@ from .curves import plot_curves
 from .data import ImageDataset, fetch, load_dataset, verify
 from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy
 from .entropy import batch_entropy, binary_entropy, binary_entropy_from_logits
-from .errors import CheckpointError, ConfigError, DataError, TrainingError, VGANError
+from .errors import CheckpointError, ConfigError, DataError, RunDirError, TrainingError, VGANError
 from .networks import EnergyModel, build_energy, build_generator
 from .objectives import GANObjective, VCDObjective, VGANObjective
 from .presets import list_presets
@@ -23,7 +23,7 @@ __all__ = [
     "Config", "check_presets", "list_presets", "load_config", "plot_curves",
     "ImageDataset", "fetch", "load_dataset", "verify", "EnergyOutput", "GANEnergy",
     "MultiModalEnergy", "RBMFreeEnergy", "batch_entropy", "binary_entropy", "binary_entropy_from_logits",
-    "CheckpointError", "ConfigError", "DataError", "TrainingError", "VGANError", "EnergyModel", "build_energy",
+    "CheckpointError", "ConfigError", "DataError", "RunDirError", "TrainingError", "VGANError", "EnergyModel", "build_energy",
     "build_generator", "GANObjective", "VCDObjective", "VGANObjective", "Draw", "TransitionSampler", "build_sampler", "load_run", "resume_config", "sample", "LatentSampler",
     "uniform_noise", "Trainer", "train",
 ]

@@ -1,31 +1,96 @@
 """Atomic file writes: write a temporary file beside the target, then rename it over the target,
-so that a crash leaves the old file or the new one, never a partial one."""
+so that a crash leaves the old file or the new one, never a partial one.
+
+The temporary file is created exclusively (O_EXCL: never through an existing file or symlink)
+under an unpredictable name `.<name>.<random>.tmp` in the target's folder and written through
+its own descriptor; `os.replace` then swaps it in, which replaces a symlink at the target
+instead of writing through it. Nothing planted in the folder can redirect a write elsewhere.
+"""
 from __future__ import annotations
 
 import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator, List, Tuple
+
+from .errors import RunDirError, os_error
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+MODE = 0o666 & ~_umask()  # what open() would give a new file; mkstemp alone gives 0o600
+
+
+def temp_files(folder: str | Path) -> List[Path]:
+    """The temporary files this module leaves in `folder` when a process dies mid-write."""
+    folder = Path(folder)
+    return sorted(p for p in folder.glob(".*.tmp") if p.is_file() or p.is_symlink()) if folder.is_dir() else []
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make the rename itself durable (where the file system allows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _atomic(path: str | Path) -> Iterator[Tuple[BinaryIO, Path]]:
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise RunDirError(f"cannot write {path}: it is a folder; name a file inside it instead")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise os_error(e, f"write {path}") from e
+    tmp, done = Path(name), False
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), MODE)
+            yield f, tmp
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        done = True
+        _sync_dir(path.parent)
+    except OSError as e:
+        raise os_error(e, f"write {path}") from e
+    finally:
+        if not done:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file object to write `path`'s new contents to; synced and renamed over `path`
+    when the block succeeds, removed when it raises."""
+    with _atomic(path) as (f, _):
+        yield f
 
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside `path` to write to; renamed over `path` when the block succeeds,
-    removed when it raises."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    """For writers that need a file name: the path of the (already created) temporary file,
+    renamed over `path` when the block succeeds, removed when it raises. Prefer `atomic_file`."""
+    with _atomic(path) as (_, tmp):
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
     """Write `data` (str as UTF-8) to `path` atomically, synced to disk first."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with atomic_file(path) as f:
         f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
     return Path(path)

@@ -1,13 +1,12 @@
 """Checkpoints: written atomically (temp file + rename), read with weights_only=True."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Dict
 
 import torch
 
-from .atomic import atomic_path
+from .atomic import atomic_file
 from .errors import CheckpointError
 
 FORMAT = "vgan-checkpoint-v1"
@@ -15,10 +14,8 @@ FORMAT = "vgan-checkpoint-v1"
 
 def save_checkpoint(state: Dict[str, Any], path: str | Path) -> Path:
     """Save `state` (tensors, numbers, strings, dicts, lists) so a crash never leaves a partial file."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with atomic_file(path) as f:
         torch.save({"format": FORMAT, **state}, f)
-        f.flush()
-        os.fsync(f.fileno())
     return Path(path)
 
 
@@ -32,8 +29,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is truncated or not a checkpoint ({first[:120]}); delete it and resume "
-                              "from an older epoch_<n>.pt or retrain") from None
+        if "Weights only load failed" in first:  # torch's long advice would suggest weights_only=False
+            first = "it holds objects other than tensors and numbers, which weights_only loading refuses"
+        raise CheckpointError(f"{path} is truncated or not a checkpoint ({first[:120]}); move it aside and use "
+                              "an epoch_<n>.pt of the run instead (copy it to last.pt to resume)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vgan checkpoint (no '{FORMAT}' marker); pass a file written by "
                               "`vgan train`")

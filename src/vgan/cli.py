@@ -14,14 +14,62 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from typing import List, Optional
+import traceback
+from pathlib import Path
+from typing import Callable, List, NoReturn, Optional
+
+import torch
 
 from . import data, runs
+from .checks import Check, at_least, closed_interval, finite, positive
 from .config import Config, check_presets, load_config, parse_overrides
 from .curves import plot_curves
-from .errors import ConfigError, VGANError
+from .errors import ConfigError, VGANError, os_error
 from .presets import list_presets
 from .train import train
+
+SEED = closed_interval(0, 2**32 - 1)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, `vgan: error: ...`, exit status 2, as every error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"vgan: error: {message}; see `{self.prog} --help`\n")
+
+
+def number(check: Check, kind: type = int) -> Callable[[str], int]:
+    """An argparse type: a number of `kind` that passes `check`, else a one-line usage error."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not finite(value) or not check(value):
+            word = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {word} {check.text}, got {text!r}")
+        return value
+    return parse
+
+
+def seed_list(text: str) -> List[int]:
+    """An argparse type: comma-separated seeds, e.g. 0,1,2."""
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or not all(SEED(s) for s in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"must be distinct comma-separated seeds {SEED.text}, e.g. 0,1,2; "
+                                         f"got {text!r}")
+    return seeds
+
+
+def folder(text: str) -> str:
+    """An argparse type: an existing folder (a mistyped --data-dir must not fall back to the cache)."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a folder; pass the folder that holds your copy of the "
+                                         "dataset, or leave --data-dir out to use the cache")
+    return text
 
 
 def _print_result(result: dict) -> None:
@@ -39,6 +87,8 @@ def _train(args: argparse.Namespace) -> None:
     if args.dry_run:  # into a temporary directory, so that it never blocks or touches a real run
         values.update(max_steps=2, log_every=1, out_dir=tempfile.mkdtemp(prefix="vgan-dry-run-"))
     if args.resume:
+        if args.dry_run:
+            raise VGANError("--dry-run trains a new run in a temporary folder and cannot --resume; drop one of them")
         if args.config:
             raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
         cfg = runs.resume_config(args.resume, values)
@@ -104,8 +154,7 @@ def _probe(args: argparse.Namespace) -> None:
 def _augment(args: argparse.Namespace) -> None:
     from .evaluation import augment
 
-    seeds = [int(s) for s in args.seeds.split(",")]
-    result = augment(args.run_dir, dataset=args.dataset, labels=args.labels, epochs=args.epochs, seeds=seeds,
+    result = augment(args.run_dir, dataset=args.dataset, labels=args.labels, epochs=args.epochs, seeds=args.seeds,
                      eval_n=args.eval_n, no_augment=args.no_augment, bn_stats=args.bn_stats,
                      weighting=args.weighting, device=args.device or "cpu")
     _print_result(result)
@@ -147,14 +196,14 @@ def _reader(sub, name: str, func, run_dir_help: Optional[str] = None, **kwargs) 
 def _image_writer(sub, name: str, func, *, n: int, out: str, noise: str, **kwargs) -> argparse.ArgumentParser:
     """A subcommand that reads a run and writes one PNG."""
     p = _reader(sub, name, func, **kwargs)
-    p.add_argument("--n", type=int, default=n, help=f"number of images (default {n})")
+    p.add_argument("--n", type=number(at_least(2)), default=n, help=f"number of images, at least 2 (default {n})")
     p.add_argument("--out", help=f"PNG file to write (default RUN_DIR/{out})")
-    p.add_argument("--seed", type=int, default=0, help=f"seed of {noise}")
+    p.add_argument("--seed", type=number(SEED), default=0, help=f"seed of {noise}")
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vgan", description=__doc__.split("\n")[0])
+    parser = Parser(prog="vgan", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a VGAN or GAN (Algorithm 1 / Eq. 1)",
@@ -164,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a preset name (`vgan configs` lists them), e.g. mnist_gan, or a YAML file of config keys")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
-    p.add_argument("--data-dir", help="your own copy of the dataset (torchvision's layout works)")
+    p.add_argument("--data-dir", type=folder, help="your own copy of the dataset (torchvision's layout works)")
     p.add_argument("--dry-run", action="store_true", help="smoke test: two iterations into a temporary directory")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
     p.set_defaults(func=_train)
@@ -193,25 +242,26 @@ def build_parser() -> argparse.ArgumentParser:
                       description="Writes validation inputs, reconstructions and transitions side by side, and "
                                   "prints reconstruction error, mean ||x~ - x|| and the fraction of transitions "
                                   "that a fixed classifier (trained and cached on first use) labels as x.")
-    p.add_argument("--eval-n", type=int, default=10_000, help="validation images for the metrics (default 10000)")
+    p.add_argument("--eval-n", type=number(positive), default=10_000,
+                   help="validation images for the metrics (default 10000)")
     p.add_argument("--no-classifier", action="store_true", help="skip the label-preservation measure")
 
     p = _image_writer(sub, "chain", _chain, n=30, out="chain.png", noise="the transition noise",
                       help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain")
-    p.add_argument("--steps", type=int, default=9, help="transition steps after x (default 9)")
+    p.add_argument("--steps", type=number(positive), default=9, help="transition steps after x (default 9)")
 
     p = _reader(sub, "evaluate", _evaluate, help="mode coverage, FID/KID and energy OOD AUROC of a run",
                 description="2-D mixtures and StackedMNIST: modes covered and sample quality; image datasets: "
                             "FID and KID against the test split (with the real-vs-real floor) and the AUROC of "
                             "E(x) against other datasets and uniform noise. Saves RUN_DIR/evaluate.json.")
     p.add_argument("--metrics", help="comma-separated subset of modes, fid, ood (default: all that apply)")
-    p.add_argument("--n", type=int, help="samples to generate (default 2500 for modes, 10000 for fid)")
+    p.add_argument("--n", type=number(at_least(2)), help="samples to generate (default 2500 for modes, 10000 for fid)")
 
     p = _reader(sub, "probe", _probe, help="Table 1: linear probe on phi(x), test error in %%",
                 description="Extracts phi(x) (the layer under the energy head) for the train, validation and "
                             "test splits, fits a multinomial logistic regression (scikit-learn) for each C in "
                             "0.01, 0.1, 1, keeps the C with the lowest validation error and prints its test error.")
-    p.add_argument("--limit", type=int, help="use at most this many images of each split (quick checks)")
+    p.add_argument("--limit", type=number(positive), help="use at most this many images of each split (quick checks)")
 
     p = _reader(sub, "augment", _augment, run_dir_help="a VCD run (omit for the baseline row)",
                 help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
@@ -221,12 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "(Eq. 11 as the authors' code sums it); with --no-augment or no RUN_DIR, the baseline. "
                             "Prints the test error (whole test split) at the epoch of the best validation error "
                             "(whole validation split), mean and std over seeds.")
-    p.add_argument("--labels", type=int, default=1000, help="labelled training images (default 1000)")
+    p.add_argument("--labels", type=number(positive), default=1000, help="labelled training images (default 1000)")
     p.add_argument("--no-augment", action="store_true", help="the baseline row: no transitions")
     p.add_argument("--dataset", help="dataset of the baseline row when no RUN_DIR is given")
-    p.add_argument("--epochs", type=int, default=200, help="default 200, as the authors")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
-    p.add_argument("--eval-n", type=int, help="use at most this many validation and test images (default all)")
+    p.add_argument("--epochs", type=number(positive), default=200, help="default 200, as the authors")
+    p.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument("--eval-n", type=number(positive), help="use at most this many validation and test images (default all)")
     p.add_argument("--bn-stats", choices=("real", "both", "recompute"), default="real",
                    help="batch-norm running statistics: from the real images only (default), from both passes, "
                         "or re-estimated on the labelled images before each evaluation")
@@ -241,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=("smoke", "cpu", "paper"), default="smoke",
                    help="smoke: a minute; cpu: CPU-sized models (Table 2: the classifier at the full protocol, "
                         "about half an hour per row and seed on 2 cores); paper: the paper's models (GPU)")
-    p.add_argument("--seeds", type=int, default=1,
+    p.add_argument("--seeds", type=number(positive), default=1,
                    help="seeds 0..N-1 of the Table 2 classifier per row (seeds computed earlier are kept too)")
     p.add_argument("--rows", help="comma-separated row names to compute (default all), e.g. no_augmentation,vcd_rho_1")
     p.add_argument("--out-dir", default="runs/reproduce", help="where runs and tables go")
@@ -252,17 +302,39 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="action", required=True)
     f = dsub.add_parser("fetch", help="download a dataset into the cache ($VGAN_DATA or ~/.cache/vgan) and verify it")
     f.add_argument("name", choices=sorted(data.DATASETS))
-    f.add_argument("--data-dir", help="look for an existing copy here first")
+    f.add_argument("--data-dir", type=folder, help="look for an existing copy here first")
     f.set_defaults(func=_fetch)
     v = dsub.add_parser("verify", help="check a dataset's files against their SHA-256")
     v.add_argument("name", nargs="?", choices=sorted(data.DATASETS))
-    v.add_argument("--data-dir", help="check the copy here instead of the cache")
+    v.add_argument("--data-dir", type=folder, help="check the copy here instead of the cache")
     v.set_defaults(func=_verify)
     return parser
 
 
+OUT_OF_MEMORY = (MemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError))
+
+
+def expected(e: Exception) -> Optional[str]:
+    """The one-line message for an exception that bad input or the machine causes, not a bug;
+    None for the rest. Most are converted into VGANErrors where they arise; these are the
+    classes that can arise anywhere."""
+    if isinstance(e, OUT_OF_MEMORY) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)):
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        return (f"out of memory ({first}); lower batch_size or the network sizes (hidden, channels, ...), "
+                "or use a machine with more memory")
+    if isinstance(e, OSError) and e.filename is not None:  # a path the user gave: unreadable, a folder, ...
+        return str(os_error(e, f"use {e.filename}"))
+    return None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; bad input gives one line on stderr and status 2, a bug its traceback and 1."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0), or a usage error already printed as one line
+        if not e.code:
+            raise
+        return e.code if isinstance(e.code, int) else 2
     try:
         args.func(args)
     except VGANError as e:
@@ -274,6 +346,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("vgan: interrupted; continue a training run with `vgan train --resume RUN_DIR`", file=sys.stderr)
         return 130
+    except Exception as e:
+        message = expected(e)
+        if message:
+            print(f"vgan: error: {message}", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        print("vgan: internal error: this is a bug in vgan, not a problem with your input; please report it with "
+              "the command line and the traceback above", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,14 +7,17 @@ by a preset name: `load_config("mnist_gan")`.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import yaml
 
 from .atomic import write_atomic
+from .checks import (closed_interval, finite, half_open, non_negative, open_interval, optional, pair, path_text,
+                     plain_name, positive, require)
 from .data import DATASETS
 from .errors import ConfigError
 from .presets import list_presets, preset_path
@@ -78,6 +81,9 @@ class Config:
     tensorboard: bool = True
     progress: bool = True  # tqdm bar (shown on terminals only)
 
+    def __post_init__(self) -> None:
+        validate(self)
+
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -86,6 +92,10 @@ class Config:
         return Path(self.out_dir) / self.name
 
 
+# ---- what a valid config is: data, one line per key ------------------------------------------
+# Types come from the annotations above (every float must be finite); values must lie in CHOICES
+# or pass CHECKS; RULES tie keys together. A new key gets its line here (test_config checks that
+# every key has one).
 CHOICES = {
     "device": ("auto", "cpu", "cuda"),
     "dataset": tuple(DATASETS),
@@ -98,8 +108,68 @@ CHOICES = {
     "optimizer": ("adam", "adadelta"),
     "precision": ("fp32", "bf16"),
 }
-POSITIVE = ("batch_size", "hidden", "channels", "feature_dim", "z_dim", "gen_hidden", "code_dim", "experts",
-            "k", "lr", "epochs", "log_every", "save_every", "ckpt_every")
+CHECKS = {
+    "name": plain_name,
+    "out_dir": path_text,
+    "seed": closed_interval(0, 2**32 - 1),
+    "data_dir": optional(path_text),
+    "train_limit": optional(positive),
+    "batch_size": positive,
+    "hidden": positive,
+    "channels": positive,
+    "feature_dim": positive,
+    "z_dim": positive,
+    "gen_hidden": positive,
+    "gen_channels": optional(positive),
+    "code_dim": positive,
+    "experts": positive,
+    "prob_clip": open_interval(0, 0.5),
+    "k": positive,
+    "gen_entropy_weight": non_negative,
+    "data_entropy_weight": non_negative,
+    "rho": closed_interval(0, 1),
+    "logit_penalty": non_negative,
+    "r1_penalty": non_negative,
+    "nn_entropy_weight": non_negative,
+    "lr": positive,
+    "betas": pair(half_open(0, 1)),
+    "adadelta_rho": closed_interval(0, 1),
+    "adadelta_eps": positive,
+    "epochs": positive,
+    "max_steps": optional(positive),
+    "log_every": positive,
+    "save_every": positive,
+    "ckpt_every": positive,
+}
+# keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
+FIXED_ON_RESUME = ("name", "out_dir", "dataset", "arch", "hidden", "channels", "feature_dim", "z_dim", "gen_hidden",
+                   "gen_channels", "code_dim", "objective", "energy", "experts", "optimizer", "spectral_norm")
+
+
+def images_per_step(cfg: Config) -> int:
+    """Training images one iteration consumes: VCD splits 2B into B real and B conditioning."""
+    return cfg.batch_size * (2 if cfg.objective == "vcd" else 1)
+
+
+def _gan_needs_gan_energy(cfg: Config) -> Optional[str]:
+    if cfg.objective == "gan" and cfg.energy != "gan":
+        return "objective 'gan' (Eq. 1) needs energy 'gan' (one sigmoid unit); set energy=gan"
+
+
+def _train_limit_fits_a_step(cfg: Config) -> Optional[str]:
+    if cfg.train_limit is not None and cfg.train_limit < images_per_step(cfg):
+        return (f"train_limit ({cfg.train_limit}) is smaller than one iteration's {images_per_step(cfg)} "
+                "images; raise train_limit or lower batch_size")
+
+
+def _points_need_mlp(cfg: Config) -> Optional[str]:
+    if cfg.dataset in ("8gaussians", "25gaussians") and cfg.arch != "mlp":
+        return f"dataset {cfg.dataset} holds 2-D points, not images; set arch=mlp"
+
+
+RULES: Tuple[Callable[[Config], Optional[str]], ...] = (_gan_needs_gan_energy, _train_limit_fits_a_step,
+                                                         _points_need_mlp)
+NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-3: YAML 1.1 reads it as text
 
 
 def _check_type(key: str, value: Any, hint: Any) -> Any:
@@ -113,6 +183,8 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"config key '{key}' must be a list, got {value!r}; write e.g. {key}=[0.5,0.999]")
         return [_check_type(key, v, args[0]) for v in value]
+    if hint is float and isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+        value = float(value)
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
@@ -122,52 +194,62 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
     if not ok:
         raise ConfigError(f"config key '{key}' must be {hint.__name__}, got {value!r} "
                           f"({type(value).__name__}); fix the value in the config or override")
+    if not finite(value):
+        raise ConfigError(f"config key '{key}' must be a finite number, got {value!r}; fix the value in the config "
+                          "or override")
     return float(value) if hint is float else value
+
+
+def validate(cfg: Config) -> None:
+    """Check every key's type and range, then the rules between keys; a one-line ConfigError.
+    Runs whenever a Config is made, so an invalid one never exists."""
+    for key, hint in typing.get_type_hints(Config).items():
+        setattr(cfg, key, _check_type(key, getattr(cfg, key), hint))
+    for key, allowed in CHOICES.items():
+        if getattr(cfg, key) not in allowed:
+            raise ConfigError(f"config key '{key}' is {getattr(cfg, key)!r}; choose one of {', '.join(allowed)}")
+    for key, check in CHECKS.items():
+        require(getattr(cfg, key), check, f"config key '{key}'", f"fix it in the config or override {key}=")
+    for rule in RULES:
+        problem = rule(cfg)
+        if problem:
+            raise ConfigError(problem)
 
 
 def from_dict(values: Dict[str, Any], base: Optional[Config] = None) -> Config:
     """Build a validated Config from `base` (default: the defaults) updated with `values`."""
     hints = typing.get_type_hints(Config)
-    unknown = sorted(set(values) - set(hints))
+    unknown = sorted(str(k) for k in set(values) - set(hints))
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys are: {', '.join(hints)}")
-    merged = (base or Config()).to_dict()
-    merged.update({k: _check_type(k, v, hints[k]) for k, v in values.items()})
-    cfg = Config(**merged)
-    validate(cfg)
-    return cfg
+    return Config(**{**(base or Config()).to_dict(), **values})
 
 
-def images_per_step(cfg: Config) -> int:
-    """Training images one iteration consumes: VCD splits 2B into B real and B conditioning."""
-    return cfg.batch_size * (2 if cfg.objective == "vcd" else 1)
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: int, again: int):
+        super().__init__(f"gives the key {key!r} twice (lines {first} and {again}); keep one")
 
 
-def validate(cfg: Config) -> None:
-    for key, allowed in CHOICES.items():
-        if getattr(cfg, key) not in allowed:
-            raise ConfigError(f"config key '{key}' is {getattr(cfg, key)!r}; choose one of {', '.join(allowed)}")
-    for key in POSITIVE:
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"config key '{key}' must be > 0, got {getattr(cfg, key)}")
-    if not 0 < cfg.prob_clip < 0.5:
-        raise ConfigError(f"config key 'prob_clip' must be in (0, 0.5), got {cfg.prob_clip}")
-    if cfg.objective == "gan" and cfg.energy != "gan":
-        raise ConfigError("objective 'gan' (Eq. 1) needs energy 'gan' (one sigmoid unit); set energy=gan")
-    if cfg.train_limit is not None and cfg.train_limit < images_per_step(cfg):
-        raise ConfigError(f"train_limit ({cfg.train_limit}) is smaller than one iteration's {images_per_step(cfg)} "
-                          "images; raise train_limit or lower batch_size")
-    if cfg.dataset in ("8gaussians", "25gaussians") and cfg.arch != "mlp":
-        raise ConfigError(f"dataset {cfg.dataset} holds 2-D points, not images; set arch=mlp")
-    for key in ("logit_penalty", "r1_penalty", "nn_entropy_weight"):
-        if not getattr(cfg, key) >= 0:
-            raise ConfigError(f"config key '{key}' must be >= 0, got {getattr(cfg, key)}")
-    if not 0 <= cfg.rho <= 1:
-        raise ConfigError(f"config key 'rho' must be in [0, 1], got {cfg.rho}")
-    if cfg.gen_channels is not None and cfg.gen_channels <= 0:
-        raise ConfigError(f"config key 'gen_channels' must be > 0 or null, got {cfg.gen_channels}")
-    if len(cfg.betas) != 2:
-        raise ConfigError(f"config key 'betas' needs two numbers, got {cfg.betas}")
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.safe_load, but a key given twice in one mapping is an error (YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: Dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: SafeLoader reports it
+                continue
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 def parse_overrides(items: List[str]) -> Dict[str, Any]:
@@ -175,11 +257,11 @@ def parse_overrides(items: List[str]) -> Dict[str, Any]:
     out = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(f"override {item!r} is not key=value; write e.g. k=3")
         try:
-            out[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError:
+            out[key.strip()] = _load(raw)
+        except (yaml.YAMLError, _DuplicateKey):
             raise ConfigError(f"override {item!r} has a value that is not valid YAML; quote it") from None
     return out
 
@@ -200,16 +282,26 @@ def load_yaml(path: str | Path, _depth: int = 0) -> Dict[str, Any]:
     if _depth > 8:
         raise ConfigError(f"config file {path} is part of a `base:` cycle; make the chain of bases end")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _load(path.read_bytes().decode("utf-8-sig")) or {}
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
+                          f"{e.start}); save it as UTF-8") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path} ({e.strerror}); check its permissions") from None
+    except _DuplicateKey as e:
+        raise ConfigError(f"config file {path} {e}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML ({str(e).splitlines()[0]}); fix its syntax") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of key: value; fix its contents")
     base = data.pop("base", None)  # `base: other.yaml` (relative to this file, else a preset) is read first
-    if not base:
+    if base is None:
         return data
-    beside = path.parent / str(base)
-    if not beside.is_file() and preset_path(str(base)) is None:
+    if not (isinstance(base, str) and base.strip() and "\0" not in base):
+        raise ConfigError(f"config file {path} has base: {base!r}; it must name another YAML file or a preset, e.g. "
+                          "base: mnist_vgan.yaml")
+    beside = path.parent / base
+    if not beside.is_file() and preset_path(base) is None:
         raise ConfigError(f"config file {path} has `base: {base}`, which is neither a file beside it nor a preset; "
                           "fix the base (`vgan configs` lists the presets)")
     return {**load_yaml(beside if beside.is_file() else base, _depth + 1), **data}

@@ -1,4 +1,7 @@
 """User-facing errors. Each message is one line: the problem, then the fix."""
+from __future__ import annotations
+
+import errno
 
 
 class VGANError(Exception):
@@ -19,3 +22,28 @@ class CheckpointError(VGANError):
 
 class TrainingError(VGANError):
     """Training cannot go on, e.g. a loss became NaN or inf."""
+
+
+class RunDirError(VGANError):
+    """A run directory or output file that cannot be used: in use, not writable, a file, ..."""
+
+
+_FIXES = {  # errno -> what to do about it
+    errno.ENOSPC: "free some disk space and run again (a training run continues with `vgan train --resume RUN_DIR`)",
+    errno.EDQUOT: "free some of your disk quota and run again",
+    errno.EACCES: "make it writable or choose another path",
+    errno.EPERM: "make it writable or choose another path",
+    errno.EROFS: "the file system is read-only; choose another path",
+    errno.EISDIR: "it is a folder; name a file",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+    errno.EEXIST: "a part of the path is a file, not a folder; choose another path",
+    errno.ELOOP: "it is a symbolic link; vgan does not write through links: choose another path",
+    errno.ENAMETOOLONG: "choose a shorter path",
+}
+
+
+def os_error(e: OSError, doing: str) -> RunDirError:
+    """A one-line RunDirError for an OSError met while `doing` (e.g. "write runs/a/last.pt")."""
+    fix = _FIXES.get(e.errno, "check the path and its permissions")
+    reason = e.strerror or type(e).__name__
+    return RunDirError(f"cannot {doing} ({reason}); {fix}")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .atomic import atomic_path
+from .atomic import atomic_file
 
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
@@ -28,8 +28,8 @@ def save_image(grid: torch.Tensor, path: str | Path) -> Path:
     """Write a (C, H, W) image in [0, 1] as an 8-bit PNG, atomically."""
     array = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else np.ascontiguousarray(array))
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+    with atomic_file(path) as f:
+        image.save(f, format="PNG")
     return Path(path)
 
 

@@ -84,7 +84,7 @@ def ensure_trained(cfg: Config) -> Path:
         n = min(len(images), cfg.train_limit or len(images))
         if load_checkpoint(last)["step"] >= cfg.epochs * (n // images_per_step(cfg)):
             return cfg.run_dir
-    train(cfg, resume=last.is_file())
+    train(cfg, resume=(cfg.run_dir / "config.yaml").is_file())  # an interrupted run resumes, even before last.pt
     return cfg.run_dir
 
 
@@ -144,7 +144,10 @@ def reproduce(table: str, scale: str = "smoke", seeds: int = 1, out_dir: str | P
     """Reproduce Table 1 or Table 2 at `scale` (only the rows whose slugs are in `rows`, if given);
     returns the Markdown file written (and prints it)."""
     from .evaluation import probe
+    from .evaluation.inputs import check_reproduce
     from .evaluation.probe import probe_features, protocol, random_features
+
+    check_reproduce(seeds=seeds)
 
     if table not in SCALES or scale not in SCALES[table]:
         raise ConfigError(f"cannot reproduce {table} at scale {scale}; choose table1|table2 and smoke|cpu|paper")

@@ -5,13 +5,16 @@ checkpoints, resume and data parallelism (vgan.distributed).
 
 A run directory <out_dir>/<name>/ holds config.yaml, metrics.jsonl, TensorBoard events,
 samples/epoch_<n>.png, curves.png (vgan.curves), run.json (the machine of each session,
-vgan.machine) and the checkpoints last.pt and epoch_<n>.pt.
+vgan.machine) and the checkpoints last.pt and epoch_<n>.pt. One process writes it, holding
+RUN_DIR/.lock (vgan.lock); a new run never starts where a run's files are.
 """
 from __future__ import annotations
 
 import gc
 import json
+import re
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -24,14 +27,15 @@ from . import distributed, objectives
 from .allocator import keep_freed_memory
 from .atomic import write_atomic
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import Config, images_per_step, save_config
+from .config import Config, images_per_step, save_config, validate
 from .curves import plot_curves
-from .data import as_float, batches, load_dataset
+from .data import as_float, batches, check_data_dir, load_dataset
 from .distributed import Dist, globalise_batch_norm
-from .errors import ConfigError, TrainingError
+from .errors import CheckpointError, ConfigError, TrainingError
 from .images import make_grid, save_image, side_by_side
-from .machine import describe_machine, record_session
 from .energy import dead_zones
+from .lock import RunLock, check_run_dir
+from .machine import describe_machine, record_session
 from .networks import build_energy
 from .samplers import Draw, build_sampler, uniform_noise
 
@@ -47,9 +51,13 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adadelta":
-        return torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.adadelta_rho, eps=cfg.adadelta_eps)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+    try:
+        if cfg.optimizer == "adadelta":
+            return torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.adadelta_rho, eps=cfg.adadelta_eps)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+    except ValueError as e:  # an argument torch refuses that config.CHECKS let through
+        raise ConfigError(f"the {cfg.optimizer} optimiser refuses its settings ({e}); fix lr, betas or "
+                          "adadelta_rho/adadelta_eps") from None
 
 
 def fp32(t: tuple) -> tuple:
@@ -200,6 +208,32 @@ class Trainer:
         self.step = state["step"]
 
 
+def restore(trainer: Trainer, path: Path, state: Optional[dict] = None) -> None:
+    """Load the checkpoint at `path` (or its `state`, already read) into `trainer`, or raise a
+    one-line CheckpointError when it does not fit the networks the trainer's config built."""
+    state = load_checkpoint(path, trainer.device) if state is None else state
+    try:
+        if not isinstance(state.get("step"), int) or state["step"] < 0:
+            raise ValueError(f"its step is {state.get('step')!r}")
+        trainer.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
+        reason = re.sub(r"^Error\(s\) in loading state_dict for \w+: ", "", " ".join(str(e).split()))
+        reason = reason.split(". ")[0][:200] or type(e).__name__  # the first mismatch, with both shapes
+        raise CheckpointError(f"{path} does not fit the networks of this config ({reason}); resume with the "
+                              "run's own network keys, or train a new run with another name=") from None
+
+
+def _resume(trainer: Trainer, run_dir: Path) -> None:
+    """Continue from last.pt; a run stopped before its first checkpoint starts again from step 0."""
+    if (run_dir / "last.pt").exists():
+        restore(trainer, run_dir / "last.pt")
+        return
+    kept = sorted(run_dir.glob("epoch_*.pt"))
+    if kept:  # last.pt was moved aside (corrupt?): say which checkpoint to continue from
+        raise CheckpointError(f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt "
+                              "to resume from it")
+
+
 def _logged_step(line: str) -> float:
     """The step of a metrics.jsonl line; infinity for a line cut short by a crash."""
     try:
@@ -215,14 +249,16 @@ class RunLogger:
         self.path = run_dir / "metrics.jsonl"
         keep = []
         if self.path.exists():  # drop lines a crashed run wrote past its last checkpoint, or half wrote
-            keep = [ln for ln in self.path.read_text().splitlines() if _logged_step(ln) <= start_step]
+            lines = self.path.read_text(errors="replace").splitlines()
+            keep = [ln for ln in lines if _logged_step(ln) <= start_step]
             write_atomic(self.path, "".join(ln + "\n" for ln in keep))
         self.lines = len(keep)  # metrics lines in the file: curves.png needs at least one
         self.file = open(self.path, "a")
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
-            self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=start_step + 1 if start_step else None)
+            purge = start_step + 1 if (run_dir / "tb").is_dir() else None  # drop events past the resumed step
+            self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=purge)
 
     def scalars(self, step: int, values: Dict[str, float]) -> None:
         self.file.write(json.dumps({"step": step, **values}) + "\n")
@@ -267,13 +303,13 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
 
     Under torchrun, every process calls this; process 0 alone writes the run directory.
     """
-    run_dir = cfg.run_dir
-    if not resume and (run_dir / "last.pt").exists():
-        raise ConfigError(f"{run_dir} already holds a run; continue it with `vgan train --resume {run_dir}` "
-                          "or pick another name=")
+    validate(cfg)  # again: a Config's fields can be changed after it was made
+    check_data_dir(cfg.data_dir)
     device = resolve_device(cfg.device)
     group = distributed.setup(device.type)
     try:
+        if group.main:  # writes nothing: another process's run, or an old run's files
+            check_run_dir(cfg.run_dir, resume)
         return _train(cfg, resume, device, group)
     finally:
         gc.collect()  # free the DDP wrappers while the process group still exists
@@ -294,19 +330,29 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
     if trainer.sampler.conditional:
         val = load_dataset(cfg.dataset, "val", cfg.data_dir).images[:GRID_N]
         trainer.fixed_x = as_float(val.to(trainer.device))
-    if resume:
-        trainer.load_state_dict(load_checkpoint(run_dir / "last.pt", trainer.device))
-    main = group.main
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-        record_session(run_dir, {**describe_machine(trainer.device, group.world), "start_step": trainer.step}, resume)
+    if len(images) < images_per_step(cfg):
+        raise ConfigError(f"the {len(images)} training images of {cfg.dataset} make no full iteration of "
+                          f"{images_per_step(cfg)}; lower batch_size")
+    with RunLock(run_dir, resume) if group.main else nullcontext():  # one writer, held until the run ends
+        return _run(trainer, images, resume, group)
 
+
+def _run(trainer: Trainer, images: torch.Tensor, resume: bool, group: Dist) -> Trainer:
+    cfg, run_dir, main = trainer.cfg, trainer.cfg.run_dir, group.main
+    if resume:
+        _resume(trainer, run_dir)
     per_step = images_per_step(cfg)
     steps_per_epoch = len(images) // per_step
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
+    if trainer.step >= total:
+        limit = f"epochs={cfg.epochs}" + (f", max_steps={cfg.max_steps}" if cfg.max_steps is not None else "")
+        raise ConfigError(f"{run_dir} has trained {trainer.step} of the {total} iterations that {limit} allow: "
+                          "nothing to do; raise epochs= or max_steps= to train further")
+    if main:
+        save_config(cfg, run_dir / "config.yaml")
+        record_session(run_dir, {**describe_machine(trainer.device, group.world), "start_step": trainer.step}, resume)
     logger = RunLogger(run_dir, trainer.step, cfg.tensorboard) if main else None
     bar = tqdm(total=total, initial=trainer.step, disable=None if cfg.progress and main else True,
                unit="it", dynamic_ncols=True)

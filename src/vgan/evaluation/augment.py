@@ -38,6 +38,7 @@ from ..networks import glorot_init
 from ..runs import load_run
 from ..samplers import TransitionSampler
 from .classifier import accuracy
+from .inputs import check_augment
 
 BN_STATS = ("real", "both", "recompute")
 WEIGHTING = {"sum": 1.0, "half": 0.5}  # the weight of each cross-entropy of Eq. 11
@@ -139,14 +140,11 @@ def _float_images(images: torch.Tensor, device: str) -> torch.Tensor:
     return as_float(images.to(device)).contiguous(memory_format=torch.channels_last)
 
 
-def _check_protocol(labels: int, epochs: int, batch_size: int, bn_stats: str, weighting: str) -> None:
+def _check_protocol(bn_stats: str, weighting: str) -> None:
     if bn_stats not in BN_STATS:
         raise ConfigError(f"bn_stats {bn_stats!r} is not one of {', '.join(BN_STATS)}")
     if weighting not in WEIGHTING:
         raise ConfigError(f"weighting {weighting!r} is not one of {', '.join(WEIGHTING)}")
-    if epochs < 1 or labels < batch_size:
-        raise ConfigError(f"{labels} labels and {epochs} epochs give no gradient step at batch {batch_size}; "
-                          f"use --labels >= {batch_size} and --epochs >= 1")
 
 
 def classifier_optimizer(model: nn.Module, epochs: int, lr: float = 1.0):
@@ -181,10 +179,10 @@ def train_augmented(dataset: str, sampler: Optional[TransitionSampler], *, label
                     device: str = "cpu") -> Dict[str, float]:
     """One row of Table 2 for one seed: the test error (%) at the best validation epoch, with the
     number of test passes that took and the seconds of the epochs."""
-    _check_protocol(labels, epochs, batch_size, bn_stats, weighting)
+    check_augment(labels=labels, epochs=epochs, seeds=[seed], eval_n=eval_n, batch_size=batch_size, lr=lr,
+                  dataset=dataset)
+    _check_protocol(bn_stats, weighting)
     train, val, test = (load_dataset(dataset, s, data_dir) for s in ("train", "val", "test"))
-    if labels > len(train):
-        raise ConfigError(f"{labels} labels asked for, but the {dataset} training split has {len(train)} images")
     x_lab, y_lab = _float_images(train.images[:labels], device), train.labels[:labels].to(device)
     x_val, y_val = _float_images(val.images[:eval_n], device), val.labels[:eval_n]
     x_test, y_test = _float_images(test.images[:eval_n], device), test.labels[:eval_n]
@@ -218,7 +216,8 @@ def augment(run_dir: Optional[str | Path] = None, *, dataset: Optional[str] = No
     """Table 2 for one row: with a VCD run's transitions (run_dir), or the no-augmentation
     baseline (`no_augment`, or no run_dir and `dataset` named). Mean and std of the test error
     over seeds, each seed's result, and the protocol."""
-    _check_protocol(labels, epochs, 100, bn_stats, weighting)
+    check_augment(labels=labels, epochs=epochs, seeds=seeds, eval_n=eval_n, dataset=dataset)
+    _check_protocol(bn_stats, weighting)
     sampler, data_dir = None, None
     if run_dir is not None:
         trainer = load_run(run_dir, device=device)

@@ -7,7 +7,8 @@ from typing import Dict, List, Optional
 
 import torch
 
-from ..atomic import write_atomic
+from ..atomic import atomic_file, write_atomic
+from ..checks import at_least, optional, require
 from ..data import DATASETS, Toy2D, as_float, load_dataset
 from ..errors import ConfigError, DataError
 from ..runs import load_run
@@ -59,7 +60,8 @@ def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 2
     ax.scatter(samples[:, 0], samples[:, 1], s=2, c="white", alpha=0.5)
     ax.set_title(f"E(x) and {len(samples)} samples, {trainer.cfg.name}")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    with atomic_file(out) as f:  # never through a symlink planted in the run directory
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return out
 
@@ -67,6 +69,7 @@ def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 2
 def evaluate(run_dir: str | Path, metrics: Optional[List[str]] = None, n: Optional[int] = None,
              device: str = "cpu") -> Dict[str, object]:
     """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json."""
+    require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
     trainer = load_run(run_dir, device=device)
     dataset = trainer.cfg.dataset
     metrics = metrics or metrics_for(dataset)

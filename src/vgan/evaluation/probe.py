@@ -19,6 +19,7 @@ from ..config import Config
 from ..data import chunks, load_dataset
 from ..networks import build_energy
 from ..runs import load_run
+from .inputs import check_probe
 
 C_GRID = (0.01, 0.1, 1.0)
 MAX_ITER = 300
@@ -70,6 +71,7 @@ def probe_features(phi: Optional[nn.Module], dataset: str, *, limit: Optional[in
 def probe(run_dir: str | Path, *, limit: Optional[int] = None, c_grid: Sequence[float] = C_GRID,
           device: str = "cpu") -> Dict[str, object]:
     """Table 1's protocol for one run: features phi(x) of its energy network."""
+    check_probe(run_dir, limit)
     trainer = load_run(run_dir, device=device)
     cfg = trainer.cfg
     result = probe_features(trainer.energy.features, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir)

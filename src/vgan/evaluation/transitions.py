@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import at_least, optional, positive, require
 from ..data import as_float, chunks, load_dataset
 from ..errors import ConfigError
 from ..images import make_grid, save_image, side_by_side
@@ -57,6 +58,8 @@ def reconstruct(run_dir: str | Path, *, n: int = 100, eval_n: Optional[int] = 10
     """Figure 3 for a VCD run: validation inputs x | reconstructions x_bar | transitions x~, side by
     side in one PNG (default <run_dir>/reconstruct.png), and `transition_metrics` over the first
     `eval_n` validation images (all 10,000 by default)."""
+    require(n, at_least(2), "--n", "show 2 or more images (the sampler's batch norm needs 2)")
+    require(eval_n, optional(positive), "--eval-n", "use 1 or more validation images, or leave it out for all")
     trainer = _transition_run(run_dir, device)
     val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir)
     x = as_float(val.images[:n].to(trainer.device))
@@ -77,6 +80,7 @@ def chain(run_dir: str | Path, *, steps: int = 9, n: int = 30, out: Optional[str
     (the first row is x). Written to `out` (default <run_dir>/chain.png)."""
     if n < 2:
         raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
+    require(steps, positive, "--steps", "take 1 or more transition steps")
     trainer = _transition_run(run_dir, device)
     x = as_float(load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
