@@ -86,7 +86,7 @@ def test_bad_values_give_one_line_errors(values, message):
 def test_bad_override_and_missing_file():
     with pytest.raises(ConfigError, match="not key=value"):
         parse_overrides(["k3"])
-    with pytest.raises(ConfigError, match="does not exist and is not a preset name.*`vgan configs`"):
+    with pytest.raises(ConfigError, match="does not exist or is not a file, and is not a preset name.*`vgan configs`"):
         load_config("no/such.yaml")
 
 

@@ -27,7 +27,7 @@ def test_train_writes_the_run_directory(tiny, tmp_path):
             "logit_abs_fake", "epoch"} <= set(lines[0])
     assert all(0 <= m["energy_real"] <= 8 and 0 <= m["energy_fake"] <= 8 for m in lines)  # E in [0, K]
     assert Image.open(run / "samples" / "epoch_002.png").size == (302, 302)  # 10x10 of 28 + 2 px
-    assert Image.open(run / "curves.png").size == (1200, 640)  # energy, entropy, losses, |logit|: 2 rows of 2
+    assert Image.open(run / "curves.png").size == (1200, 960)  # energy, entropy, losses, |logit|, dead zones: 3 rows
     assert load_checkpoint(run / "last.pt")["step"] == 8
     assert (run / "epoch_002.pt").is_file() and list((run / "tb").glob("events.out.tfevents.*"))
     assert vgan.load_config(run / "config.yaml").experts == 8
@@ -52,9 +52,9 @@ def test_nan_stops_keeps_last_good_checkpoint_and_resume_recovers(tiny, tmp_path
     real_loss = objectives.VGANObjective.energy_loss
     calls = {"n": 0}
 
-    def poisoned(self, real, fake):
+    def poisoned(self, real, fake, inputs=None):
         calls["n"] += 1
-        loss, stats = real_loss(self, real, fake)
+        loss, stats = real_loss(self, real, fake, inputs)
         if calls["n"] == 6:
             loss = loss * float("nan")
             stats["loss_e"] = loss.detach()

@@ -271,8 +271,8 @@ def find_config(path_or_name: str | Path) -> Path:
     path = Path(path_or_name)
     found = path if path.is_file() else preset_path(str(path_or_name))
     if found is None:
-        raise ConfigError(f"config file {path} does not exist and is not a preset name; pass a YAML file or a "
-                          "preset that `vgan configs` lists, e.g. mnist_gan")
+        raise ConfigError(f"config file {path} does not exist or is not a file, and is not a preset name; pass a YAML "
+                          "file or a preset that `vgan configs` lists, e.g. mnist_gan")
     return found
 
 
