@@ -17,6 +17,7 @@ Images/s counts the images the authors' loop processes per epoch: the training i
 when augmented), 10,000 validation and 10,000 test images. Each side runs in a fresh process;
 the sides alternate for --rounds rounds, medians shown with the range of the per-round ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,8 @@ def ref_protocol(sampler, epochs: int) -> float:
         wrong = 0
         with torch.no_grad():
             for i in range(0, len(split.images), 200):
-                x = as_float(split.images[i:i + 200])
-                wrong += (model(x).argmax(1) != split.labels[i:i + 200]).sum().item()
+                x = as_float(split.images[i : i + 200])
+                wrong += (model(x).argmax(1) != split.labels[i : i + 200]).sum().item()
         return wrong / len(split.images)
 
     start = time.perf_counter()
@@ -74,7 +75,7 @@ def ref_protocol(sampler, epochs: int) -> float:
         model.train()
         order = epoch_order(LABELS, seed=0, epoch=epoch)
         for i in range(0, LABELS, 100):
-            x, y = as_float(x_lab[order[i:i + 100]]), y_lab[order[i:i + 100]]
+            x, y = as_float(x_lab[order[i : i + 100]]), y_lab[order[i : i + 100]]
             noisy = x + 0.1 * torch.randn_like(x)
             loss = F.cross_entropy(model(noisy), y)
             if sampler is not None:
@@ -101,8 +102,12 @@ def run_side(row: str, side: str, epochs: int) -> dict:
 
 
 def in_subprocess(row: str, side: str, epochs: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--one", row, "--side", side, "--epochs", str(epochs)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", row, "--side", side, "--epochs", str(epochs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -117,20 +122,28 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_side(args.one, args.side, args.epochs)))
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs per side, "
-          f"{args.rounds} rounds")
-    print(f"{'row':<10} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'range':>11} {'vgan s/epoch':>12} "
-          f"{'ref s/epoch':>11} {'test passes':>11}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs per side, "
+        f"{args.rounds} rounds"
+    )
+    print(
+        f"{'row':<10} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'range':>11} {'vgan s/epoch':>12} "
+        f"{'ref s/epoch':>11} {'test passes':>11}"
+    )
     for row in args.rows.split(","):
-        rounds = [(in_subprocess(row, "vgan", args.epochs), in_subprocess(row, "ref", args.epochs))
-                  for _ in range(args.rounds)]
+        rounds = [
+            (in_subprocess(row, "vgan", args.epochs), in_subprocess(row, "ref", args.epochs))
+            for _ in range(args.rounds)
+        ]
         images = args.epochs * (LABELS * (2 if row == "augmented" else 1) + EPOCH_IMAGES)
         t_ours = statistics.median(r[0]["seconds"] for r in rounds)
         t_ref = statistics.median(r[1]["seconds"] for r in rounds)
         ratios = [r[1]["seconds"] / r[0]["seconds"] for r in rounds]
-        print(f"{row:<10} {images / t_ours:>10.1f} {images / t_ref:>10.1f} {t_ref / t_ours:>6.2f} "
-              f"{min(ratios):>5.2f}-{max(ratios):<5.2f} {t_ours / args.epochs:>12.2f} {t_ref / args.epochs:>11.2f} "
-              f"{rounds[0][0]['test_passes']:>5}/{args.epochs}")
+        print(
+            f"{row:<10} {images / t_ours:>10.1f} {images / t_ref:>10.1f} {t_ref / t_ours:>6.2f} "
+            f"{min(ratios):>5.2f}-{max(ratios):<5.2f} {t_ours / args.epochs:>12.2f} {t_ref / args.epochs:>11.2f} "
+            f"{rounds[0][0]['test_passes']:>5}/{args.epochs}"
+        )
 
 
 if __name__ == "__main__":

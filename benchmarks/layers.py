@@ -6,6 +6,7 @@ vgan.layers (matmul + col2im on the CPU), batch 100, channels-last, freed memory
 Rows: the energy's first conv with its input gradient (what a generator step back-propagates
 through), and the generator's last deconv forward (sampling) and forward + backward.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,14 +45,22 @@ def cases(batch: int):
         conv = pair(nn.Conv2d, layers.Conv2d, in_channels=c, out_channels=w, kernel_size=5, padding=2)
         x = torch.rand(batch, c, s, s).contiguous(memory_format=torch.channels_last).requires_grad_()
         g = torch.randn(batch, w, s, s).contiguous(memory_format=torch.channels_last)
-        yield f"{name} conv {c}->{w} fwd+bwd", [lambda m=m: m(x).backward(g) for m in conv]
-        deconv = pair(nn.ConvTranspose2d, layers.ConvTranspose2d, in_channels=w, out_channels=c, kernel_size=5,
-                      stride=2, padding=2, output_padding=1)
+        yield f"{name} conv {c}->{w} fwd+bwd", [lambda m=m, x=x, g=g: m(x).backward(g) for m in conv]
+        deconv = pair(
+            nn.ConvTranspose2d,
+            layers.ConvTranspose2d,
+            in_channels=w,
+            out_channels=c,
+            kernel_size=5,
+            stride=2,
+            padding=2,
+            output_padding=1,
+        )
         h = torch.randn(batch, w, s // 2, s // 2).contiguous(memory_format=torch.channels_last)
         hg = h.clone().requires_grad_()
         gy = torch.randn(batch, c, s, s)
-        yield f"{name} deconv {w}->{c} fwd (no grad)", [lambda m=m: m(h) for m in deconv]
-        yield f"{name} deconv {w}->{c} fwd+bwd", [lambda m=m: m(hg).backward(gy) for m in deconv]
+        yield f"{name} deconv {w}->{c} fwd (no grad)", [lambda m=m, h=h: m(h) for m in deconv]
+        yield f"{name} deconv {w}->{c} fwd+bwd", [lambda m=m, hg=hg, gy=gy: m(hg).backward(gy) for m in deconv]
 
 
 def main() -> None:

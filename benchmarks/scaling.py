@@ -7,6 +7,7 @@ temporary directory; it prints wall time (start-up and the data check included),
 image seen, and the process's peak resident memory. Linear time and flat memory are what to
 look for.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,16 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 
 
 def point(config: str, images: int, epochs: int, out_dir: str) -> dict:
-    overrides = [f"train_limit={images}", f"epochs={epochs}", f"out_dir={out_dir}", "name=point",
-                 "tensorboard=false", "progress=false", "log_every=1000000", "device=cpu"]
+    overrides = [
+        f"train_limit={images}",
+        f"epochs={epochs}",
+        f"out_dir={out_dir}",
+        "name=point",
+        "tensorboard=false",
+        "progress=false",
+        "log_every=1000000",
+        "device=cpu",
+    ]
     run = subprocess.run([sys.executable, "-c", CHILD, config, *overrides], capture_output=True, text=True, check=True)
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -48,8 +57,10 @@ def main() -> None:
                 epochs = args.epochs * (mult if varied == "epochs" else 1)
                 r = point(args.config, images, epochs, tmp)
             per_image = 1000 * r["seconds"] / (images * epochs)
-            print(f"{varied:<8} {mult:>2} {images:>7} {epochs:>6} {r['seconds']:>8.1f} {per_image:>9.3f} "
-                  f"{r['peak_mib']:>9.0f}")
+            print(
+                f"{varied:<8} {mult:>2} {images:>7} {epochs:>6} {r['seconds']:>8.1f} {per_image:>9.3f} "
+                f"{r['peak_mib']:>9.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ so the reference keeps PyTorch's defaults whatever vgan sets (e.g. the allocator
 alternate for --rounds rounds and the medians are shown, so a noisy neighbour slows both.
 `key=value` arguments set vgan config keys for the vgan side, e.g. compile=true or precision=bf16.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,20 @@ PRESETS = {
 
 # ---- the reference: what a user would write without vgan -----------------------------------
 
+
 def ref_energy(arch: str) -> nn.Module:
     if arch == "conv":
-        phi = [nn.Conv2d(1, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(64, 64, 5, padding=2),
-               nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 7 * 7, 1024), nn.ReLU()]
+        phi = [
+            nn.Conv2d(1, 64, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 64, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 1024),
+            nn.ReLU(),
+        ]
     else:
         phi = [nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU()]
     return nn.Sequential(*phi, nn.Linear(1024, 128))  # expert logits
@@ -52,21 +63,56 @@ def ref_decoder(arch: str, in_dim: int, first_dense: bool) -> nn.Module:
     if arch == "conv":
         head = [nn.Linear(in_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU()] if first_dense else []
         width = 1024 if first_dense else in_dim
-        return nn.Sequential(*head, nn.Linear(width, 64 * 7 * 7), nn.BatchNorm1d(64 * 7 * 7), nn.ReLU(),
-                             nn.Unflatten(1, (64, 7, 7)),
-                             nn.ConvTranspose2d(64, 64, 5, 2, 2, output_padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-                             nn.ConvTranspose2d(64, 1, 5, 2, 2, output_padding=1), nn.Sigmoid())
-    return nn.Sequential(nn.Linear(in_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(), nn.Linear(1024, 1024),
-                         nn.BatchNorm1d(1024), nn.ReLU(), nn.Linear(1024, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
+        return nn.Sequential(
+            *head,
+            nn.Linear(width, 64 * 7 * 7),
+            nn.BatchNorm1d(64 * 7 * 7),
+            nn.ReLU(),
+            nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 64, 5, 2, 2, output_padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.ConvTranspose2d(64, 1, 5, 2, 2, output_padding=1),
+            nn.Sigmoid(),
+        )
+    return nn.Sequential(
+        nn.Linear(in_dim, 1024),
+        nn.BatchNorm1d(1024),
+        nn.ReLU(),
+        nn.Linear(1024, 1024),
+        nn.BatchNorm1d(1024),
+        nn.ReLU(),
+        nn.Linear(1024, 784),
+        nn.Sigmoid(),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
 
 
 def ref_encoder(arch: str) -> nn.Module:
     if arch == "conv":
-        return nn.Sequential(nn.Conv2d(1, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(64, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Flatten(), nn.Linear(64 * 7 * 7, 256), nn.BatchNorm1d(256), nn.Tanh())
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.BatchNorm1d(1024), nn.ReLU(), nn.Linear(1024, 256),
-                         nn.BatchNorm1d(256), nn.Tanh())
+        return nn.Sequential(
+            nn.Conv2d(1, 64, 5, padding=2),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 64, 5, padding=2),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 256),
+            nn.BatchNorm1d(256),
+            nn.Tanh(),
+        )
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 1024),
+        nn.BatchNorm1d(1024),
+        nn.ReLU(),
+        nn.Linear(1024, 256),
+        nn.BatchNorm1d(256),
+        nn.Tanh(),
+    )
 
 
 def entropy(p):
@@ -119,6 +165,7 @@ def reference_step(objective: str, arch: str, k: int):
 
 # ---- measurement ---------------------------------------------------------------------------
 
+
 def timed(step, x, iters: int, warmup: int) -> dict:
     """Seconds and minor page faults per iteration, after `warmup` iterations."""
     for _ in range(warmup):
@@ -126,8 +173,10 @@ def timed(step, x, iters: int, warmup: int) -> dict:
     faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
     for _ in range(iters):
         step(x)
-    return {"seconds": (time.perf_counter() - start) / iters,
-            "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / iters}
+    return {
+        "seconds": (time.perf_counter() - start) / iters,
+        "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / iters,
+    }
 
 
 def matmul_peak(n: int = 2048, reps: int = 10) -> float:
@@ -136,7 +185,7 @@ def matmul_peak(n: int = 2048, reps: int = 10) -> float:
     start = time.perf_counter()
     for _ in range(reps):
         a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - start) / 1e9
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
 
 
 def run_side(name: str, side: str, iters: int, warmup: int, overrides: list) -> dict:
@@ -161,8 +210,24 @@ def run_side(name: str, side: str, iters: int, warmup: int, overrides: list) -> 
 
 def in_subprocess(name: str, side: str, args) -> dict:
     """run_side in a fresh process, so that neither side inherits the other's settings or memory."""
-    out = subprocess.run([sys.executable, __file__, "--one", name, "--side", side, "--iters", str(args.iters),
-                          "--warmup", str(args.warmup), *args.overrides], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--one",
+            name,
+            "--side",
+            side,
+            "--iters",
+            str(args.iters),
+            "--warmup",
+            str(args.warmup),
+            *args.overrides,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -180,10 +245,14 @@ def main() -> None:
         print(json.dumps(run_side(args.one, args.side, args.iters, args.warmup, args.overrides)))
         return
     peak = max(matmul_peak() for _ in range(3))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.1f} GFLOP/s"
-          + (f"; vgan with {' '.join(args.overrides)}" if args.overrides else ""))
-    print(f"{'preset':<11} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'range':>11} {'GFLOP/it':>9} {'GFLOP/s':>8} "
-          f"{'% peak':>7} {'peak MiB':>9} {'faults/it':>9} {'ref':>8}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.1f} GFLOP/s"
+        + (f"; vgan with {' '.join(args.overrides)}" if args.overrides else "")
+    )
+    print(
+        f"{'preset':<11} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'range':>11} {'GFLOP/it':>9} "
+        f"{'GFLOP/s':>8} {'% peak':>7} {'peak MiB':>9} {'faults/it':>9} {'ref':>8}"
+    )
     for name in args.presets.split(","):
         rounds = [(in_subprocess(name, "vgan", args), in_subprocess(name, "ref", args)) for _ in range(args.rounds)]
         ours = min(rounds, key=lambda r: r[0]["seconds"])[0]  # for FLOPs and memory
@@ -191,11 +260,13 @@ def main() -> None:
         t_ref = statistics.median(r[1]["seconds"] for r in rounds)
         ratios = [r[1]["seconds"] / r[0]["seconds"] for r in rounds]
         gflop_s = ours["flops"] / t_ours / 1e9
-        print(f"{name:<11} {ours['n_img'] / t_ours:>10.1f} {ours['n_img'] / t_ref:>10.1f} {t_ref / t_ours:>6.2f} "
-              f"{min(ratios):>5.2f}-{max(ratios):<5.2f} {ours['flops'] / 1e9:>9.2f} {gflop_s:>8.1f} "
-              f"{100 * gflop_s / peak:>6.1f}% {ours['peak_rss_mib']:>9.0f} "
-              f"{statistics.median(r[0]['faults'] for r in rounds):>8.0f} "
-              f"{statistics.median(r[1]['faults'] for r in rounds):>8.0f}")
+        print(
+            f"{name:<11} {ours['n_img'] / t_ours:>10.1f} {ours['n_img'] / t_ref:>10.1f} {t_ref / t_ours:>6.2f} "
+            f"{min(ratios):>5.2f}-{max(ratios):<5.2f} {ours['flops'] / 1e9:>9.2f} {gflop_s:>8.1f} "
+            f"{100 * gflop_s / peak:>6.1f}% {ours['peak_rss_mib']:>9.0f} "
+            f"{statistics.median(r[0]['faults'] for r in rounds):>8.0f} "
+            f"{statistics.median(r[1]['faults'] for r in rounds):>8.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Helpers of the bad-input suites (test_bad_input*.py): a world of files to break, crafted
 hostile files, and the assertion that a command was refused cleanly."""
+
 import hashlib
 import os
 import pickle
@@ -92,8 +93,9 @@ class World:
         from vgan.data import datasets
 
         folder = root / "cifar-10-batches-py"
-        self.monkeypatch.setattr(datasets, "CIFAR_PY_MD5", {
-            b: hashlib.md5((folder / b).read_bytes()).hexdigest() for b in CIFAR10.batches})
+        self.monkeypatch.setattr(
+            datasets, "CIFAR_PY_MD5", {b: hashlib.md5((folder / b).read_bytes()).hexdigest() for b in CIFAR10.batches}
+        )
 
     def refused(self, args: list, message: str, capsys) -> str:
         """Run `vgan ARGS`: exit status 2, one line naming `message`, and no file changed."""

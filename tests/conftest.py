@@ -5,8 +5,20 @@ import pytest
 from vgan import data
 from vgan.errors import DataError
 
-TINY = ["arch=mlp", "hidden=32", "feature_dim=32", "gen_hidden=32", "z_dim=8", "experts=8",
-        "train_limit=200", "batch_size=50", "epochs=2", "log_every=1", "save_every=3", "progress=false"]
+TINY = [
+    "arch=mlp",
+    "hidden=32",
+    "feature_dim=32",
+    "gen_hidden=32",
+    "z_dim=8",
+    "experts=8",
+    "train_limit=200",
+    "batch_size=50",
+    "epochs=2",
+    "log_every=1",
+    "save_every=3",
+    "progress=false",
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """vgan.allocator: keeping freed memory stops the per-step page faults."""
+
 import resource
 
 import pytest

@@ -1,4 +1,5 @@
 """vgan.atomic: a write either replaces the file whole or leaves the old one."""
+
 import pytest
 import torch
 
@@ -57,6 +58,7 @@ def test_a_symlink_at_the_target_is_replaced_not_written_through(tmp_path):
 
 def test_new_files_get_the_usual_permissions(tmp_path):
     import os
+
     mask = os.umask(0o022)
     os.umask(mask)
     assert (write_atomic(tmp_path / "a.txt", "x").stat().st_mode & 0o777) == 0o666 & ~mask

@@ -1,5 +1,6 @@
 """Table 2's classifier protocol (vgan.evaluation.augment): the authors' initialisation, optimiser,
 batch-norm statistics and the faster evaluation path."""
+
 import math
 
 import pytest
@@ -7,8 +8,14 @@ import torch
 from torch import nn
 
 from vgan.cli import main
-from vgan.evaluation.augment import (Table2Classifier, classifier_optimizer, classifier_step, error_pct,
-                                     frozen_bn_stats, recompute_bn_stats)
+from vgan.evaluation.augment import (
+    Table2Classifier,
+    classifier_optimizer,
+    classifier_step,
+    error_pct,
+    frozen_bn_stats,
+    recompute_bn_stats,
+)
 
 
 class Inverter(nn.Module):
@@ -65,8 +72,12 @@ def test_folded_network_computes_the_eval_function():
 
 
 def _stats(model):
-    return [t.clone() for m in model.modules() if isinstance(m, nn.BatchNorm2d)
-            for t in (m.running_mean, m.running_var, m.num_batches_tracked)]
+    return [
+        t.clone()
+        for m in model.modules()
+        if isinstance(m, nn.BatchNorm2d)
+        for t in (m.running_mean, m.running_var, m.num_batches_tracked)
+    ]
 
 
 def _step_from_same_state(bn_stats, sampler):
@@ -117,7 +128,7 @@ def test_recomputed_statistics_are_the_average_over_the_labelled_images():
     first = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
     conv = model.net[0]
     with torch.no_grad():
-        means = torch.stack([conv(x[i:i + 10]).mean((0, 2, 3)) for i in range(0, 40, 10)])
+        means = torch.stack([conv(x[i : i + 10]).mean((0, 2, 3)) for i in range(0, 40, 10)])
     assert torch.allclose(first.running_mean, means.mean(0), atol=1e-5)
     assert first.momentum == 0.1 and int(first.num_batches_tracked) == 4
 

@@ -3,6 +3,7 @@ runs are never mixed or overwritten. Each case runs the real CLI and asserts exi
 line `vgan: error: ...` naming the problem, no traceback, and no side effect: every file under
 the working folder (the runs, the planted files) byte-identical, the data cache unchanged, no
 marker file from a crafted pickle (badinput.World.refused). Part 2: test_bad_input_values.py."""
+
 import gzip
 import shutil
 
@@ -59,6 +60,7 @@ def cached_npy_with_code(w):
 
 def checkpoint_with_code(w):
     import pickle
+
     (w.run / "last.pt").write_bytes(pickle.dumps(Marker(w.marker)))
     return ["sample", w.run], "truncated or not a checkpoint"
 
@@ -70,6 +72,7 @@ def yaml_with_code(w):
 
 def gzip_bomb(w):
     from vgan.data import sources
+
     w.monkeypatch.setattr(sources, "MAX_BYTES", 1 << 20)  # what 256 MiB is to the real files
     raw = w.root / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -80,6 +83,7 @@ def gzip_bomb(w):
 
 
 # ---- 2. writes stay inside the run directory ----------------------------------------------------
+
 
 def name_case(name):
     return lambda w: (w.train(f"name={name}"), "'name' must be a plain folder name")
@@ -111,17 +115,20 @@ def sample_out_is_a_folder(w):
 
 # ---- 3. runs are never mixed or overwritten ---------------------------------------------------
 
+
 def new_run_over(*remove):
     def case(w):
         for name in remove:
             path = w.run / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         return w.train("name=run"), "already holds a run"
+
     return case
 
 
 def run_in_use(w):
     from vgan.lock import RunLock
+
     lock = RunLock(w.run, resume=True).__enter__()  # as a trainer holds it
     w.monkeypatch.setattr(w, "held", lock, raising=False)
     return ["train", "--resume", w.run, "epochs=3"], "is in use by another vgan train (pid"

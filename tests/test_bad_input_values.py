@@ -1,6 +1,7 @@
 """Bad input, part 2: meaningless values are errors, not silent successes, and expected failures
 are one line, not tracebacks. Same assertions as part 1 (test_bad_input.py): exit status 2, one
 line naming the problem, no traceback, no file changed (badinput.World.refused)."""
+
 import gzip
 
 import pytest
@@ -69,10 +70,14 @@ SILENT = {
     "sample-points-run": sample_points_run,
     "sample-one-image": lambda w: (["sample", w.run, "--n", "1"], "must be an integer >= 2"),
     "sample-missing-checkpoint": lambda w: (["sample", w.run, "--checkpoint", "epoch_009.pt"], "no checkpoint at"),
-    "augment-fewer-labels-than-a-batch": lambda w: (["augment", "--dataset", "mnist", "--labels", "50"],
-                                                    "--labels must be >= 100"),
-    "augment-more-labels-than-the-split": lambda w: (["augment", "--dataset", "mnist", "--labels", "60000"],
-                                                     "--labels must be <= 50000"),
+    "augment-fewer-labels-than-a-batch": lambda w: (
+        ["augment", "--dataset", "mnist", "--labels", "50"],
+        "--labels must be >= 100",
+    ),
+    "augment-more-labels-than-the-split": lambda w: (
+        ["augment", "--dataset", "mnist", "--labels", "60000"],
+        "--labels must be <= 50000",
+    ),
     "augment-zero-epochs": lambda w: (["augment", "--dataset", "mnist", "--epochs", "0"], "must be an integer > 0"),
     "augment-bad-seeds": lambda w: (["augment", "--dataset", "mnist", "--seeds", "0,0"], "distinct"),
     "augment-no-dataset": lambda w: (["augment"], "name the dataset"),
@@ -101,8 +106,12 @@ def resume_edited_config(w):  # the networks the config builds no longer fit the
 def corrupt_deflate(w):
     raw = w.root / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                 "t10k-labels-idx1-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         data = bytearray(gzip.compress(bytes(range(256)) * 64))
         data[20:30] = b"\xff" * 10  # the deflate stream, past the header
         (raw / f"{name}.gz").write_bytes(bytes(data))
@@ -112,8 +121,12 @@ def corrupt_deflate(w):
 def truncated_gzip(w):
     raw = w.root / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                 "t10k-labels-idx1-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (raw / f"{name}.gz").write_bytes(gzip.compress(bytes(range(256)) * 64)[:100])  # cut inside the stream
     return ["data", "verify", "mnist", "--data-dir", w.root / "mnist"], "cannot read"
 
@@ -121,8 +134,11 @@ def truncated_gzip(w):
 def truncated_npy(w):
     w.monkeypatch.setenv("VGAN_DATA", str(w.root / "cache"))
     for k in ("x_train", "y_train", "x_test", "y_test"):
-        w.file(f"cache/cifar10/{k}.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, "
-                                         b"'shape': (1000, 32), }" + b" " * 60 + b"\n" + bytes(10))
+        w.file(
+            f"cache/cifar10/{k}.npy",
+            b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, "
+            b"'shape': (1000, 32), }" + b" " * 60 + b"\n" + bytes(10),
+        )
     return ["data", "verify", "cifar10"], "is not a plain .npy array"
 
 
@@ -148,8 +164,10 @@ TRACEBACKS = {
     "override-not-key-value": lambda w: (w.train("k3"), "is not key=value"),
 }
 if not torch.cuda.is_available():
-    TRACEBACKS["sample-on-cuda-without-cuda"] = lambda w: (["sample", w.run, "--device", "cuda"],
-                                                           "CUDA is not available")
+    TRACEBACKS["sample-on-cuda-without-cuda"] = lambda w: (
+        ["sample", w.run, "--device", "cuda"],
+        "CUDA is not available",
+    )
 CASES = {**SILENT, **TRACEBACKS}
 
 

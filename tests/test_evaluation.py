@@ -3,8 +3,7 @@ from PIL import Image
 from torch import nn
 
 from vgan.cli import main
-from vgan.evaluation import accuracy, train_classifier, transition_metrics
-from vgan.evaluation import transitions
+from vgan.evaluation import accuracy, train_classifier, transition_metrics, transitions
 from vgan.samplers import TransitionSampler
 
 

@@ -1,5 +1,6 @@
 """vgan.layers: the col2im convolutions agree with torch.nn, and take the plain path where
 they would not help."""
+
 import pytest
 import torch
 from torch import nn
@@ -61,8 +62,10 @@ def test_conv_transpose2d_forward_by_col2im_matches_nn(thin, channels_last):
 def test_under_autocast_the_layers_match_nn_dtypes():
     x = torch.randn(2, 1, 12, 12, requires_grad=True)
     h = torch.randn(2, 8, 6, 6, requires_grad=True)
-    pairs = [(nn.Conv2d(1, 8, 5, padding=2), layers.Conv2d(1, 8, 5, padding=2), x),
-             (nn.ConvTranspose2d(8, 1, 5, 2, 2, 1), layers.ConvTranspose2d(8, 1, 5, 2, 2, 1), h)]
+    pairs = [
+        (nn.Conv2d(1, 8, 5, padding=2), layers.Conv2d(1, 8, 5, padding=2), x),
+        (nn.ConvTranspose2d(8, 1, 5, 2, 2, 1), layers.ConvTranspose2d(8, 1, 5, 2, 2, 1), h),
+    ]
     with torch.autocast("cpu", dtype=torch.bfloat16):
         for ref, new, inp in pairs:
             y = new(inp)

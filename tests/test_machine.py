@@ -1,4 +1,5 @@
 """run.json: the machine and software of every training session of a run."""
+
 import json
 
 import torch

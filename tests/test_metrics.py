@@ -73,9 +73,22 @@ def test_energy_auroc_by_hand():
 
 
 def test_evaluate_a_toy_run(tmp_path, capsys):
-    args = ["train", f"out_dir={tmp_path}", "name=toy", "dataset=25gaussians", "hidden=32", "feature_dim=32",
-            "gen_hidden=32", "z_dim=4", "experts=8", "train_limit=500", "batch_size=50", "epochs=1",
-            "progress=false", "tensorboard=false"]
+    args = [
+        "train",
+        f"out_dir={tmp_path}",
+        "name=toy",
+        "dataset=25gaussians",
+        "hidden=32",
+        "feature_dim=32",
+        "gen_hidden=32",
+        "z_dim=4",
+        "experts=8",
+        "train_limit=500",
+        "batch_size=50",
+        "epochs=1",
+        "progress=false",
+        "tensorboard=false",
+    ]
     assert main(args) == 0
     assert main(["evaluate", str(tmp_path / "toy"), "--n", "300"]) == 0
     saved = json.loads((tmp_path / "toy" / "evaluate.json").read_text())
@@ -104,9 +117,11 @@ def test_linear_probe_separates_separable_features():
     split = lambda a, b: (x[a:b].numpy(), y[a:b].numpy())  # noqa: E731
     result = linear_probe(split(0, 200), split(200, 250), split(250, 300))
     assert result["test_error_pct"] == 0.0 and result["C"] in (0.01, 0.1, 1.0)
-    noise = linear_probe(*[(torch.randn(100, 5, generator=gen).numpy(), y[:100].numpy())] * 1,
-                         (torch.randn(50, 5, generator=gen).numpy(), y[:50].numpy()),
-                         (torch.randn(50, 5, generator=gen).numpy(), y[:50].numpy()))
+    noise = linear_probe(
+        *[(torch.randn(100, 5, generator=gen).numpy(), y[:100].numpy())] * 1,
+        (torch.randn(50, 5, generator=gen).numpy(), y[:50].numpy()),
+        (torch.randn(50, 5, generator=gen).numpy(), y[:50].numpy()),
+    )
     assert noise["test_error_pct"] > 30  # random features: near chance (66.7%)
 
 

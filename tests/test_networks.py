@@ -1,4 +1,5 @@
 """vgan.networks: the conv networks' pool-then-ReLU order is the paper's function exactly."""
+
 import pytest
 import torch
 from torch import nn

@@ -2,10 +2,9 @@ import math
 
 import torch
 
-from vgan.energy import EnergyOutput
+from vgan.energy import EnergyOutput, MultiModalEnergy
 from vgan.entropy import batch_entropy
 from vgan.networks import EnergyModel, MLPFeatures
-from vgan.energy import MultiModalEnergy
 from vgan.objectives import GANObjective, VGANObjective
 
 
@@ -34,10 +33,12 @@ def test_gan_losses_match_eq1():
     sig = lambda a: 1 / (1 + math.exp(-a))  # noqa: E731
     d_loss = GANObjective().energy_loss(real, fake)[0].item()
     assert math.isclose(d_loss, -math.log(sig(1.0)) - math.log(1 - sig(-0.5)), rel_tol=1e-6)
-    assert math.isclose(GANObjective("nonsaturating").generator_loss(fake)[0].item(), -math.log(sig(-0.5)),
-                        rel_tol=1e-6)
-    assert math.isclose(GANObjective("saturating").generator_loss(fake)[0].item(), math.log(1 - sig(-0.5)),
-                        rel_tol=1e-6)
+    assert math.isclose(
+        GANObjective("nonsaturating").generator_loss(fake)[0].item(), -math.log(sig(-0.5)), rel_tol=1e-6
+    )
+    assert math.isclose(
+        GANObjective("saturating").generator_loss(fake)[0].item(), math.log(1 - sig(-0.5)), rel_tol=1e-6
+    )
 
 
 def test_energy_step_lowers_data_energy_relative_to_generated():

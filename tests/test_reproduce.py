@@ -1,4 +1,5 @@
 """`vgan reproduce table1|table2 --scale smoke` end to end: every number in a table comes from a run."""
+
 import hashlib
 import json
 import re
@@ -14,8 +15,9 @@ from vgan.cli import main
 from vgan.data import SVHN
 from vgan.reproduce import PAPER, table_rows
 
-ROW2 = re.compile(r"^\| ([^|]+) \| ([0-9.]+)(?: ± [0-9.]+)? \| (\d+) \| ([0-9.]+) \| ([0-9.—]+) \| ([0-9.—]+) \| `(.+)` \|$",
-                  re.M)
+ROW2 = re.compile(
+    r"^\| ([^|]+) \| ([0-9.]+)(?: ± [0-9.]+)? \| (\d+) \| ([0-9.]+) \| ([0-9.—]+) \| ([0-9.—]+) \| `(.+)` \|$", re.M
+)
 ROW1 = re.compile(r"^\| ([^|]+) \| ([0-9.]+) \| ([0-9.—]+) \| `(.+)` \|$", re.M)
 
 
@@ -33,8 +35,13 @@ def tiny_svhn(folder: Path, monkeypatch) -> None:
     rng = np.random.default_rng(0)
     files = {}
     for name, n in (("train_32x32.mat", 500), ("test_32x32.mat", 200)):
-        savemat(folder / name, {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
-                                "y": rng.integers(1, 11, (n, 1)).astype(np.uint8)})
+        savemat(
+            folder / name,
+            {
+                "X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
+                "y": rng.integers(1, 11, (n, 1)).astype(np.uint8),
+            },
+        )
         files[name] = hashlib.md5((folder / name).read_bytes()).hexdigest()
     monkeypatch.setattr(SVHN, "files", files)
     monkeypatch.setattr(SVHN, "train_size", 400)

@@ -1,5 +1,6 @@
 """The run directory's guarantees: one writer (vgan.lock), no new run over an old one, resume
 after kill -9, and writes that stay inside the directory."""
+
 import json
 import os
 import signal
@@ -15,8 +16,9 @@ from vgan.lock import RunLock
 
 
 def start_trainer(args):
-    return subprocess.Popen([sys.executable, "-m", "vgan.cli", "train", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vgan.cli", "train", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for(path, proc, timeout=120):
@@ -32,8 +34,12 @@ def test_a_second_trainer_is_refused_and_kill_9_leaves_no_stale_lock(tiny, tmp_p
     first = start_trainer([*tiny, "name=long", "epochs=100000", "save_every=1", "tensorboard=false"])
     try:
         wait_for(run / "last.pt", first)
-        second = subprocess.run([sys.executable, "-m", "vgan.cli", "train", "--resume", str(run)],
-                                capture_output=True, text=True, timeout=120)
+        second = subprocess.run(
+            [sys.executable, "-m", "vgan.cli", "train", "--resume", str(run)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
         assert f"is in use by another vgan train (pid {first.pid} on " in second.stderr
         assert main(["train", *tiny, "name=long"]) == 2  # a new run is refused too
@@ -99,9 +105,11 @@ def test_two_new_runs_started_together_do_not_mix(tiny, tmp_path):
     assert err.count("\n") == 1 and ("in use by another vgan train" in err or "already holds a run" in err), err
     assert main(["train", *tiny, "name=alone", "tensorboard=false", "device=cpu"]) == 0  # the winner's is whole
     assert (tmp_path / "both" / "metrics.jsonl").read_text().count("\n") == 8
+
     def losses(name):
         lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
         return [[json.loads(ln)[k] for k in ("loss_g", "loss_e")] for ln in lines]
+
     assert losses("both") == losses("alone")
 
 

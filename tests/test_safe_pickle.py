@@ -1,4 +1,5 @@
 """vgan.data.safe_pickle: CIFAR-10's pickled batches are read as plain data; nothing in them runs."""
+
 import os
 import pickle
 
@@ -10,12 +11,28 @@ from vgan.data import safe_pickle
 
 def py2_batch(raw: bytes, shape=(2, 3)) -> bytes:
     """A protocol-2 pickle as Python 2's cPickle wrote the official batches: str keys, numpy.core."""
+
     def s(b):
         return b"U" + bytes([len(b)]) + b
+
     dims = b"".join(b"K" + bytes([d]) for d in shape)
-    return (b"\x80\x02}q\x00(" + s(b"data") + b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85"
-            + s(b"b") + b"\x87R(K\x01" + dims + b"\x86cnumpy\ndtype\n" + s(b"u1") + b"K\x00K\x01\x87R(K\x03" + s(b"|")
-            + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89" + s(raw) + b"tb" + s(b"labels") + b"](K\x01K\x02eu.")
+    return (
+        b"\x80\x02}q\x00("
+        + s(b"data")
+        + b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85"
+        + s(b"b")
+        + b"\x87R(K\x01"
+        + dims
+        + b"\x86cnumpy\ndtype\n"
+        + s(b"u1")
+        + b"K\x00K\x01\x87R(K\x03"
+        + s(b"|")
+        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89"
+        + s(raw)
+        + b"tb"
+        + s(b"labels")
+        + b"](K\x01K\x02eu."
+    )
 
 
 class Marker:
@@ -37,13 +54,16 @@ def test_reads_the_official_layout_and_numpy_pickles_of_every_protocol():
         assert np.array_equal(out[b"data"], array) and out[b"labels"] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("payload, message", [
-    (lambda m: Marker(m), "names posix.system"),
-    (lambda m: {b"data": [Marker(m)]}, "names posix.system"),
-    (lambda m: np.array([1, "a"], dtype=object), "object array"),
-    (lambda m: {b"data": np.zeros(2, dtype=[("a", "u1"), ("b", "O")])}, "object array"),
-    (lambda m: np.array([1]).view(np.recarray), "numpy.rec"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (lambda m: Marker(m), "names posix.system"),
+        (lambda m: {b"data": [Marker(m)]}, "names posix.system"),
+        (lambda m: np.array([1, "a"], dtype=object), "object array"),
+        (lambda m: {b"data": np.zeros(2, dtype=[("a", "u1"), ("b", "O")])}, "object array"),
+        (lambda m: np.array([1]).view(np.recarray), "numpy.rec"),
+    ],
+)
 def test_refuses_code_and_object_arrays(tmp_path, payload, message):
     marker = tmp_path / "marker"
     data = pickle.dumps(payload(marker), protocol=2)

@@ -1,4 +1,5 @@
 """The speed options keep results identical or within float tolerance of the plain path."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """End to end: the real `vgan train` entry point on tiny networks and 200 real MNIST images."""
+
 import json
 
 import pytest
@@ -23,8 +24,16 @@ def test_train_writes_the_run_directory(tiny, tmp_path):
     run = tmp_path / "a"
     lines = metrics(run)
     assert [m["step"] for m in lines] == list(range(1, 9))  # 200 images / 50 = 4 steps x 2 epochs
-    assert {"loss_g", "loss_e", "energy_real", "energy_fake", "entropy_gen", "entropy_data",
-            "logit_abs_fake", "epoch"} <= set(lines[0])
+    assert {
+        "loss_g",
+        "loss_e",
+        "energy_real",
+        "energy_fake",
+        "entropy_gen",
+        "entropy_data",
+        "logit_abs_fake",
+        "epoch",
+    } <= set(lines[0])
     assert all(0 <= m["energy_real"] <= 8 and 0 <= m["energy_fake"] <= 8 for m in lines)  # E in [0, K]
     assert Image.open(run / "samples" / "epoch_002.png").size == (302, 302)  # 10x10 of 28 + 2 px
     assert Image.open(run / "curves.png").size == (1200, 960)  # energy, entropy, losses, |logit|, dead zones: 3 rows

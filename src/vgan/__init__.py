@@ -1,10 +1,11 @@
 """vgan: Generative Adversarial Networks as Variational Training of Energy Based Models.
 
-    import vgan
-    trainer = vgan.train(vgan.Config(epochs=1))
-    x = trainer.sampler(16)               # (16, 1, 28, 28) samples G(z)
-    e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K] for Eq. 8
+import vgan
+trainer = vgan.train(vgan.Config(epochs=1))
+x = trainer.sampler(16)               # (16, 1, 28, 28) samples G(z)
+e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K] for Eq. 8
 """
+
 from .config import Config, check_presets, load_config
 from .curves import plot_curves
 from .data import ImageDataset, fetch, load_dataset, verify
@@ -20,10 +21,42 @@ from .train import Trainer, train
 
 __version__ = "0.1.0"
 __all__ = [
-    "Config", "check_presets", "list_presets", "load_config", "plot_curves",
-    "ImageDataset", "fetch", "load_dataset", "verify", "EnergyOutput", "GANEnergy",
-    "MultiModalEnergy", "RBMFreeEnergy", "batch_entropy", "binary_entropy", "binary_entropy_from_logits",
-    "CheckpointError", "ConfigError", "DataError", "RunDirError", "TrainingError", "VGANError", "EnergyModel", "build_energy",
-    "build_generator", "GANObjective", "VCDObjective", "VGANObjective", "Draw", "TransitionSampler", "build_sampler", "load_run", "resume_config", "sample", "LatentSampler",
-    "uniform_noise", "Trainer", "train",
+    "Config",
+    "check_presets",
+    "list_presets",
+    "load_config",
+    "plot_curves",
+    "ImageDataset",
+    "fetch",
+    "load_dataset",
+    "verify",
+    "EnergyOutput",
+    "GANEnergy",
+    "MultiModalEnergy",
+    "RBMFreeEnergy",
+    "batch_entropy",
+    "binary_entropy",
+    "binary_entropy_from_logits",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "RunDirError",
+    "TrainingError",
+    "VGANError",
+    "EnergyModel",
+    "build_energy",
+    "build_generator",
+    "GANObjective",
+    "VCDObjective",
+    "VGANObjective",
+    "Draw",
+    "TransitionSampler",
+    "build_sampler",
+    "load_run",
+    "resume_config",
+    "sample",
+    "LatentSampler",
+    "uniform_noise",
+    "Trainer",
+    "train",
 ]

@@ -8,6 +8,7 @@ page faults per iteration of the paper's VCD networks, against a few hundred wit
 thresholds, the same thing as running under MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_;
 the process then keeps its peak heap (its resident memory stays at that peak) and reuses it.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -6,6 +6,7 @@ under an unpredictable name `.<name>.<random>.tmp` in the target's folder and wr
 its own descriptor; `os.replace` then swaps it in, which replaces a symlink at the target
 instead of writing through it. Nothing planted in the folder can redirect a write elsewhere.
 """
+
 from __future__ import annotations
 
 import os

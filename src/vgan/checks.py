@@ -3,6 +3,7 @@
 
     require(labels, at_least(100), "--labels", "use 100 or more")   # or a ConfigError, one line
 """
+
 from __future__ import annotations
 
 import math

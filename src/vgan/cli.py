@@ -1,14 +1,15 @@
 """The `vgan` command line: a thin layer over vgan.train, vgan.runs, vgan.presets and vgan.data.
 
-    vgan train [--config PRESET|FILE] [--resume RUN_DIR] [key=value ...]
-    vgan configs [--check]
-    vgan sample RUN_DIR [--n 100] [--out FILE.png]
-    vgan plot RUN_DIR [--out FILE.png]
-    vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
-    vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR | vgan augment [RUN_DIR]
-    vgan reproduce table1|table2 [--scale smoke|cpu|paper]
-    vgan data fetch mnist | vgan data verify [mnist]
+vgan train [--config PRESET|FILE] [--resume RUN_DIR] [key=value ...]
+vgan configs [--check]
+vgan sample RUN_DIR [--n 100] [--out FILE.png]
+vgan plot RUN_DIR [--out FILE.png]
+vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
+vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR | vgan augment [RUN_DIR]
+vgan reproduce table1|table2 [--scale smoke|cpu|paper]
+vgan data fetch mnist | vgan data verify [mnist]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ class Parser(argparse.ArgumentParser):
 
 def number(check: Check, kind: type = int) -> Callable[[str], int]:
     """An argparse type: a number of `kind` that passes `check`, else a one-line usage error."""
+
     def parse(text: str):
         try:
             value = kind(text)
@@ -49,6 +51,7 @@ def number(check: Check, kind: type = int) -> Callable[[str], int]:
             word = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"must be {word} {check.text}, got {text!r}")
         return value
+
     return parse
 
 
@@ -59,16 +62,19 @@ def seed_list(text: str) -> List[int]:
     except ValueError:
         seeds = []
     if not seeds or not all(SEED(s) for s in seeds) or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"must be distinct comma-separated seeds {SEED.text}, e.g. 0,1,2; "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be distinct comma-separated seeds {SEED.text}, e.g. 0,1,2; got {text!r}"
+        )
     return seeds
 
 
 def folder(text: str) -> str:
     """An argparse type: an existing folder (a mistyped --data-dir must not fall back to the cache)."""
     if not Path(text).is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is not a folder; pass the folder that holds your copy of the "
-                                         "dataset, or leave --data-dir out to use the cache")
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a folder; pass the folder that holds your copy of the "
+            "dataset, or leave --data-dir out to use the cache"
+        )
     return text
 
 
@@ -114,8 +120,9 @@ def _configs(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    path = runs.sample(args.run_dir, n=args.n, out=args.out, seed=args.seed, checkpoint=args.checkpoint,
-                       device=args.device or "cpu")
+    path = runs.sample(
+        args.run_dir, n=args.n, out=args.out, seed=args.seed, checkpoint=args.checkpoint, device=args.device or "cpu"
+    )
     print(f"wrote {path}")
 
 
@@ -126,8 +133,15 @@ def _plot(args: argparse.Namespace) -> None:
 def _reconstruct(args: argparse.Namespace) -> None:
     from .evaluation import reconstruct  # imported on use: keeps `vgan --help` fast
 
-    result = reconstruct(args.run_dir, n=args.n, eval_n=args.eval_n, out=args.out, seed=args.seed,
-                         device=args.device or "cpu", classify=not args.no_classifier)
+    result = reconstruct(
+        args.run_dir,
+        n=args.n,
+        eval_n=args.eval_n,
+        out=args.out,
+        seed=args.seed,
+        device=args.device or "cpu",
+        classify=not args.no_classifier,
+    )
     print(f"wrote {result.pop('figure')}")
     _print_result(result)
 
@@ -135,7 +149,8 @@ def _reconstruct(args: argparse.Namespace) -> None:
 def _chain(args: argparse.Namespace) -> None:
     from .evaluation import chain
 
-    print(f"wrote {chain(args.run_dir, steps=args.steps, n=args.n, out=args.out, seed=args.seed, device=args.device or 'cpu')}")
+    path = chain(args.run_dir, steps=args.steps, n=args.n, out=args.out, seed=args.seed, device=args.device or "cpu")
+    print(f"wrote {path}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -154,9 +169,18 @@ def _probe(args: argparse.Namespace) -> None:
 def _augment(args: argparse.Namespace) -> None:
     from .evaluation import augment
 
-    result = augment(args.run_dir, dataset=args.dataset, labels=args.labels, epochs=args.epochs, seeds=args.seeds,
-                     eval_n=args.eval_n, no_augment=args.no_augment, bn_stats=args.bn_stats,
-                     weighting=args.weighting, device=args.device or "cpu")
+    result = augment(
+        args.run_dir,
+        dataset=args.dataset,
+        labels=args.labels,
+        epochs=args.epochs,
+        seeds=args.seeds,
+        eval_n=args.eval_n,
+        no_augment=args.no_augment,
+        bn_stats=args.bn_stats,
+        weighting=args.weighting,
+        device=args.device or "cpu",
+    )
     _print_result(result)
 
 
@@ -206,11 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="vgan", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a VGAN or GAN (Algorithm 1 / Eq. 1)",
-                       description="Train from the defaults, a YAML config and key=value overrides. "
-                                   f"Keys: {', '.join(Config().to_dict())}.")
-    p.add_argument("--config", metavar="PRESET|FILE",
-                   help="a preset name (`vgan configs` lists them), e.g. mnist_gan, or a YAML file of config keys")
+    p = sub.add_parser(
+        "train",
+        help="train a VGAN or GAN (Algorithm 1 / Eq. 1)",
+        description="Train from the defaults, a YAML config and key=value overrides. "
+        f"Keys: {', '.join(Config().to_dict())}.",
+    )
+    p.add_argument(
+        "--config",
+        metavar="PRESET|FILE",
+        help="a preset name (`vgan configs` lists them), e.g. mnist_gan, or a YAML file of config keys",
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
     p.add_argument("--data-dir", type=folder, help="your own copy of the dataset (torchvision's layout works)")
@@ -218,81 +248,145 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("configs", help="list the presets that `train --config NAME` takes",
-                       description="Prints each preset shipped in the package (vgan/configs/) with its one-line "
-                                   "description; --check validates every preset's config instead.")
+    p = sub.add_parser(
+        "configs",
+        help="list the presets that `train --config NAME` takes",
+        description="Prints each preset shipped in the package (vgan/configs/) with its one-line "
+        "description; --check validates every preset's config instead.",
+    )
     p.add_argument("--check", action="store_true", help="validate every preset (config only: no data, no training)")
     p.set_defaults(func=_configs)
 
-    p = _image_writer(sub, "sample", _sample, n=100, out="sample.png", noise="the noise z",
-                      help="a grid of samples G(z) from a run's checkpoint")
+    p = _image_writer(
+        sub,
+        "sample",
+        _sample,
+        n=100,
+        out="sample.png",
+        noise="the noise z",
+        help="a grid of samples G(z) from a run's checkpoint",
+    )
     p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
 
-    p = sub.add_parser("plot", help="the training curves of a run as a picture, RUN_DIR/curves.png",
-                       description="Draws the energies of data and generated batches (with the band [0, K ln 2] "
-                                   "of Eq. 8), both batch entropies, the losses, the mean |expert logit| on generated "
-                                   "samples and, for VCD, the reconstruction error against the iteration, from "
-                                   "RUN_DIR/metrics.jsonl; works on finished, running and interrupted runs.")
+    p = sub.add_parser(
+        "plot",
+        help="the training curves of a run as a picture, RUN_DIR/curves.png",
+        description="Draws the energies of data and generated batches (with the band [0, K ln 2] "
+        "of Eq. 8), both batch entropies, the losses, the mean |expert logit| on generated "
+        "samples and, for VCD, the reconstruction error against the iteration, from "
+        "RUN_DIR/metrics.jsonl; works on finished, running and interrupted runs.",
+    )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--out", help="PNG file to write (default RUN_DIR/curves.png)")
     p.set_defaults(func=_plot)
 
-    p = _image_writer(sub, "reconstruct", _reconstruct, n=100, out="reconstruct.png", noise="the transition noise",
-                      help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",
-                      description="Writes validation inputs, reconstructions and transitions side by side, and "
-                                  "prints reconstruction error, mean ||x~ - x|| and the fraction of transitions "
-                                  "that a fixed classifier (trained and cached on first use) labels as x.")
-    p.add_argument("--eval-n", type=number(positive), default=10_000,
-                   help="validation images for the metrics (default 10000)")
+    p = _image_writer(
+        sub,
+        "reconstruct",
+        _reconstruct,
+        n=100,
+        out="reconstruct.png",
+        noise="the transition noise",
+        help="VCD: Figure 3 panels x | x_bar | x~ and transition metrics",
+        description="Writes validation inputs, reconstructions and transitions side by side, and "
+        "prints reconstruction error, mean ||x~ - x|| and the fraction of transitions "
+        "that a fixed classifier (trained and cached on first use) labels as x.",
+    )
+    p.add_argument(
+        "--eval-n", type=number(positive), default=10_000, help="validation images for the metrics (default 10000)"
+    )
     p.add_argument("--no-classifier", action="store_true", help="skip the label-preservation measure")
 
-    p = _image_writer(sub, "chain", _chain, n=30, out="chain.png", noise="the transition noise",
-                      help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain")
+    p = _image_writer(
+        sub,
+        "chain",
+        _chain,
+        n=30,
+        out="chain.png",
+        noise="the transition noise",
+        help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain",
+    )
     p.add_argument("--steps", type=number(positive), default=9, help="transition steps after x (default 9)")
 
-    p = _reader(sub, "evaluate", _evaluate, help="mode coverage, FID/KID and energy OOD AUROC of a run",
-                description="2-D mixtures and StackedMNIST: modes covered and sample quality; image datasets: "
-                            "FID and KID against the test split (with the real-vs-real floor) and the AUROC of "
-                            "E(x) against other datasets and uniform noise. Saves RUN_DIR/evaluate.json.")
+    p = _reader(
+        sub,
+        "evaluate",
+        _evaluate,
+        help="mode coverage, FID/KID and energy OOD AUROC of a run",
+        description="2-D mixtures and StackedMNIST: modes covered and sample quality; image datasets: "
+        "FID and KID against the test split (with the real-vs-real floor) and the AUROC of "
+        "E(x) against other datasets and uniform noise. Saves RUN_DIR/evaluate.json.",
+    )
     p.add_argument("--metrics", help="comma-separated subset of modes, fid, ood (default: all that apply)")
     p.add_argument("--n", type=number(at_least(2)), help="samples to generate (default 2500 for modes, 10000 for fid)")
 
-    p = _reader(sub, "probe", _probe, help="Table 1: linear probe on phi(x), test error in %%",
-                description="Extracts phi(x) (the layer under the energy head) for the train, validation and "
-                            "test splits, fits a multinomial logistic regression (scikit-learn) for each C in "
-                            "0.01, 0.1, 1, keeps the C with the lowest validation error and prints its test error.")
+    p = _reader(
+        sub,
+        "probe",
+        _probe,
+        help="Table 1: linear probe on phi(x), test error in %%",
+        description="Extracts phi(x) (the layer under the energy head) for the train, validation and "
+        "test splits, fits a multinomial logistic regression (scikit-learn) for each C in "
+        "0.01, 0.1, 1, keeps the C with the lowest validation error and prints its test error.",
+    )
     p.add_argument("--limit", type=number(positive), help="use at most this many images of each split (quick checks)")
 
-    p = _reader(sub, "augment", _augment, run_dir_help="a VCD run (omit for the baseline row)",
-                help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
-                description="Trains the authors' classifier (Glorot init, Adadelta rho 0.95, lr 1.0 x0.1 at 60%% and "
-                            "90%% of the epochs, batch 100) on the first N training images with loss "
-                            "CE(x, y) + CE(x~, y), x~ a fresh transition from the frozen VCD generator of RUN_DIR "
-                            "(Eq. 11 as the authors' code sums it); with --no-augment or no RUN_DIR, the baseline. "
-                            "Prints the test error (whole test split) at the epoch of the best validation error "
-                            "(whole validation split), mean and std over seeds.")
+    p = _reader(
+        sub,
+        "augment",
+        _augment,
+        run_dir_help="a VCD run (omit for the baseline row)",
+        help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
+        description="Trains the authors' classifier (Glorot init, Adadelta rho 0.95, lr 1.0 x0.1 at 60%% and "
+        "90%% of the epochs, batch 100) on the first N training images with loss "
+        "CE(x, y) + CE(x~, y), x~ a fresh transition from the frozen VCD generator of RUN_DIR "
+        "(Eq. 11 as the authors' code sums it); with --no-augment or no RUN_DIR, the baseline. "
+        "Prints the test error (whole test split) at the epoch of the best validation error "
+        "(whole validation split), mean and std over seeds.",
+    )
     p.add_argument("--labels", type=number(positive), default=1000, help="labelled training images (default 1000)")
     p.add_argument("--no-augment", action="store_true", help="the baseline row: no transitions")
     p.add_argument("--dataset", help="dataset of the baseline row when no RUN_DIR is given")
     p.add_argument("--epochs", type=number(positive), default=200, help="default 200, as the authors")
     p.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds, e.g. 0,1,2")
-    p.add_argument("--eval-n", type=number(positive), help="use at most this many validation and test images (default all)")
-    p.add_argument("--bn-stats", choices=("real", "both", "recompute"), default="real",
-                   help="batch-norm running statistics: from the real images only (default), from both passes, "
-                        "or re-estimated on the labelled images before each evaluation")
-    p.add_argument("--weighting", choices=("sum", "half"), default="sum",
-                   help="Eq. 11's two cross-entropies: summed as the authors' code (default) or 0.5/0.5 as printed")
+    p.add_argument(
+        "--eval-n", type=number(positive), help="use at most this many validation and test images (default all)"
+    )
+    p.add_argument(
+        "--bn-stats",
+        choices=("real", "both", "recompute"),
+        default="real",
+        help="batch-norm running statistics: from the real images only (default), from both passes, "
+        "or re-estimated on the labelled images before each evaluation",
+    )
+    p.add_argument(
+        "--weighting",
+        choices=("sum", "half"),
+        default="sum",
+        help="Eq. 11's two cross-entropies: summed as the authors' code (default) or 0.5/0.5 as printed",
+    )
 
-    p = sub.add_parser("reproduce", help="train, evaluate and tabulate Table 1 or 2 beside the paper's numbers",
-                       description="Trains every model the table needs (finished runs under OUT_DIR are reused, "
-                                   "interrupted ones resumed), evaluates them and writes a Markdown table with the "
-                                   "paper's numbers, the scale, the wall time and the equivalent commands.")
+    p = sub.add_parser(
+        "reproduce",
+        help="train, evaluate and tabulate Table 1 or 2 beside the paper's numbers",
+        description="Trains every model the table needs (finished runs under OUT_DIR are reused, "
+        "interrupted ones resumed), evaluates them and writes a Markdown table with the "
+        "paper's numbers, the scale, the wall time and the equivalent commands.",
+    )
     p.add_argument("table", choices=("table1", "table2"))
-    p.add_argument("--scale", choices=("smoke", "cpu", "paper"), default="smoke",
-                   help="smoke: a minute; cpu: CPU-sized models (Table 2: the classifier at the full protocol, "
-                        "about half an hour per row and seed on 2 cores); paper: the paper's models (GPU)")
-    p.add_argument("--seeds", type=number(positive), default=1,
-                   help="seeds 0..N-1 of the Table 2 classifier per row (seeds computed earlier are kept too)")
+    p.add_argument(
+        "--scale",
+        choices=("smoke", "cpu", "paper"),
+        default="smoke",
+        help="smoke: a minute; cpu: CPU-sized models (Table 2: the classifier at the full protocol, "
+        "about half an hour per row and seed on 2 cores); paper: the paper's models (GPU)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=number(positive),
+        default=1,
+        help="seeds 0..N-1 of the Table 2 classifier per row (seeds computed earlier are kept too)",
+    )
     p.add_argument("--rows", help="comma-separated row names to compute (default all), e.g. no_augmentation,vcd_rho_1")
     p.add_argument("--out-dir", default="runs/reproduce", help="where runs and tables go")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -320,8 +414,10 @@ def expected(e: Exception) -> Optional[str]:
     classes that can arise anywhere."""
     if isinstance(e, OUT_OF_MEMORY) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)):
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        return (f"out of memory ({first}); lower batch_size or the network sizes (hidden, channels, ...), "
-                "or use a machine with more memory")
+        return (
+            f"out of memory ({first}); lower batch_size or the network sizes (hidden, channels, ...), "
+            "or use a machine with more memory"
+        )
     if isinstance(e, OSError) and e.filename is not None:  # a path the user gave: unreadable, a folder, ...
         return str(os_error(e, f"use {e.filename}"))
     return None
@@ -352,8 +448,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"vgan: error: {message}", file=sys.stderr)
             return 2
         traceback.print_exc()
-        print("vgan: internal error: this is a bug in vgan, not a problem with your input; please report it with "
-              "the command line and the traceback above", file=sys.stderr)
+        print(
+            "vgan: internal error: this is a bug in vgan, not a problem with your input; please report it with "
+            "the command line and the traceback above",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

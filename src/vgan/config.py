@@ -4,6 +4,7 @@ The defaults are the default CPU run (`vgan train` with no arguments); the prese
 vgan/configs/*.yaml (vgan.presets) spell out other runs as data. A config is named by a path or
 by a preset name: `load_config("mnist_gan")`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,19 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import yaml
 
 from .atomic import write_atomic
-from .checks import (closed_interval, finite, half_open, non_negative, open_interval, optional, pair, path_text,
-                     plain_name, positive, require)
+from .checks import (
+    closed_interval,
+    finite,
+    half_open,
+    non_negative,
+    open_interval,
+    optional,
+    pair,
+    path_text,
+    plain_name,
+    positive,
+    require,
+)
 from .data import DATASETS
 from .errors import ConfigError
 from .presets import list_presets, preset_path
@@ -142,8 +154,24 @@ CHECKS = {
     "ckpt_every": positive,
 }
 # keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
-FIXED_ON_RESUME = ("name", "out_dir", "dataset", "arch", "hidden", "channels", "feature_dim", "z_dim", "gen_hidden",
-                   "gen_channels", "code_dim", "objective", "energy", "experts", "optimizer", "spectral_norm")
+FIXED_ON_RESUME = (
+    "name",
+    "out_dir",
+    "dataset",
+    "arch",
+    "hidden",
+    "channels",
+    "feature_dim",
+    "z_dim",
+    "gen_hidden",
+    "gen_channels",
+    "code_dim",
+    "objective",
+    "energy",
+    "experts",
+    "optimizer",
+    "spectral_norm",
+)
 
 
 def images_per_step(cfg: Config) -> int:
@@ -158,8 +186,10 @@ def _gan_needs_gan_energy(cfg: Config) -> Optional[str]:
 
 def _train_limit_fits_a_step(cfg: Config) -> Optional[str]:
     if cfg.train_limit is not None and cfg.train_limit < images_per_step(cfg):
-        return (f"train_limit ({cfg.train_limit}) is smaller than one iteration's {images_per_step(cfg)} "
-                "images; raise train_limit or lower batch_size")
+        return (
+            f"train_limit ({cfg.train_limit}) is smaller than one iteration's {images_per_step(cfg)} "
+            "images; raise train_limit or lower batch_size"
+        )
 
 
 def _points_need_mlp(cfg: Config) -> Optional[str]:
@@ -167,8 +197,11 @@ def _points_need_mlp(cfg: Config) -> Optional[str]:
         return f"dataset {cfg.dataset} holds 2-D points, not images; set arch=mlp"
 
 
-RULES: Tuple[Callable[[Config], Optional[str]], ...] = (_gan_needs_gan_energy, _train_limit_fits_a_step,
-                                                         _points_need_mlp)
+RULES: Tuple[Callable[[Config], Optional[str]], ...] = (
+    _gan_needs_gan_energy,
+    _train_limit_fits_a_step,
+    _points_need_mlp,
+)
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-3: YAML 1.1 reads it as text
 
 
@@ -192,11 +225,14 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
         str: isinstance(value, str),
     }[hint]
     if not ok:
-        raise ConfigError(f"config key '{key}' must be {hint.__name__}, got {value!r} "
-                          f"({type(value).__name__}); fix the value in the config or override")
+        raise ConfigError(
+            f"config key '{key}' must be {hint.__name__}, got {value!r} "
+            f"({type(value).__name__}); fix the value in the config or override"
+        )
     if not finite(value):
-        raise ConfigError(f"config key '{key}' must be a finite number, got {value!r}; fix the value in the config "
-                          "or override")
+        raise ConfigError(
+            f"config key '{key}' must be a finite number, got {value!r}; fix the value in the config or override"
+        )
     return float(value) if hint is float else value
 
 
@@ -271,8 +307,10 @@ def find_config(path_or_name: str | Path) -> Path:
     path = Path(path_or_name)
     found = path if path.is_file() else preset_path(str(path_or_name))
     if found is None:
-        raise ConfigError(f"config file {path} does not exist or is not a file, and is not a preset name; pass a YAML "
-                          "file or a preset that `vgan configs` lists, e.g. mnist_gan")
+        raise ConfigError(
+            f"config file {path} does not exist or is not a file, and is not a preset name; pass a YAML "
+            "file or a preset that `vgan configs` lists, e.g. mnist_gan"
+        )
     return found
 
 
@@ -284,8 +322,10 @@ def load_yaml(path: str | Path, _depth: int = 0) -> Dict[str, Any]:
     try:
         data = _load(path.read_bytes().decode("utf-8-sig")) or {}
     except UnicodeDecodeError as e:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
-                          f"{e.start}); save it as UTF-8") from None
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
+            f"{e.start}); save it as UTF-8"
+        ) from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {path} ({e.strerror}); check its permissions") from None
     except _DuplicateKey as e:
@@ -298,17 +338,22 @@ def load_yaml(path: str | Path, _depth: int = 0) -> Dict[str, Any]:
     if base is None:
         return data
     if not (isinstance(base, str) and base.strip() and "\0" not in base):
-        raise ConfigError(f"config file {path} has base: {base!r}; it must name another YAML file or a preset, e.g. "
-                          "base: mnist_vgan.yaml")
+        raise ConfigError(
+            f"config file {path} has base: {base!r}; it must name another YAML file or a preset, e.g. "
+            "base: mnist_vgan.yaml"
+        )
     beside = path.parent / base
     if not beside.is_file() and preset_path(base) is None:
-        raise ConfigError(f"config file {path} has `base: {base}`, which is neither a file beside it nor a preset; "
-                          "fix the base (`vgan configs` lists the presets)")
+        raise ConfigError(
+            f"config file {path} has `base: {base}`, which is neither a file beside it nor a preset; "
+            "fix the base (`vgan configs` lists the presets)"
+        )
     return {**load_yaml(beside if beside.is_file() else base, _depth + 1), **data}
 
 
-def load_config(path: Optional[str | Path] = None, overrides: Optional[List[str]] = None,
-                values: Optional[Dict[str, Any]] = None) -> Config:
+def load_config(
+    path: Optional[str | Path] = None, overrides: Optional[List[str]] = None, values: Optional[Dict[str, Any]] = None
+) -> Config:
     """The defaults, then the YAML file or preset `path` (e.g. "mnist_gan"), then the `key=value`
     overrides, then `values` (keys already parsed, e.g. from command-line flags)."""
     merged = load_yaml(path) if path else {}

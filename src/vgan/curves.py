@@ -5,6 +5,7 @@
 Training redraws it at every epoch end. It reads only metrics.jsonl and config.yaml, so it works
 on a finished, a running, an interrupted or a resumed run alike.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,11 +29,16 @@ PANELS = [
     ("reconstruction (VCD)", ["recon"], False),
 ]
 LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown as itself
-    "energy_real": "$E(x)$, data batch", "energy_fake": "$E(G(z))$, generated batch",
-    "entropy_data": r"$\tilde H(p_\mathrm{data})$, energy step", "entropy_gen": r"$\tilde H(p_g)$, generator step",
-    "loss_e": "energy step", "loss_g": "generator step", "logit_abs_fake": "$|$logit$|$ on $G(z)$",
+    "energy_real": "$E(x)$, data batch",
+    "energy_fake": "$E(G(z))$, generated batch",
+    "entropy_data": r"$\tilde H(p_\mathrm{data})$, energy step",
+    "entropy_gen": r"$\tilde H(p_g)$, generator step",
+    "loss_e": "energy step",
+    "loss_g": "generator step",
+    "logit_abs_fake": "$|$logit$|$ on $G(z)$",
     "recon": "reconstruction term of the generator loss",
-    "dead_saturated": "past the clip (no gradient)", "dead_flat": "$|$logit$|$ < 0.1 (the $K \\ln 2$ plateau)",
+    "dead_saturated": "past the clip (no gradient)",
+    "dead_flat": "$|$logit$|$ < 0.1 (the $K \\ln 2$ plateau)",
 }
 COLUMNS, PANEL_SIZE, DPI = 2, (6.0, 3.2), 100  # each panel 600 x 320 pixels
 
@@ -54,12 +60,15 @@ def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
 
     run_dir = Path(run_dir)
     if not (run_dir / "metrics.jsonl").is_file() or not (run_dir / "config.yaml").is_file():
-        raise CheckpointError(f"{run_dir} is not a run directory (no metrics.jsonl or config.yaml); pass the "
-                              "directory that `vgan train` wrote, e.g. runs/mnist_vgan")
+        raise CheckpointError(
+            f"{run_dir} is not a run directory (no metrics.jsonl or config.yaml); pass the "
+            "directory that `vgan train` wrote, e.g. runs/mnist_vgan"
+        )
     metrics = read_metrics(run_dir / "metrics.jsonl")
     if not metrics:
-        raise CheckpointError(f"{run_dir / 'metrics.jsonl'} holds no metrics yet; plot again after the run's "
-                              "first log_every iterations")
+        raise CheckpointError(
+            f"{run_dir / 'metrics.jsonl'} holds no metrics yet; plot again after the run's first log_every iterations"
+        )
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
     band = cfg.get("experts", 128) * math.log(2) if cfg.get("energy", "multimodal") == "multimodal" else None
     panels = [(title, [k for k in keys if any(k in m for m in metrics)], bounded) for title, keys, bounded in PANELS]
@@ -82,12 +91,15 @@ def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     last = metrics[-1]
     experts = f", K = {cfg.get('experts')}" if band is not None else ""
-    fig.suptitle(f"{cfg.get('name', run_dir.name)}: {cfg.get('objective')}, {cfg.get('energy')} energy{experts}, "
-                 f"k = {cfg.get('k')}; iteration {last['step']}, epoch {last.get('epoch', '?')}", fontsize=11)
+    fig.suptitle(
+        f"{cfg.get('name', run_dir.name)}: {cfg.get('objective')}, {cfg.get('energy')} energy{experts}, "
+        f"k = {cfg.get('k')}; iteration {last['step']}, epoch {last.get('epoch', '?')}",
+        fontsize=11,
+    )
     out = Path(out) if out else run_dir / "curves.png"
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI)

@@ -8,6 +8,7 @@ depend on N: the batch entropy of Eq. 9 averages expert probabilities with an al
 generator's batch norm uses global statistics, and every process draws the global batch's noise
 and keeps its own slice. Gradients are averaged by DistributedDataParallel.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,7 @@ class Dist:
     def shard(self, t: torch.Tensor) -> torch.Tensor:
         """This process's contiguous 1/world share of the first dimension."""
         n = t.shape[0] // self.world
-        return t[self.rank * n:(self.rank + 1) * n]
+        return t[self.rank * n : (self.rank + 1) * n]
 
     def batch_mean(self, t: torch.Tensor) -> torch.Tensor:
         """Mean over the global batch of a local (n, ...) tensor, differentiable."""

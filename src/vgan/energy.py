@@ -10,6 +10,7 @@ the probability clip (|a| > 9.21 for 1e-4) it is exactly 0. The remedies, each o
 `MultiModalEnergy(entropy="min")` gives every expert a slope of 1/2 at logit 0, and
 `EnergyPenalty` keeps the energy network's logits and input gradients bounded.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,8 +78,9 @@ class EnergyPenalty:
     def needs_input_grad(self) -> bool:
         return self.r1 > 0
 
-    def __call__(self, real: EnergyOutput, fake: EnergyOutput,
-                 inputs: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    def __call__(
+        self, real: EnergyOutput, fake: EnergyOutput, inputs: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """The penalty and its parts for logging; `inputs` is the tensor the real energies (its
         first N rows) were computed from, with requires_grad, when r1 > 0."""
         total, stats = real.energy.new_zeros(()), {}
@@ -87,8 +89,8 @@ class EnergyPenalty:
             total = total + self.logit * magnitude
             stats["logit_l2"] = magnitude.detach()
         if self.r1:
-            grad, = torch.autograd.grad(real.energy.sum(), inputs, create_graph=True)
-            r1 = grad[:len(real.energy)].flatten(1).pow(2).sum(1).mean()
+            (grad,) = torch.autograd.grad(real.energy.sum(), inputs, create_graph=True)
+            r1 = grad[: len(real.energy)].flatten(1).pow(2).sum(1).mean()
             total = total + self.r1 / 2 * r1
             stats["r1"] = r1.detach()
         return total, stats

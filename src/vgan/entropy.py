@@ -1,4 +1,5 @@
 """Binary entropies: H(p) of Eq. 8 and the batch entropy approximation H~ of Eq. 9."""
+
 from __future__ import annotations
 
 import math
@@ -55,8 +56,9 @@ def binary_entropy(p: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
     return -(p * p.log() + (1 - p) * (1 - p).log())
 
 
-def batch_entropy(logits: torch.Tensor, prob_clip: float = 1e-4,
-                  batch_mean: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
+def batch_entropy(
+    logits: torch.Tensor, prob_clip: float = 1e-4, batch_mean: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+) -> torch.Tensor:
     """Eq. 9: H~ = sum_j H(mean_i sigmoid(a_ij)) for expert logits a of shape (N, K); a scalar.
 
     On a generated batch this is H~(p_g), on a data batch H~(p_data). It is largest (K ln 2)

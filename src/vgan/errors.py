@@ -1,4 +1,5 @@
 """User-facing errors. Each message is one line: the problem, then the fix."""
+
 from __future__ import annotations
 
 import errno

@@ -1,4 +1,5 @@
 """Image grids as tensors (for TensorBoard) and PNG files (Pillow)."""
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, p
     for i, img in enumerate(images.detach().float().cpu().clamp(0, 1)):
         r, col = divmod(i, nrow)
         top, left = padding + r * (h + padding), padding + col * (w + padding)
-        grid[:, top:top + h, left:left + w] = img
+        grid[:, top : top + h, left : left + w] = img
     return grid
 
 

@@ -8,6 +8,7 @@ the same parameters; they take that route on the CPU when the thin side has at m
 `THIN_CHANNELS` channels (and no autocast or torch.compile is active), and agree with `nn` to
 float rounding (tests/test_layers.py).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -31,8 +32,18 @@ def _backward(grad, x, weight, conv: nn.Module, mask):
     bias = [conv.bias.shape[0]] if conv.bias is not None else None
     transposed = isinstance(conv, nn.ConvTranspose2d)
     return torch.ops.aten.convolution_backward(
-        grad, x, weight, bias, list(conv.stride), list(conv.padding), list(conv.dilation), transposed,
-        list(conv.output_padding), conv.groups, mask)
+        grad,
+        x,
+        weight,
+        bias,
+        list(conv.stride),
+        list(conv.padding),
+        list(conv.dilation),
+        transposed,
+        list(conv.output_padding),
+        conv.groups,
+        mask,
+    )
 
 
 class _ConvFoldInputGrad(torch.autograd.Function):
@@ -73,9 +84,15 @@ class _DeconvFoldForward(torch.autograd.Function):
 
 
 def _fast(x: torch.Tensor, conv: nn.Module, thin: int) -> bool:
-    return (x.device.type == "cpu" and x.dim() == 4 and thin <= THIN_CHANNELS and conv.groups == 1
-            and not isinstance(conv.padding, str) and not torch.is_autocast_enabled("cpu")
-            and not torch.compiler.is_compiling())
+    return (
+        x.device.type == "cpu"
+        and x.dim() == 4
+        and thin <= THIN_CHANNELS
+        and conv.groups == 1
+        and not isinstance(conv.padding, str)
+        and not torch.is_autocast_enabled("cpu")
+        and not torch.compiler.is_compiling()
+    )
 
 
 class Conv2d(nn.Conv2d):
@@ -93,7 +110,11 @@ class ConvTranspose2d(nn.ConvTranspose2d):
     def forward(self, x: torch.Tensor, output_size: Optional[list] = None) -> torch.Tensor:
         if _fast(x, self, self.out_channels) and output_size is None:
             h, w = x.shape[-2:]
-            size = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in
-                    zip((h, w), self.stride, self.padding, self.dilation, self.kernel_size, self.output_padding)]
+            size = [
+                (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+                for n, s, p, d, k, op in zip(
+                    (h, w), self.stride, self.padding, self.dilation, self.kernel_size, self.output_padding
+                )
+            ]
             return _DeconvFoldForward.apply(x, self.weight, self.bias, self, size)
         return super().forward(x, output_size)

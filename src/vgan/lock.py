@@ -9,6 +9,7 @@ the message another process gets. The kernel drops a flock when its process dies
 too, so a lock never goes stale and a resume after a crash is never blocked; the .lock file
 itself stays (removing it would race with a process opening it).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -22,7 +23,9 @@ from .errors import RunDirError, os_error
 
 LOCK = ".lock"
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "epoch_*.pt", "samples", "tb")  # what a run writes
-OWN_TEMP = tuple(f".{name}." for name in ("config.yaml", "metrics.jsonl", "last.pt", "epoch_", "curves.png", "run.json"))
+OWN_TEMP = tuple(
+    f".{name}." for name in ("config.yaml", "metrics.jsonl", "last.pt", "epoch_", "curves.png", "run.json")
+)
 
 
 def run_files(run_dir: Path) -> List[str]:
@@ -38,7 +41,7 @@ def _describe(fd: int) -> str:
 
 
 def holder(run_dir: Path) -> Optional[str]:
-    """"pid N on HOST" of the process that holds run_dir's lock, or None when it is free."""
+    """ "pid N on HOST" of the process that holds run_dir's lock, or None when it is free."""
     try:
         fd = os.open(run_dir / LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:  # no lock file, or one that RunLock will report
@@ -55,8 +58,9 @@ def holder(run_dir: Path) -> Optional[str]:
 
 
 def _busy(run_dir: Path, who: str) -> RunDirError:
-    return RunDirError(f"{run_dir} is in use by another vgan train ({who}); wait for it to end, or train a new run "
-                       "with another name=")
+    return RunDirError(
+        f"{run_dir} is in use by another vgan train ({who}); wait for it to end, or train a new run with another name="
+    )
 
 
 def _check_files(run_dir: Path, resume: bool) -> None:
@@ -65,11 +69,15 @@ def _check_files(run_dir: Path, resume: bool) -> None:
     found = run_files(run_dir)
     links = [name for name in found if (run_dir / name).is_symlink()]
     if links:
-        raise RunDirError(f"{run_dir / links[0]} is a symbolic link; a run writes only its own files: move the "
-                          "link out of the run directory")
+        raise RunDirError(
+            f"{run_dir / links[0]} is a symbolic link; a run writes only its own files: move the "
+            "link out of the run directory"
+        )
     if found and not resume:
-        raise RunDirError(f"{run_dir} already holds a run ({', '.join(found[:4])}); continue it with "
-                          f"`vgan train --resume {run_dir}` or pick another name=")
+        raise RunDirError(
+            f"{run_dir} already holds a run ({', '.join(found[:4])}); continue it with "
+            f"`vgan train --resume {run_dir}` or pick another name="
+        )
 
 
 def check_run_dir(run_dir: Path, resume: bool) -> None:
@@ -89,7 +97,7 @@ class RunLock:
     def __init__(self, run_dir: Path, resume: bool):
         self.run_dir, self.resume, self.fd = Path(run_dir), resume, None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, MODE)

@@ -9,6 +9,7 @@ machine and software each training session had:
 
 A resumed run appends its session, so a run continued elsewhere shows both machines.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -39,10 +40,15 @@ def describe_machine(device: torch.device, processes: int = 1) -> Dict[str, Any]
 
     info = {
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "vgan": __version__, "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "cpu": cpu_model(),
+        "vgan": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the SIMD kernels torch uses: AVX512, AVX2...
-        "threads": torch.get_num_threads(), "device": str(device), "processes": processes,
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "processes": processes,
     }
     if device.type == "cuda":
         info.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda)

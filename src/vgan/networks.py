@@ -3,6 +3,7 @@
 `conv` follows the paper (Section 7.1) and the authors' code; `mlp` is the CPU preset.
 Images are (N, C, H, W) in [0, 1]; H = W is 28 or 32.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,13 @@ class MLPFeatures(nn.Module):
 
     def __init__(self, image_shape: Sequence[int], hidden: int = 1024, feature_dim: int = 1024):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.ReLU(),
-                                 nn.Linear(hidden, feature_dim), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(math.prod(image_shape), hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, feature_dim),
+            nn.ReLU(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -54,9 +60,16 @@ class ConvFeatures(nn.Module):
         super().__init__()
         c, s = image_shape[0], image_shape[1]
         self.net = nn.Sequential(
-            Conv2d(c, channels, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-            Conv2d(channels, channels, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Flatten(), nn.Linear(channels * (s // 4) ** 2, feature_dim), nn.ReLU())
+            Conv2d(c, channels, 5, padding=2),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            Conv2d(channels, channels, 5, padding=2),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(channels * (s // 4) ** 2, feature_dim),
+            nn.ReLU(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -81,9 +94,15 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.net = nn.Sequential(
-            nn.Linear(z_dim, hidden), batch_norm(hidden), nn.ReLU(),
-            nn.Linear(hidden, hidden), batch_norm(hidden), nn.ReLU(),
-            nn.Linear(hidden, math.prod(image_shape)), nn.Sigmoid())
+            nn.Linear(z_dim, hidden),
+            batch_norm(hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            batch_norm(hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, math.prod(image_shape)),
+            nn.Sigmoid(),
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, *self.image_shape)
@@ -97,19 +116,23 @@ class ConvGenerator(nn.Module):
     authors' VCD decoder, code h (N, d) -> (N, ch*S/4*S/4) -> ...
     """
 
-    def __init__(self, image_shape: Sequence[int], z_dim: int = 100, hidden: Optional[int] = 1024,
-                 channels: int = 64):
+    def __init__(self, image_shape: Sequence[int], z_dim: int = 100, hidden: Optional[int] = 1024, channels: int = 64):
         super().__init__()
         c, s = image_shape[0], image_shape[1]
         q = s // 4
         first = [nn.Linear(z_dim, hidden), batch_norm(hidden), nn.ReLU()] if hidden else []
         self.net = nn.Sequential(
             *first,
-            nn.Linear(hidden or z_dim, channels * q * q), batch_norm(channels * q * q), nn.ReLU(),
+            nn.Linear(hidden or z_dim, channels * q * q),
+            batch_norm(channels * q * q),
+            nn.ReLU(),
             nn.Unflatten(1, (channels, q, q)),
             ConvTranspose2d(channels, channels, 5, stride=2, padding=2, output_padding=1),
-            batch_norm(channels, "2d"), nn.ReLU(),
-            ConvTranspose2d(channels, c, 5, stride=2, padding=2, output_padding=1), nn.Sigmoid())
+            batch_norm(channels, "2d"),
+            nn.ReLU(),
+            ConvTranspose2d(channels, c, 5, stride=2, padding=2, output_padding=1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
@@ -121,8 +144,14 @@ class MLPEncoder(nn.Module):
     def __init__(self, image_shape: Sequence[int], code_dim: int = 256, hidden: int = 1024):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), batch_norm(hidden), nn.ReLU(),
-            nn.Linear(hidden, code_dim), batch_norm(code_dim), nn.Tanh())
+            nn.Flatten(),
+            nn.Linear(math.prod(image_shape), hidden),
+            batch_norm(hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, code_dim),
+            batch_norm(code_dim),
+            nn.Tanh(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -139,9 +168,19 @@ class ConvEncoder(nn.Module):
         super().__init__()
         c, s = image_shape[0], image_shape[1]
         self.net = nn.Sequential(
-            Conv2d(c, channels, 5, padding=2), batch_norm(channels, "2d"), nn.MaxPool2d(2), nn.ReLU(),
-            Conv2d(channels, channels, 5, padding=2), batch_norm(channels, "2d"), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Flatten(), nn.Linear(channels * (s // 4) ** 2, code_dim), batch_norm(code_dim), nn.Tanh())
+            Conv2d(c, channels, 5, padding=2),
+            batch_norm(channels, "2d"),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            Conv2d(channels, channels, 5, padding=2),
+            batch_norm(channels, "2d"),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(channels * (s // 4) ** 2, code_dim),
+            batch_norm(code_dim),
+            nn.Tanh(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -12,6 +12,7 @@ Each loss returns (loss, stats) where stats are detached scalars for logging.
 Remedies beyond the paper, off by default: an `EnergyPenalty` added to the energy step, and a
 sample-level entropy (the nearest-neighbour estimate) beside Eq. 9 in the generator step.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, Optional, Tuple
@@ -38,9 +39,15 @@ class VGANObjective:
 
     needs_recon = False  # whether generator_loss reads draw.recon
 
-    def __init__(self, gen_entropy_weight: float = 1.0, data_entropy_weight: float = 1.0,
-                 prob_clip: float = 1e-4, batch_mean: Optional[BatchMean] = None, nn_entropy_weight: float = 0.0,
-                 penalty: Optional[EnergyPenalty] = None):
+    def __init__(
+        self,
+        gen_entropy_weight: float = 1.0,
+        data_entropy_weight: float = 1.0,
+        prob_clip: float = 1e-4,
+        batch_mean: Optional[BatchMean] = None,
+        nn_entropy_weight: float = 0.0,
+        penalty: Optional[EnergyPenalty] = None,
+    ):
         self.gen_entropy_weight = gen_entropy_weight
         self.data_entropy_weight = data_entropy_weight
         self.prob_clip = prob_clip
@@ -68,8 +75,9 @@ class VGANObjective:
             stats["nn_entropy_gen"] = nn_entropy.detach()
         return loss, {"loss_g": loss.detach(), **stats}
 
-    def energy_loss(self, real: EnergyOutput, fake: EnergyOutput,
-                    inputs: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Stats]:
+    def energy_loss(
+        self, real: EnergyOutput, fake: EnergyOutput, inputs: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Stats]:
         """mean E(x) - mean E(G(z)) - w_d H~(p_data) [+ penalty]; `inputs` as `EnergyPenalty` takes it."""
         entropy = self.entropy(real)
         loss = real.energy.mean() - fake.energy.mean() - self.data_entropy_weight * entropy
@@ -92,8 +100,9 @@ class GANObjective:
         loss = (-F.softplus(a) if self.saturating else F.softplus(-a)).mean()
         return loss, {"loss_g": loss.detach()}
 
-    def energy_loss(self, real: EnergyOutput, fake: EnergyOutput,
-                    inputs: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Stats]:
+    def energy_loss(
+        self, real: EnergyOutput, fake: EnergyOutput, inputs: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Stats]:
         # -log D(x) - log(1 - D(G(z)))
         loss = F.softplus(-real.logits).mean() + F.softplus(fake.logits).mean()
         return loss, {"loss_e": loss.detach()}
@@ -109,9 +118,15 @@ class VCDObjective(VGANObjective):
     The energy step is VGAN's: mean E(x) - mean E(x~) - w_d H~(p_data).
     """
 
-    def __init__(self, rho: float = 0.01, reading: str = "authors", data_entropy_weight: float = 1.0,
-                 prob_clip: float = 1e-4, batch_mean: Optional[BatchMean] = None,
-                 penalty: Optional[EnergyPenalty] = None):
+    def __init__(
+        self,
+        rho: float = 0.01,
+        reading: str = "authors",
+        data_entropy_weight: float = 1.0,
+        prob_clip: float = 1e-4,
+        batch_mean: Optional[BatchMean] = None,
+        penalty: Optional[EnergyPenalty] = None,
+    ):
         super().__init__(1.0, data_entropy_weight, prob_clip, batch_mean, penalty=penalty)
         self.rho, self.reading = rho, reading
         self.needs_recon = reading == "authors"
@@ -134,5 +149,6 @@ def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjectiv
     penalty = EnergyPenalty(logit=cfg.logit_penalty, r1=cfg.r1_penalty)
     if cfg.objective == "vcd":
         return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip, batch_mean, penalty)
-    return VGANObjective(cfg.gen_entropy_weight, cfg.data_entropy_weight, cfg.prob_clip, batch_mean,
-                         cfg.nn_entropy_weight, penalty)
+    return VGANObjective(
+        cfg.gen_entropy_weight, cfg.data_entropy_weight, cfg.prob_clip, batch_mean, cfg.nn_entropy_weight, penalty
+    )

@@ -7,6 +7,7 @@ A preset's name is its path under vgan/configs/ without `.yaml`, e.g. `mnist_vga
 `sweeps/mnist_vcd_rho0.01`; its description is the first comment line of the file, so every
 preset starts with a one-line `# ...` summary.
 """
+
 from __future__ import annotations
 
 from importlib.resources import files
@@ -21,15 +22,16 @@ ROOT = Path(str(files("vgan") / "configs"))  # package data, installed beside th
 def _files() -> Dict[str, Path]:
     """Every preset name -> its file, sorted by name."""
     if not ROOT.is_dir():
-        raise ConfigError(f"the presets folder {ROOT} is missing, so this installation of vgan lacks its package "
-                          "data; reinstall vgan")
+        raise ConfigError(
+            f"the presets folder {ROOT} is missing, so this installation of vgan lacks its package data; reinstall vgan"
+        )
     return {p.relative_to(ROOT).with_suffix("").as_posix(): p for p in sorted(ROOT.rglob("*.yaml"))}
 
 
 def preset_path(name: str) -> Optional[Path]:
     """The file of the preset `name` (`.yaml` optional), or None when no preset has that name."""
     name = str(name)
-    return _files().get(name[:-len(".yaml")] if name.endswith(".yaml") else name)
+    return _files().get(name[: -len(".yaml")] if name.endswith(".yaml") else name)
 
 
 def describe(path: Path) -> str:

@@ -8,12 +8,14 @@ GPU). The scale is printed in every table; only `paper` trains the paper's model
 Every row is computed once and cached as JSON beside its run; `rows=` picks a subset, so that a
 long table can be built over several invocations, and a final call without `rows` collects them.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -27,22 +29,46 @@ from .train import resolve_device, train
 PAPER = {  # per table, per dataset: the paper's test errors (%)
     "table1": {"cifar10": {"GAN k=1": 84.7, "GAN k=3": 86.6, "VGAN k=1": 36.5, "VGAN k=3": 32.5}},
     "table2": {
-        "mnist": {"No augmentation": 2.2, "VCD (rho = 0)": 2.9, "VCD (rho = 0.001)": 2.0, "VCD (rho = 0.01)": 1.7,
-                  "VCD (rho = 0.1)": 1.9, "VCD (rho = 1)": 21.0},
-        "svhn": {"No augmentation": 19.0, "VCD (rho = 0)": 26.0, "VCD (rho = 0.001)": 20.0, "VCD (rho = 0.01)": 18.0,
-                 "VCD (rho = 0.1)": 17.0, "VCD (rho = 1)": 37.0},
+        "mnist": {
+            "No augmentation": 2.2,
+            "VCD (rho = 0)": 2.9,
+            "VCD (rho = 0.001)": 2.0,
+            "VCD (rho = 0.01)": 1.7,
+            "VCD (rho = 0.1)": 1.9,
+            "VCD (rho = 1)": 21.0,
+        },
+        "svhn": {
+            "No augmentation": 19.0,
+            "VCD (rho = 0)": 26.0,
+            "VCD (rho = 0.001)": 20.0,
+            "VCD (rho = 0.01)": 18.0,
+            "VCD (rho = 0.1)": 17.0,
+            "VCD (rho = 1)": 37.0,
+        },
     },
 }
 PAPER_KEYS = {"svhn": dict(channels=128, gen_channels=128, code_dim=2048)}  # the authors' SVHN networks
-TINY = dict(arch="mlp", hidden=32, feature_dim=32, gen_hidden=32, z_dim=8, code_dim=8, experts=8, train_limit=400,
-            batch_size=50, epochs=1)
+TINY = dict(
+    arch="mlp",
+    hidden=32,
+    feature_dim=32,
+    gen_hidden=32,
+    z_dim=8,
+    code_dim=8,
+    experts=8,
+    train_limit=400,
+    batch_size=50,
+    epochs=1,
+)
 FULL_PROTOCOL = {"labels": 1000, "epochs": 200, "eval_n": None}  # the authors' Table 2 classifier
 SCALES = {  # config keys for every model of a table, and the evaluation's settings
     "table1": {
         "smoke": (dict(TINY, dataset="cifar10"), {"limit": 300}),
         "cpu": (dict(dataset="cifar10", arch="mlp", epochs=2), {"limit": 10_000}),
-        "paper": (dict(dataset="cifar10", arch="conv", channels=128, optimizer="adadelta", lr=0.1, epochs=100),
-                  {"limit": None}),
+        "paper": (
+            dict(dataset="cifar10", arch="conv", channels=128, optimizer="adadelta", lr=0.1, epochs=100),
+            {"limit": None},
+        ),
     },
     "table2": {
         "smoke": (dict(TINY, objective="vcd", k=1), {"labels": 100, "epochs": 2, "eval_n": 200}),
@@ -66,14 +92,24 @@ class Row:
 def table_rows(table: str) -> List[Row]:
     """The rows of a table, in order: the paper's, then the controls."""
     if table == "table1":
-        gan = [Row(f"GAN k={k}{' (saturating)' if sat else ''}",
-                   dict(objective="gan", energy="gan", k=k, gan_generator_loss="saturating" if sat else "nonsaturating"))
-               for sat in (False, True) for k in (1, 3)]
+        gan = [
+            Row(
+                f"GAN k={k}{' (saturating)' if sat else ''}",
+                dict(objective="gan", energy="gan", k=k, gan_generator_loss="saturating" if sat else "nonsaturating"),
+            )
+            for sat in (False, True)
+            for k in (1, 3)
+        ]
         vgan = [Row(f"VGAN k={k}", dict(objective="vgan", energy="multimodal", k=k)) for k in (1, 3)]
-        return gan[:2] + vgan + gan[2:] + [Row("Random-init energy network", dict(objective="vgan"), "random"),
-                                           Row("Raw pixels", kind="pixels")]
-    return [Row("No augmentation", kind="baseline")] + [Row(f"VCD (rho = {rho})", dict(rho=rho))
-                                                         for rho in (0, 0.001, 0.01, 0.1, 1)]
+        return (
+            gan[:2]
+            + vgan
+            + gan[2:]
+            + [Row("Random-init energy network", dict(objective="vgan"), "random"), Row("Raw pixels", kind="pixels")]
+        )
+    return [Row("No augmentation", kind="baseline")] + [
+        Row(f"VCD (rho = {rho})", dict(rho=rho)) for rho in (0, 0.001, 0.01, 0.1, 1)
+    ]
 
 
 def ensure_trained(cfg: Config) -> Path:
@@ -112,12 +148,14 @@ def _augment_row(folder: Path, run_dir: Optional[Path], dataset: str, seeds: int
     wanted = set(range(seeds)) | {int(p.stem.rsplit("_", 1)[1]) for p in folder.glob("augment_seed_*.json")}
     results = []
     for s in sorted(wanted):
-        result = _cached(folder / f"augment_seed_{s}.json", lambda: augment(
-            run_dir, dataset=dataset, seeds=[s], device=dev, **settings))
+        compute = partial(augment, run_dir, dataset=dataset, seeds=[s], device=dev, **settings)
+        result = _cached(folder / f"augment_seed_{s}.json", compute)
         for key, value in settings.items():
             if result.get(key) != value:
-                raise ConfigError(f"{folder / f'augment_seed_{s}.json'} was computed with {key}={result.get(key)}, "
-                                  f"not {value}; move it aside or pass another --out-dir")
+                raise ConfigError(
+                    f"{folder / f'augment_seed_{s}.json'} was computed with {key}={result.get(key)}, "
+                    f"not {value}; move it aside or pass another --out-dir"
+                )
         results.append(result)
     protocol = {k: v for k, v in results[0].items() if k not in ("test_error_pct", "test_error_std", "per_seed")}
     summary = summarise([r["per_seed"][0] for r in results], {**protocol, "seeds": sorted(wanted)})
@@ -139,13 +177,19 @@ def _transitions(run_dir: Path, dataset: str, dev: str) -> Dict:
     return _cached(run_dir / "transitions.json", compute)
 
 
-def reproduce(table: str, scale: str = "smoke", seeds: int = 1, out_dir: str | Path = "runs/reproduce",
-              device: str = "auto", rows: Optional[Sequence[str]] = None) -> Path:
+def reproduce(
+    table: str,
+    scale: str = "smoke",
+    seeds: int = 1,
+    out_dir: str | Path = "runs/reproduce",
+    device: str = "auto",
+    rows: Optional[Sequence[str]] = None,
+) -> Path:
     """Reproduce Table 1 or Table 2 at `scale` (only the rows whose slugs are in `rows`, if given);
     returns the Markdown file written (and prints it)."""
     from .evaluation import probe
     from .evaluation.inputs import check_reproduce
-    from .evaluation.probe import probe_features, protocol, random_features
+    from .evaluation.probe import protocol, random_features
 
     check_reproduce(seeds=seeds)
 
@@ -154,8 +198,9 @@ def reproduce(table: str, scale: str = "smoke", seeds: int = 1, out_dir: str | P
     all_rows = table_rows(table)
     unknown = set(rows or ()) - {r.slug for r in all_rows}
     if unknown:
-        raise ConfigError(f"unknown row(s) {', '.join(sorted(unknown))} of {table}; choose from "
-                          f"{', '.join(r.slug for r in all_rows)}")
+        raise ConfigError(
+            f"unknown row(s) {', '.join(sorted(unknown))} of {table}; choose from {', '.join(r.slug for r in all_rows)}"
+        )
     keys, settings = SCALES[table][scale]
     dev = resolve_device(device).type
     root = Path(out_dir) / f"{table}_{scale}"
@@ -178,15 +223,18 @@ def reproduce(table: str, scale: str = "smoke", seeds: int = 1, out_dir: str | P
                 commands.append(f"vgan augment --dataset {dataset} {extra_args} --seeds {_seed_list(result)}")
             elif row.kind in ("random", "pixels"):
                 source = folder / row.slug / "probe.json"
-                result = _cached(source, lambda: random_features(cfg, limit=settings["limit"], device=dev)
-                                 if row.kind == "random" else
-                                 {"run": "raw pixels", **probe_features(None, dataset, limit=settings["limit"])})
+                compute = (
+                    partial(random_features, cfg, limit=settings["limit"], device=dev)
+                    if row.kind == "random"
+                    else partial(_pixels, dataset, settings["limit"])
+                )
+                result = _cached(source, compute)
             else:
                 run_dir = ensure_trained(cfg)
                 commands.append("vgan train " + " ".join(f"{k}={v}" for k, v in values.items()))
                 if table == "table1":
                     source = run_dir / "probe.json"
-                    result = _cached(source, lambda: probe(run_dir, limit=settings["limit"], device=dev))
+                    result = _cached(source, partial(probe, run_dir, limit=settings["limit"], device=dev))
                     commands.append(f"vgan probe {run_dir} {extra_args}".rstrip())
                 else:
                     result = _augment_row(run_dir, run_dir, dataset, seeds, settings, dev)
@@ -196,12 +244,24 @@ def reproduce(table: str, scale: str = "smoke", seeds: int = 1, out_dir: str | P
                     commands.append(f"vgan reconstruct {run_dir}")
             results.append((row, result, source, quality))
         sections.append((dataset, results))
-    notes = [f"Probe protocol: {protocol(settings['limit'])}."] if table == "table1" else [
-        "Classifier protocol: " + ", ".join(f"{k} {v if v is not None else 'all'}" for k, v in settings.items())
-        + ", the authors' (Glorot init, Adadelta rho 0.95 eps 1e-6, lr 1.0 x0.1 at 60% and 90%, batch 100, "
-        "test error at the best validation epoch); Eq. 11 summed as in the authors' code; batch-norm statistics "
-        "from the real images. label_kept and ||x~ - x||: `vgan reconstruct` over the validation split."]
+    notes = (
+        [f"Probe protocol: {protocol(settings['limit'])}."]
+        if table == "table1"
+        else [
+            "Classifier protocol: "
+            + ", ".join(f"{k} {v if v is not None else 'all'}" for k, v in settings.items())
+            + ", the authors' (Glorot init, Adadelta rho 0.95 eps 1e-6, lr 1.0 x0.1 at 60% and 90%, batch 100, "
+            "test error at the best validation epoch); Eq. 11 summed as in the authors' code; batch-norm statistics "
+            "from the real images. label_kept and ||x~ - x||: `vgan reconstruct` over the validation split."
+        ]
+    )
     return _write_table(table, scale, sections, commands, notes, time.perf_counter() - start, root)
+
+
+def _pixels(dataset: str, limit: Optional[int]) -> Dict:
+    from .evaluation.probe import probe_features
+
+    return {"run": "raw pixels", **probe_features(None, dataset, limit=limit)}
 
 
 def _seed_list(result: Dict) -> str:
@@ -212,16 +272,29 @@ def _cell(value: Optional[float], digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _write_table(table: str, scale: str, sections, commands: List[str], notes: List[str], seconds: float,
-                 root: Path) -> Path:
-    what = "linear-probe test error (%) on phi(x)" if table == "table1" else \
-        "semi-supervised test error (%) with 1000 labels"
-    lines = [f"# {table.capitalize()}: {what}, scale: {scale}", "",
-             "Scale `paper` trains the paper's models; `cpu` and `smoke` train REDUCED models and are not the "
-             "paper's numbers." if scale != "paper" else "Scale `paper`: the paper's networks and protocol.", ""]
+def _write_table(
+    table: str, scale: str, sections, commands: List[str], notes: List[str], seconds: float, root: Path
+) -> Path:
+    what = (
+        "linear-probe test error (%) on phi(x)"
+        if table == "table1"
+        else "semi-supervised test error (%) with 1000 labels"
+    )
+    lines = [
+        f"# {table.capitalize()}: {what}, scale: {scale}",
+        "",
+        "Scale `paper` trains the paper's models; `cpu` and `smoke` train REDUCED models and are not the "
+        "paper's numbers."
+        if scale != "paper"
+        else "Scale `paper`: the paper's networks and protocol.",
+        "",
+    ]
     for dataset, results in sections:
-        head = "| model | ours | seeds | paper | label_kept | ‖x̃ − x‖ | from |" if table == "table2" else \
-            "| model | ours | paper | from |"
+        head = (
+            "| model | ours | seeds | paper | label_kept | ‖x̃ − x‖ | from |"
+            if table == "table2"
+            else "| model | ours | paper | from |"
+        )
         lines += [f"## {dataset}", "", head, "|" + "---|" * (head.count("|") - 1)]
         for row, result, source, quality in results:
             paper = PAPER[table][dataset].get(row.label, "—")
@@ -238,8 +311,18 @@ def _write_table(table: str, scale: str, sections, commands: List[str], notes: L
             kept, moved = (quality["label_kept"], quality["distance"]) if quality else (None, None)
             lines.append(f"| {row.label} | {ours} | {seeds} | {paper} | {_cell(kept, 3)} | {_cell(moved)} | {src} |")
         lines.append("")
-    lines += [*notes, "", f"Wall time of this command: {seconds:.0f} s (rows reused from an earlier call count as 0).",
-              "", "Equivalent commands:", "", "```bash", *commands, "```", ""]
+    lines += [
+        *notes,
+        "",
+        f"Wall time of this command: {seconds:.0f} s (rows reused from an earlier call count as 0).",
+        "",
+        "Equivalent commands:",
+        "",
+        "```bash",
+        *commands,
+        "```",
+        "",
+    ]
     path = root / f"{table}_{scale}.md"
     write_atomic(path, "\n".join(lines))
     print("\n".join(lines))

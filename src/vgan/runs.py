@@ -1,4 +1,5 @@
 """Working with finished or interrupted run directories: reload, resume, sample."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,10 @@ from .train import Trainer, resolve_device, restore
 def _run_dir(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
-        raise CheckpointError(f"{run_dir} is not a run directory (no config.yaml); pass the directory that "
-                              "`vgan train` wrote, e.g. runs/mnist_vgan")
+        raise CheckpointError(
+            f"{run_dir} is not a run directory (no config.yaml); pass the directory that "
+            "`vgan train` wrote, e.g. runs/mnist_vgan"
+        )
     return run_dir
 
 
@@ -27,8 +30,10 @@ def _finite_weights(trainer: Trainer, path: Path) -> None:
     for part in ("energy", "sampler"):
         for name, t in getattr(trainer, part).state_dict().items():
             if t.is_floating_point() and not torch.isfinite(t).all():
-                raise CheckpointError(f"{path} holds NaN or inf weights ({part}.{name}); it is not usable: pick an "
-                                      "earlier checkpoint of the run (--checkpoint epoch_<n>.pt)")
+                raise CheckpointError(
+                    f"{path} holds NaN or inf weights ({part}.{name}); it is not usable: pick an "
+                    "earlier checkpoint of the run (--checkpoint epoch_<n>.pt)"
+                )
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "last.pt", device: str = "cpu") -> Trainer:
@@ -41,8 +46,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "last.pt", device: str = "cp
     try:
         trainer = Trainer(from_dict(state["config"]), tuple(int(d) for d in state["image_shape"]), device)
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path} has no usable config or image_shape ({e}); pass a checkpoint that "
-                              "`vgan train` wrote") from None
+        raise CheckpointError(
+            f"{path} has no usable config or image_shape ({e}); pass a checkpoint that `vgan train` wrote"
+        ) from None
     restore(trainer, path, state)
     _finite_weights(trainer, path)
     trainer.run_dir = run_dir
@@ -63,27 +69,41 @@ def resume_config(run_dir: str | Path, overrides: Optional[Dict[str, Any]] = Non
     saved = load_config(run_dir / "config.yaml", values={"out_dir": str(run_dir.parent), "name": run_dir.name})
     for key in FIXED_ON_RESUME:
         if key in overrides and overrides[key] != getattr(saved, key):
-            raise ConfigError(f"--resume cannot change '{key}' ({getattr(saved, key)!r} -> {overrides[key]!r}): the "
-                              f"run's checkpoint was built with it; drop {key}=, or train a new run with another name=")
+            raise ConfigError(
+                f"--resume cannot change '{key}' ({getattr(saved, key)!r} -> {overrides[key]!r}): the "
+                f"run's checkpoint was built with it; drop {key}=, or train a new run with another name="
+            )
     return from_dict(overrides, base=saved)
 
 
-def sample(run_dir: str | Path, n: int = 100, out: Optional[str | Path] = None, seed: int = 0,
-           checkpoint: str = "last.pt", device: str = "cpu") -> Path:
+def sample(
+    run_dir: str | Path,
+    n: int = 100,
+    out: Optional[str | Path] = None,
+    seed: int = 0,
+    checkpoint: str = "last.pt",
+    device: str = "cpu",
+) -> Path:
     """Write a grid of n samples G(z) from a run's checkpoint to `out` (default <run_dir>/sample.png)."""
     if n < 2:
         raise ConfigError(f"cannot sample n={n}; ask for at least 2 (the generator's batch norm uses batch statistics)")
     trainer = load_run(run_dir, checkpoint, device)
     if trainer.sampler.conditional:
-        raise ConfigError(f"{run_dir} is a VCD run, whose samples are transitions of images; use "
-                          f"`vgan chain {run_dir}` or `vgan reconstruct {run_dir}`")
+        raise ConfigError(
+            f"{run_dir} is a VCD run, whose samples are transitions of images; use "
+            f"`vgan chain {run_dir}` or `vgan reconstruct {run_dir}`"
+        )
     if len(trainer.image_shape) != 3:
-        raise ConfigError(f"{run_dir} models 2-D points ({trainer.cfg.dataset}), not images; "
-                          f"`vgan evaluate {run_dir}` plots its samples over the energy landscape")
+        raise ConfigError(
+            f"{run_dir} models 2-D points ({trainer.cfg.dataset}), not images; "
+            f"`vgan evaluate {run_dir}` plots its samples over the energy landscape"
+        )
     z = uniform_noise(n, trainer.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).to(trainer.device)
     samples = trainer.samples(z)
     if not torch.isfinite(samples).all():
-        raise CheckpointError(f"the samples of {trainer.run_dir / checkpoint} are NaN or inf; pick an earlier "
-                              "checkpoint of the run (--checkpoint epoch_<n>.pt)")
+        raise CheckpointError(
+            f"the samples of {trainer.run_dir / checkpoint} are NaN or inf; pick an earlier "
+            "checkpoint of the run (--checkpoint epoch_<n>.pt)"
+        )
     grid = make_grid(samples)
     return save_image(grid, out or trainer.run_dir / "sample.png")

@@ -4,6 +4,7 @@
 the transition distribution p_g(x~ | x) of variational contrastive divergence (Section 6,
 Algorithm 2). Both give a `Draw` through `draw()`, which is what the training loop uses.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional, Sequence
@@ -21,8 +22,9 @@ class Draw(NamedTuple):
     cond: Optional[torch.Tensor] = None  # VCD: the images x conditioned on
 
 
-def uniform_noise(n: int, dim: int, *, generator: Optional[torch.Generator] = None,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
+def uniform_noise(
+    n: int, dim: int, *, generator: Optional[torch.Generator] = None, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """z ~ U[-1, 1]^dim, shape (n, dim)."""
     return torch.rand(n, dim, generator=generator, device=device) * 2 - 1
 
@@ -45,13 +47,21 @@ class LatentSampler(nn.Module):
         """The noise of n samples: z (n, z_dim)."""
         return uniform_noise(n, self.z_dim, generator=rng, device=_device(self))
 
-    def forward(self, n: int, *, z: Optional[torch.Tensor] = None,
-                rng: Optional[torch.Generator] = None) -> torch.Tensor:
+    def forward(
+        self, n: int, *, z: Optional[torch.Tensor] = None, rng: Optional[torch.Generator] = None
+    ) -> torch.Tensor:
         """n samples (n, C, H, W); pass `z` for fixed noise, or `rng` for reproducible noise."""
         return self.generator(self.noise(n, rng) if z is None else z)
 
-    def draw(self, n: int, cond: Optional[torch.Tensor] = None, *, rng: Optional[torch.Generator] = None,
-             noise: Optional[torch.Tensor] = None, recon: bool = False) -> Draw:
+    def draw(
+        self,
+        n: int,
+        cond: Optional[torch.Tensor] = None,
+        *,
+        rng: Optional[torch.Generator] = None,
+        noise: Optional[torch.Tensor] = None,
+        recon: bool = False,
+    ) -> Draw:
         """n samples as a Draw; `noise` (from `noise()`) overrides `rng`."""
         return Draw(self(n, z=noise, rng=rng))
 
@@ -76,8 +86,9 @@ class TransitionSampler(nn.Module):
         m = (torch.rand(n, self.code_dim, generator=rng, device=device) < self.mask_prob).float()
         return torch.stack([m, uniform_noise(n, self.code_dim, generator=rng, device=device)], 1)
 
-    def mix(self, h: torch.Tensor, rng: Optional[torch.Generator] = None,
-            noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def mix(
+        self, h: torch.Tensor, rng: Optional[torch.Generator] = None, noise: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         """h~ = m*z + (1-m)*h for codes h (N, d); `noise` (from `noise()`) overrides `rng`."""
         m, z = (self.noise(h.shape[0], rng) if noise is None else noise).to(h.dtype).unbind(1)
         return m * z + (1 - m) * h
@@ -87,8 +98,15 @@ class TransitionSampler(nn.Module):
         h = self.encoder(x)
         return self.decoder(self.mix(h, rng) if noise else h)
 
-    def draw(self, n: int, cond: Optional[torch.Tensor] = None, *, rng: Optional[torch.Generator] = None,
-             noise: Optional[torch.Tensor] = None, recon: bool = False) -> Draw:
+    def draw(
+        self,
+        n: int,
+        cond: Optional[torch.Tensor] = None,
+        *,
+        rng: Optional[torch.Generator] = None,
+        noise: Optional[torch.Tensor] = None,
+        recon: bool = False,
+    ) -> Draw:
         """A transition of each row of `cond` (n of them), and its clean reconstruction if `recon`."""
         h = self.encoder(cond)
         return Draw(self.decoder(self.mix(h, rng, noise)), self.decoder(h) if recon else None, cond)

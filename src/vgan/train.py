@@ -8,6 +8,7 @@ samples/epoch_<n>.png, curves.png (vgan.curves), run.json (the machine of each s
 vgan.machine) and the checkpoints last.pt and epoch_<n>.pt. One process writes it, holding
 RUN_DIR/.lock (vgan.lock); a new run never starts where a run's files are.
 """
+
 from __future__ import annotations
 
 import gc
@@ -31,14 +32,15 @@ from .config import Config, images_per_step, save_config, validate
 from .curves import plot_curves
 from .data import as_float, batches, check_data_dir, load_dataset
 from .distributed import Dist, globalise_batch_norm
+from .energy import dead_zones
 from .errors import CheckpointError, ConfigError, TrainingError
 from .images import make_grid, save_image, side_by_side
-from .energy import dead_zones
 from .lock import RunLock, check_run_dir
 from .machine import describe_machine, record_session
 from .networks import build_energy
 from .samplers import Draw, build_sampler, uniform_noise
 
+SINGLE = Dist()  # one process, no data parallelism
 GRID_N = 100  # a 10x10 grid of samples from a fixed z each epoch
 
 
@@ -56,8 +58,9 @@ def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
             return torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.adadelta_rho, eps=cfg.adadelta_eps)
         return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
     except ValueError as e:  # an argument torch refuses that config.CHECKS let through
-        raise ConfigError(f"the {cfg.optimizer} optimiser refuses its settings ({e}); fix lr, betas or "
-                          "adadelta_rho/adadelta_eps") from None
+        raise ConfigError(
+            f"the {cfg.optimizer} optimiser refuses its settings ({e}); fix lr, betas or adadelta_rho/adadelta_eps"
+        ) from None
 
 
 def fp32(t: tuple) -> tuple:
@@ -79,7 +82,7 @@ class DrawStep(nn.Module):
 class Trainer:
     """Holds the energy E, the sampler (G(z) or the VCD transition), their optimisers and the run dir."""
 
-    def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None, group: Dist = Dist()):
+    def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None, group: Dist = SINGLE):
         self.cfg = cfg
         self.device = device or resolve_device(cfg.device)
         self.run_dir = cfg.run_dir
@@ -91,12 +94,15 @@ class Trainer:
         self.memory_format = torch.channels_last if cfg.channels_last and cfg.arch == "conv" else None
         self.energy = build_energy(cfg, image_shape).to(self.device, memory_format=self.memory_format)
         self.sampler = globalise_batch_norm(build_sampler(cfg, image_shape), group).to(
-            self.device, memory_format=self.memory_format)
+            self.device, memory_format=self.memory_format
+        )
         self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
         if self.objective.needs_input_grad and (group.enabled or cfg.compile):
-            raise ConfigError("r1_penalty differentiates through the energy's input gradient, which "
-                              "DistributedDataParallel and torch.compile do not support; run it in one process "
-                              "without compile=true, or set r1_penalty=0")
+            raise ConfigError(
+                "r1_penalty differentiates through the energy's input gradient, which "
+                "DistributedDataParallel and torch.compile do not support; run it in one process "
+                "without compile=true, or set r1_penalty=0"
+            )
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
         self.unwrap()
         if group.enabled:
@@ -105,7 +111,8 @@ class Trainer:
             self.draw_step = DDP(self.draw_step, device_ids=ids)  # no buffers: BN keeps no running stats
         if cfg.compile:
             self.energy_fwd, self.energy_step, self.draw_step = (
-                torch.compile(m) for m in (self.energy_fwd, self.energy_step, self.draw_step))
+                torch.compile(m) for m in (self.energy_fwd, self.energy_step, self.draw_step)
+            )
         self.opt_e = build_optimizer(cfg, self.energy.parameters())
         self.opt_g = build_optimizer(cfg, self.sampler.parameters())
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
@@ -132,6 +139,7 @@ class Trainer:
         n_global = x.shape[0]
         x = shard(x)
         n = x.shape[0]
+
         def noise():  # the global batch's noise, this process's slice
             return shard(self.sampler.noise(n_global, self.noise_rng))
 
@@ -158,8 +166,13 @@ class Trainer:
         self.opt_e.zero_grad(set_to_none=True)
         loss_e.backward()
         self.opt_e.step()
-        stats = {**stats_g, **stats_e, "energy_real": real_out.energy.detach().mean(),
-                 "energy_fake": fake_out.energy.detach().mean(), "logit_abs_fake": fake_out.logits.detach().abs().mean()}
+        stats = {
+            **stats_g,
+            **stats_e,
+            "energy_real": real_out.energy.detach().mean(),
+            "energy_fake": fake_out.energy.detach().mean(),
+            "logit_abs_fake": fake_out.logits.detach().abs().mean(),
+        }
         if self.cfg.energy == "multimodal":
             stats.update(dead_zones(fake_out.logits, self.cfg.prob_clip))
         return self.group.average(stats)
@@ -188,15 +201,27 @@ class Trainer:
             return make_grid(self.samples(), nrow=10)
         x = self.fixed_x
         rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 3)  # the same noise every epoch
-        return side_by_side([make_grid(x, nrow=10), make_grid(self.sampler(x, noise=False), nrow=10),
-                             make_grid(self.sampler(x, rng=rng), nrow=10)])
+        return side_by_side(
+            [
+                make_grid(x, nrow=10),
+                make_grid(self.sampler(x, noise=False), nrow=10),
+                make_grid(self.sampler(x, rng=rng), nrow=10),
+            ]
+        )
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"config": self.cfg.to_dict(), "step": self.step, "image_shape": list(self.image_shape),
-                "energy": self.energy.state_dict(), "sampler": self.sampler.state_dict(),
-                "opt_e": self.opt_e.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "noise_rng": self.noise_rng.get_state(), "torch_rng": torch.get_rng_state()}
+        return {
+            "config": self.cfg.to_dict(),
+            "step": self.step,
+            "image_shape": list(self.image_shape),
+            "energy": self.energy.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "opt_e": self.opt_e.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "noise_rng": self.noise_rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.energy.load_state_dict(state["energy"])
@@ -219,8 +244,10 @@ def restore(trainer: Trainer, path: Path, state: Optional[dict] = None) -> None:
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
         reason = re.sub(r"^Error\(s\) in loading state_dict for \w+: ", "", " ".join(str(e).split()))
         reason = reason.split(". ")[0][:200] or type(e).__name__  # the first mismatch, with both shapes
-        raise CheckpointError(f"{path} does not fit the networks of this config ({reason}); resume with the "
-                              "run's own network keys, or train a new run with another name=") from None
+        raise CheckpointError(
+            f"{path} does not fit the networks of this config ({reason}); resume with the "
+            "run's own network keys, or train a new run with another name="
+        ) from None
 
 
 def _resume(trainer: Trainer, run_dir: Path) -> None:
@@ -230,8 +257,9 @@ def _resume(trainer: Trainer, run_dir: Path) -> None:
         return
     kept = sorted(run_dir.glob("epoch_*.pt"))
     if kept:  # last.pt was moved aside (corrupt?): say which checkpoint to continue from
-        raise CheckpointError(f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt "
-                              "to resume from it")
+        raise CheckpointError(
+            f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt to resume from it"
+        )
 
 
 def _logged_step(line: str) -> float:
@@ -257,6 +285,7 @@ class RunLogger:
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
+
             purge = start_step + 1 if (run_dir / "tb").is_dir() else None  # drop events past the resumed step
             self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=purge)
 
@@ -292,10 +321,17 @@ class FiniteGuard:
         """Raise a one-line TrainingError if a bad step was seen (syncs with the device)."""
         step = int(self.first_bad.item())
         if step:
-            where = (f"the last good checkpoint {run_dir / 'last.pt'} is at step {last_good}; resume with "
-                     f"`vgan train --resume {run_dir}` after lowering lr") if last_good else "no checkpoint was written yet"
-            raise TrainingError(f"a loss became NaN or inf at step {step} (epoch {(step - 1) // steps_per_epoch + 1}); "
-                                f"{where}")
+            where = (
+                (
+                    f"the last good checkpoint {run_dir / 'last.pt'} is at step {last_good}; resume with "
+                    f"`vgan train --resume {run_dir}` after lowering lr"
+                )
+                if last_good
+                else "no checkpoint was written yet"
+            )
+            raise TrainingError(
+                f"a loss became NaN or inf at step {step} (epoch {(step - 1) // steps_per_epoch + 1}); {where}"
+            )
 
 
 def train(cfg: Config, resume: bool = False) -> Trainer:
@@ -321,18 +357,22 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
     if device.type == "cuda":
         device = torch.device("cuda", group.local_rank)
     if cfg.batch_size % group.world:
-        raise ConfigError(f"batch_size {cfg.batch_size} does not split over {group.world} processes; "
-                          f"make it a multiple of {group.world}")
+        raise ConfigError(
+            f"batch_size {cfg.batch_size} does not split over {group.world} processes; "
+            f"make it a multiple of {group.world}"
+        )
     train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
-    images = train_set.images[:cfg.train_limit] if cfg.train_limit else train_set.images
+    images = train_set.images[: cfg.train_limit] if cfg.train_limit else train_set.images
     trainer = Trainer(cfg, train_set.image_shape, device, group)
     images = images.to(trainer.device)  # uint8 on the device: batches need no host transfer
     if trainer.sampler.conditional:
         val = load_dataset(cfg.dataset, "val", cfg.data_dir).images[:GRID_N]
         trainer.fixed_x = as_float(val.to(trainer.device))
     if len(images) < images_per_step(cfg):
-        raise ConfigError(f"the {len(images)} training images of {cfg.dataset} make no full iteration of "
-                          f"{images_per_step(cfg)}; lower batch_size")
+        raise ConfigError(
+            f"the {len(images)} training images of {cfg.dataset} make no full iteration of "
+            f"{images_per_step(cfg)}; lower batch_size"
+        )
     with RunLock(run_dir, resume) if group.main else nullcontext():  # one writer, held until the run ends
         return _run(trainer, images, resume, group)
 
@@ -348,14 +388,21 @@ def _run(trainer: Trainer, images: torch.Tensor, resume: bool, group: Dist) -> T
         total = min(total, cfg.max_steps)
     if trainer.step >= total:
         limit = f"epochs={cfg.epochs}" + (f", max_steps={cfg.max_steps}" if cfg.max_steps is not None else "")
-        raise ConfigError(f"{run_dir} has trained {trainer.step} of the {total} iterations that {limit} allow: "
-                          "nothing to do; raise epochs= or max_steps= to train further")
+        raise ConfigError(
+            f"{run_dir} has trained {trainer.step} of the {total} iterations that {limit} allow: "
+            "nothing to do; raise epochs= or max_steps= to train further"
+        )
     if main:
         save_config(cfg, run_dir / "config.yaml")
         record_session(run_dir, {**describe_machine(trainer.device, group.world), "start_step": trainer.step}, resume)
     logger = RunLogger(run_dir, trainer.step, cfg.tensorboard) if main else None
-    bar = tqdm(total=total, initial=trainer.step, disable=None if cfg.progress and main else True,
-               unit="it", dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        initial=trainer.step,
+        disable=None if cfg.progress and main else True,
+        unit="it",
+        dynamic_ncols=True,
+    )
     guard = FiniteGuard(trainer.device)
     last_good, tick, tick_step = trainer.step, time.perf_counter(), trainer.step
     try:

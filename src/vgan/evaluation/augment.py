@@ -18,6 +18,7 @@ default), `"recompute"` re-estimates them on the N labelled images before every 
 Evaluation computes the same function faster: batch norm folded into the convolutions, channels
 last, large batches, and a test pass only at epochs whose validation error is a new best.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -56,8 +57,9 @@ class Table2Classifier(nn.Module):
     (N, C, S, S) -> (N, ch, S, S) -> pool (N, ch, S/2, S/2) -> pool (N, ch, S/4, S/4) -> (N, classes)
     """
 
-    def __init__(self, in_channels: int = 1, size: int = 28, classes: int = 10, noise: float = 0.1,
-                 bn_eps: float = 1e-4):
+    def __init__(
+        self, in_channels: int = 1, size: int = 28, classes: int = 10, noise: float = 0.1, bn_eps: float = 1e-4
+    ):
         super().__init__()
         self.noise = noise
         if size == 28:
@@ -125,7 +127,7 @@ def recompute_bn_stats(model: Table2Classifier, images: torch.Tensor, batch_size
         m.momentum = None  # a cumulative average
     model.train()
     for i in range(0, len(images), batch_size):
-        model(images[i:i + batch_size])
+        model(images[i : i + batch_size])
     for m in norms:
         m.momentum = 0.1
 
@@ -154,9 +156,16 @@ def classifier_optimizer(model: nn.Module, epochs: int, lr: float = 1.0):
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, [int(0.6 * epochs), int(0.9 * epochs)], gamma=0.1)
 
 
-def classifier_step(model: Table2Classifier, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                    sampler: Optional[TransitionSampler] = None, rng: Optional[torch.Generator] = None,
-                    weighting: str = "sum", bn_stats: str = "real") -> torch.Tensor:
+def classifier_step(
+    model: Table2Classifier,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    sampler: Optional[TransitionSampler] = None,
+    rng: Optional[torch.Generator] = None,
+    weighting: str = "sum",
+    bn_stats: str = "real",
+) -> torch.Tensor:
     """One minibatch: CE(f(x), y), plus CE(f(x~), y) for a fresh transition x~ of x (Eq. 11)."""
     if sampler is None:
         loss = F.cross_entropy(model(x), y)
@@ -173,14 +182,26 @@ def classifier_step(model: Table2Classifier, opt: torch.optim.Optimizer, x: torc
     return loss.detach()
 
 
-def train_augmented(dataset: str, sampler: Optional[TransitionSampler], *, labels: int = 1000, epochs: int = 200,
-                    seed: int = 0, batch_size: int = 100, lr: float = 1.0, eval_n: Optional[int] = None,
-                    bn_stats: str = "real", weighting: str = "sum", data_dir: Optional[str] = None,
-                    device: str = "cpu") -> Dict[str, float]:
+def train_augmented(
+    dataset: str,
+    sampler: Optional[TransitionSampler],
+    *,
+    labels: int = 1000,
+    epochs: int = 200,
+    seed: int = 0,
+    batch_size: int = 100,
+    lr: float = 1.0,
+    eval_n: Optional[int] = None,
+    bn_stats: str = "real",
+    weighting: str = "sum",
+    data_dir: Optional[str] = None,
+    device: str = "cpu",
+) -> Dict[str, float]:
     """One row of Table 2 for one seed: the test error (%) at the best validation epoch, with the
     number of test passes that took and the seconds of the epochs."""
-    check_augment(labels=labels, epochs=epochs, seeds=[seed], eval_n=eval_n, batch_size=batch_size, lr=lr,
-                  dataset=dataset)
+    check_augment(
+        labels=labels, epochs=epochs, seeds=[seed], eval_n=eval_n, batch_size=batch_size, lr=lr, dataset=dataset
+    )
     _check_protocol(bn_stats, weighting)
     train, val, test = (load_dataset(dataset, s, data_dir) for s in ("train", "val", "test"))
     x_lab, y_lab = _float_images(train.images[:labels], device), train.labels[:labels].to(device)
@@ -196,7 +217,7 @@ def train_augmented(dataset: str, sampler: Optional[TransitionSampler], *, label
         model.train()
         order = epoch_order(labels, seed=seed, epoch=epoch).to(device)
         for i in range(0, labels - batch_size + 1, batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             classifier_step(model, opt, x_lab[idx], y_lab[idx], sampler, rng, weighting, bn_stats)
         sched.step()
         if bn_stats == "recompute":
@@ -205,14 +226,27 @@ def train_augmented(dataset: str, sampler: Optional[TransitionSampler], *, label
         val_error = error_pct(net, x_val, y_val)
         if val_error < best["val_error_pct"]:  # the first best epoch, as np.argmin in the authors' code
             test_passes += 1
-            best = {"val_error_pct": val_error, "test_error_pct": error_pct(net, x_test, y_test),
-                    "best_epoch": epoch + 1}
+            best = {
+                "val_error_pct": val_error,
+                "test_error_pct": error_pct(net, x_test, y_test),
+                "best_epoch": epoch + 1,
+            }
     return {**best, "test_passes": test_passes, "seconds": round(time.perf_counter() - start, 1)}
 
 
-def augment(run_dir: Optional[str | Path] = None, *, dataset: Optional[str] = None, labels: int = 1000,
-            epochs: int = 200, seeds: Sequence[int] = (0,), eval_n: Optional[int] = None, no_augment: bool = False,
-            bn_stats: str = "real", weighting: str = "sum", device: str = "cpu") -> Dict[str, object]:
+def augment(
+    run_dir: Optional[str | Path] = None,
+    *,
+    dataset: Optional[str] = None,
+    labels: int = 1000,
+    epochs: int = 200,
+    seeds: Sequence[int] = (0,),
+    eval_n: Optional[int] = None,
+    no_augment: bool = False,
+    bn_stats: str = "real",
+    weighting: str = "sum",
+    device: str = "cpu",
+) -> Dict[str, object]:
     """Table 2 for one row: with a VCD run's transitions (run_dir), or the no-augmentation
     baseline (`no_augment`, or no run_dir and `dataset` named). Mean and std of the test error
     over seeds, each seed's result, and the protocol."""
@@ -230,15 +264,42 @@ def augment(run_dir: Optional[str | Path] = None, *, dataset: Optional[str] = No
             sampler = trainer.sampler.requires_grad_(False)
     if dataset is None:
         raise ConfigError("without RUN_DIR, name the dataset of the baseline row: --dataset mnist")
-    rows = [train_augmented(dataset, sampler, labels=labels, epochs=epochs, seed=s, eval_n=eval_n,
-                            bn_stats=bn_stats, weighting=weighting, data_dir=data_dir, device=device) for s in seeds]
-    return summarise(rows, {"row": f"VCD ({run_dir})" if run_dir else "No augmentation", "dataset": dataset,
-                            "labels": labels, "epochs": epochs, "eval_n": eval_n, "bn_stats": bn_stats,
-                            "weighting": weighting if sampler is not None else None, "seeds": list(seeds)})
+    rows = [
+        train_augmented(
+            dataset,
+            sampler,
+            labels=labels,
+            epochs=epochs,
+            seed=s,
+            eval_n=eval_n,
+            bn_stats=bn_stats,
+            weighting=weighting,
+            data_dir=data_dir,
+            device=device,
+        )
+        for s in seeds
+    ]
+    return summarise(
+        rows,
+        {
+            "row": f"VCD ({run_dir})" if run_dir else "No augmentation",
+            "dataset": dataset,
+            "labels": labels,
+            "epochs": epochs,
+            "eval_n": eval_n,
+            "bn_stats": bn_stats,
+            "weighting": weighting if sampler is not None else None,
+            "seeds": list(seeds),
+        },
+    )
 
 
 def summarise(rows: List[Dict[str, float]], protocol: Dict[str, object]) -> Dict[str, object]:
     """Mean and sample std of the per-seed test errors, beside the protocol and the rows."""
     errors = [r["test_error_pct"] for r in rows]
-    return {**protocol, "test_error_pct": statistics.mean(errors),
-            "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0, "per_seed": rows}
+    return {
+        **protocol,
+        "test_error_pct": statistics.mean(errors),
+        "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
+        "per_seed": rows,
+    }

@@ -3,6 +3,7 @@
 It is an evaluation instrument (label preservation, later mode counts and FID features), not
 the paper's Table 2 classifier.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,9 +24,18 @@ class DigitClassifier(nn.Module):
     def __init__(self, in_channels: int = 1, size: int = 28, classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * (size // 4) ** 2, 128), nn.ReLU())  # penultimate layer (N, 128)
+            nn.Conv2d(in_channels, 32, 5, padding=2),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * (size // 4) ** 2, 128),
+            nn.ReLU(),
+        )  # penultimate layer (N, 128)
         self.out = nn.Linear(128, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -43,8 +53,15 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(images)
 
 
-def train_classifier(dataset: str = "mnist", *, epochs: int = 3, limit: Optional[int] = None, seed: int = 0,
-                     device: str = "cpu", data_dir: Optional[str] = None) -> DigitClassifier:
+def train_classifier(
+    dataset: str = "mnist",
+    *,
+    epochs: int = 3,
+    limit: Optional[int] = None,
+    seed: int = 0,
+    device: str = "cpu",
+    data_dir: Optional[str] = None,
+) -> DigitClassifier:
     """Train a DigitClassifier with Adam on the training split (first `limit` images if given)."""
     train = load_dataset(dataset, "train", data_dir)
     images, labels = train.images[:limit], train.labels[:limit]
@@ -56,7 +73,7 @@ def train_classifier(dataset: str = "mnist", *, epochs: int = 3, limit: Optional
         model.train()
         perm = epoch_order(len(images), seed=seed, epoch=epoch)
         for i in tqdm(range(len(images) // 100), desc=f"classifier epoch {epoch + 1}/{epochs}", disable=None):
-            idx = perm[i * 100:(i + 1) * 100]
+            idx = perm[i * 100 : (i + 1) * 100]
             x, y = as_float(images[idx].to(device)), labels[idx].to(device)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)

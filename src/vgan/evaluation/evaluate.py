@@ -1,4 +1,5 @@
 """`vgan evaluate RUN_DIR`: the metrics that fit a run's dataset, printed and saved as evaluate.json."""
+
 from __future__ import annotations
 
 import json
@@ -41,13 +42,14 @@ def generate(trainer: Trainer, n: int, chunk: int = 100) -> torch.Tensor:
         if cond is None:
             out.append(trainer.sampler(m, rng=rng).cpu())
         else:
-            out.append(trainer.sampler(as_float(cond[i:i + m]).to(trainer.device), rng=rng).cpu())
+            out.append(trainer.sampler(as_float(cond[i : i + m]).to(trainer.device), rng=rng).cpu())
     return torch.cat(out)
 
 
 def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 200) -> Path:
     """The learned energy over [0, 1]^2 with samples on top (a matplotlib PNG)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -66,8 +68,9 @@ def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 2
     return out
 
 
-def evaluate(run_dir: str | Path, metrics: Optional[List[str]] = None, n: Optional[int] = None,
-             device: str = "cpu") -> Dict[str, object]:
+def evaluate(
+    run_dir: str | Path, metrics: Optional[List[str]] = None, n: Optional[int] = None, device: str = "cpu"
+) -> Dict[str, object]:
     """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json."""
     require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
     trainer = load_run(run_dir, device=device)
@@ -75,8 +78,10 @@ def evaluate(run_dir: str | Path, metrics: Optional[List[str]] = None, n: Option
     metrics = metrics or metrics_for(dataset)
     unknown = set(metrics) - set(metrics_for(dataset))
     if unknown:
-        raise ConfigError(f"metric(s) {', '.join(sorted(unknown))} do not apply to {dataset}; "
-                          f"choose from {', '.join(metrics_for(dataset))}")
+        raise ConfigError(
+            f"metric(s) {', '.join(sorted(unknown))} do not apply to {dataset}; "
+            f"choose from {', '.join(metrics_for(dataset))}"
+        )
     results: Dict[str, object] = {"run": str(run_dir), "dataset": dataset, "step": trainer.step}
     if "modes" in metrics:
         count = n or DEFAULT_N["modes"]
@@ -100,7 +105,8 @@ def evaluate(run_dir: str | Path, metrics: Optional[List[str]] = None, n: Option
         inliers = load_dataset(dataset, "test", trainer.cfg.data_dir).images
         gen = torch.Generator().manual_seed(0)
         results["auroc_vs_uniform_noise"] = energy_auroc(
-            trainer.energy, inliers, torch.randint(0, 256, inliers.shape, generator=gen, dtype=torch.uint8))
+            trainer.energy, inliers, torch.randint(0, 256, inliers.shape, generator=gen, dtype=torch.uint8)
+        )
         for other in OOD_PAIRS.get(dataset, ()):
             try:
                 outliers = load_dataset(other, "test", download=False).images

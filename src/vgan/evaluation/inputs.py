@@ -1,6 +1,7 @@
 """Checks of the evaluation commands' inputs, called first by each public function: a request
 that cannot mean anything (a classifier trained on fewer labels than one batch, a probe on fewer
 images than classes, zero seeds) is a one-line ConfigError before any work, not a number."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,17 +11,33 @@ from ..checks import Check, at_least, optional, positive, require
 from ..data import get
 
 
-def check_augment(*, labels: int, epochs: int, seeds: Iterable[int], eval_n: Optional[int] = None,
-                  batch_size: int = 100, lr: float = 1.0, dataset: Optional[str] = None) -> None:
+def check_augment(
+    *,
+    labels: int,
+    epochs: int,
+    seeds: Iterable[int],
+    eval_n: Optional[int] = None,
+    batch_size: int = 100,
+    lr: float = 1.0,
+    dataset: Optional[str] = None,
+) -> None:
     """Table 2's classifier: at least one batch of labels and no more than the training split,
     at least one epoch and one seed."""
     require(batch_size, positive, "the classifier's batch_size", "use e.g. 100")
-    require(labels, at_least(batch_size), "--labels", f"a gradient step takes {batch_size} labelled images; "
-            f"use --labels {batch_size} or more")
+    require(
+        labels,
+        at_least(batch_size),
+        "--labels",
+        f"a gradient step takes {batch_size} labelled images; use --labels {batch_size} or more",
+    )
     if dataset is not None:
         split = get(dataset).train_size
-        require(labels, Check(lambda v: v <= split, f"<= {split}, the {dataset} training split"), "--labels",
-                f"use --labels {split} or fewer")
+        require(
+            labels,
+            Check(lambda v: v <= split, f"<= {split}, the {dataset} training split"),
+            "--labels",
+            f"use --labels {split} or fewer",
+        )
     require(epochs, positive, "--epochs", "train the classifier for 1 epoch or more")
     require(len(list(seeds)), positive, "the number of seeds", "name at least one, e.g. --seeds 0")
     require(eval_n, optional(positive), "--eval-n", "use 1 or more validation and test images, or leave it out")
@@ -36,8 +53,13 @@ def check_probe(run_dir: str | Path, limit: Optional[int]) -> None:
     if limit is not None and config.is_file():  # no config.yaml: load_run says what is wrong
         dataset = load_config(config).dataset
         classes = get(dataset).classes
-        require(limit, at_least(classes), "--limit", f"a probe of {dataset} needs at least one image of each of "
-                f"its {classes} classes: use --limit {classes} or more (a few thousand for a meaningful error)")
+        require(
+            limit,
+            at_least(classes),
+            "--limit",
+            f"a probe of {dataset} needs at least one image of each of "
+            f"its {classes} classes: use --limit {classes} or more (a few thousand for a meaningful error)",
+        )
 
 
 def check_reproduce(*, seeds: int) -> None:

@@ -1,5 +1,6 @@
 """Metrics beyond the paper: mode coverage (2-D mixtures, StackedMNIST), FID and KID with an
 in-domain feature network, and the energy as an out-of-distribution score."""
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,11 @@ def toy_modes(points: torch.Tensor, toy: Toy2D) -> Dict[str, float]:
     centres = torch.as_tensor(toy.centres(), dtype=torch.float64)
     dist, nearest = torch.cdist(x, centres).min(1)
     good = dist < 3 * toy.sigma
-    return {"modes_covered": float(len(nearest[good].unique())), "modes_total": float(toy.modes),
-            "high_quality_pct": 100.0 * good.double().mean().item()}
+    return {
+        "modes_covered": float(len(nearest[good].unique())),
+        "modes_total": float(toy.modes),
+        "high_quality_pct": 100.0 * good.double().mean().item(),
+    }
 
 
 @torch.no_grad()
@@ -35,7 +39,7 @@ def stacked_modes(images: torch.Tensor, classifier: nn.Module, batch_size: int =
     device = next(classifier.parameters()).device
     modes = []
     for x in chunks(images, batch_size, device):
-        digits = [classifier(x[:, c:c + 1]).argmax(1) for c in range(3)]
+        digits = [classifier(x[:, c : c + 1]).argmax(1) for c in range(3)]
         modes.append((100 * digits[0] + 10 * digits[1] + digits[2]).cpu())
     counts = torch.bincount(torch.cat(modes), minlength=1000).double()
     p = counts / counts.sum()

@@ -6,6 +6,7 @@ fitted on train for each regularisation strength C, the C with the lowest valida
 kept, and its test error is reported. Two controls use the same protocol: raw pixels
 (`phi=None`) and a randomly initialised energy network (`random_features`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,21 +29,25 @@ MAX_ITER = 300
 def protocol(limit: Optional[int], c_grid: Sequence[float] = C_GRID, max_iter: int = MAX_ITER) -> str:
     """The probe's protocol in one sentence, printed with Table 1."""
     images = f"the first {limit:,} images of each split" if limit else "every image of each split"
-    return (f"features standardised with the training features' mean and std; multinomial logistic regression "
-            f"(scikit-learn, lbfgs, at most {max_iter} iterations) for C in {{{', '.join(map(str, c_grid))}}}, "
-            f"the C with the lowest validation error kept; {images}")
+    return (
+        f"features standardised with the training features' mean and std; multinomial logistic regression "
+        f"(scikit-learn, lbfgs, at most {max_iter} iterations) for C in {{{', '.join(map(str, c_grid))}}}, "
+        f"the C with the lowest validation error kept; {images}"
+    )
 
 
 @torch.no_grad()
 def features(phi: Optional[nn.Module], images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
     """phi(x) (N, D) for uint8 images (N, C, H, W); with phi None, the pixels in [0, 1] (N, C*H*W)."""
     device = next(phi.parameters()).device if phi is not None else "cpu"
-    return torch.cat([(phi(x) if phi is not None else x.flatten(1)).cpu()
-                      for x in chunks(images, batch_size, device)]).numpy()
+    return torch.cat(
+        [(phi(x) if phi is not None else x.flatten(1)).cpu() for x in chunks(images, batch_size, device)]
+    ).numpy()
 
 
-def linear_probe(train: tuple, val: tuple, test: tuple, c_grid: Sequence[float] = C_GRID,
-                 max_iter: int = MAX_ITER) -> Dict[str, float]:
+def linear_probe(
+    train: tuple, val: tuple, test: tuple, c_grid: Sequence[float] = C_GRID, max_iter: int = MAX_ITER
+) -> Dict[str, float]:
     """Fit on train (X, y) for each C, select on val, return errors in % and the chosen C."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -59,8 +64,14 @@ def linear_probe(train: tuple, val: tuple, test: tuple, c_grid: Sequence[float] 
     return {"test_error_pct": 100.0 * (1 - model.score(x_test, test[1])), "val_error_pct": val_error, "C": c}
 
 
-def probe_features(phi: Optional[nn.Module], dataset: str, *, limit: Optional[int] = None,
-                   c_grid: Sequence[float] = C_GRID, data_dir: Optional[str] = None) -> Dict[str, object]:
+def probe_features(
+    phi: Optional[nn.Module],
+    dataset: str,
+    *,
+    limit: Optional[int] = None,
+    c_grid: Sequence[float] = C_GRID,
+    data_dir: Optional[str] = None,
+) -> Dict[str, object]:
     """Table 1's protocol on any feature map `phi` (None: raw pixels). `limit` caps every split."""
     splits = {s: load_dataset(dataset, s, data_dir) for s in ("train", "val", "test")}
     data = {s: (features(phi, d.images[:limit]), d.labels[:limit].numpy()) for s, d in splits.items()}
@@ -68,8 +79,9 @@ def probe_features(phi: Optional[nn.Module], dataset: str, *, limit: Optional[in
     return {"feature_dim": int(data["train"][0].shape[1]), "train_images": len(data["train"][1]), **result}
 
 
-def probe(run_dir: str | Path, *, limit: Optional[int] = None, c_grid: Sequence[float] = C_GRID,
-          device: str = "cpu") -> Dict[str, object]:
+def probe(
+    run_dir: str | Path, *, limit: Optional[int] = None, c_grid: Sequence[float] = C_GRID, device: str = "cpu"
+) -> Dict[str, object]:
     """Table 1's protocol for one run: features phi(x) of its energy network."""
     check_probe(run_dir, limit)
     trainer = load_run(run_dir, device=device)
@@ -78,11 +90,14 @@ def probe(run_dir: str | Path, *, limit: Optional[int] = None, c_grid: Sequence[
     return {"run": str(run_dir), "objective": cfg.objective, "k": cfg.k, **result}
 
 
-def random_features(cfg: Config, *, limit: Optional[int] = None, c_grid: Sequence[float] = C_GRID,
-                    device: str = "cpu") -> Dict[str, object]:
+def random_features(
+    cfg: Config, *, limit: Optional[int] = None, c_grid: Sequence[float] = C_GRID, device: str = "cpu"
+) -> Dict[str, object]:
     """The control: the probe on phi(x) of an untrained energy network built from `cfg` (its seed)."""
     torch.manual_seed(cfg.seed)
     shape = load_dataset(cfg.dataset, "test", cfg.data_dir).image_shape
     phi = build_energy(cfg, shape).features.to(device).eval()
-    return {"run": "random initialisation", **probe_features(phi, cfg.dataset, limit=limit, c_grid=c_grid,
-                                                             data_dir=cfg.data_dir)}
+    return {
+        "run": "random initialisation",
+        **probe_features(phi, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir),
+    }

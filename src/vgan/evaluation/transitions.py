@@ -1,5 +1,6 @@
 """VCD evaluations: Figure 3 panels (x | x_bar | x~), Figure 5 Markov chains, and metrics that
 show whether transitions keep the label while changing the image."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,14 +22,23 @@ from .classifier import load_classifier
 def _transition_run(run_dir, device: str):
     trainer = load_run(run_dir, device=device)
     if not isinstance(trainer.sampler, TransitionSampler):
-        raise ConfigError(f"{run_dir} was trained with objective '{trainer.cfg.objective}'; reconstructions and "
-                          "chains need a VCD run (objective=vcd)")
+        raise ConfigError(
+            f"{run_dir} was trained with objective '{trainer.cfg.objective}'; reconstructions and "
+            "chains need a VCD run (objective=vcd)"
+        )
     return trainer
 
 
 @torch.no_grad()
-def transition_metrics(sampler: TransitionSampler, images: torch.Tensor, labels: torch.Tensor,
-                       classifier: Optional[nn.Module] = None, *, batch_size: int = 500, seed: int = 0) -> Dict[str, float]:
+def transition_metrics(
+    sampler: TransitionSampler,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classifier: Optional[nn.Module] = None,
+    *,
+    batch_size: int = 500,
+    seed: int = 0,
+) -> Dict[str, float]:
     """Over uint8 images (N, C, H, W) with their labels:
 
     - recon_bce, recon_mse: per-pixel error of the reconstruction x_bar = Decode(Encode(x));
@@ -53,8 +63,16 @@ def transition_metrics(sampler: TransitionSampler, images: torch.Tensor, labels:
     return out
 
 
-def reconstruct(run_dir: str | Path, *, n: int = 100, eval_n: Optional[int] = 10_000, out: Optional[str | Path] = None,
-                seed: int = 0, device: str = "cpu", classify: bool = True) -> Dict[str, object]:
+def reconstruct(
+    run_dir: str | Path,
+    *,
+    n: int = 100,
+    eval_n: Optional[int] = 10_000,
+    out: Optional[str | Path] = None,
+    seed: int = 0,
+    device: str = "cpu",
+    classify: bool = True,
+) -> Dict[str, object]:
     """Figure 3 for a VCD run: validation inputs x | reconstructions x_bar | transitions x~, side by
     side in one PNG (default <run_dir>/reconstruct.png), and `transition_metrics` over the first
     `eval_n` validation images (all 10,000 by default)."""
@@ -74,8 +92,15 @@ def reconstruct(run_dir: str | Path, *, n: int = 100, eval_n: Optional[int] = 10
 
 
 @torch.no_grad()
-def chain(run_dir: str | Path, *, steps: int = 9, n: int = 30, out: Optional[str | Path] = None, seed: int = 0,
-          device: str = "cpu") -> Path:
+def chain(
+    run_dir: str | Path,
+    *,
+    steps: int = 9,
+    n: int = 30,
+    out: Optional[str | Path] = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> Path:
     """Figure 5: a Markov chain x -> x~1 -> x~2 ... from n validation images, one row per step
     (the first row is x). Written to `out` (default <run_dir>/chain.png)."""
     if n < 2:
