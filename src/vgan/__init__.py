@@ -3,14 +3,20 @@
 import vgan
 trainer = vgan.train(vgan.Config(epochs=1))
 x = trainer.sampler(16)               # (16, 1, 28, 28) samples G(z)
-e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K] for Eq. 8
+e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K ln 2] for Eq. 8
 """
 
 from .config import Config, check_presets, load_config
 from .curves import plot_curves
 from .data import ImageDataset, fetch, load_dataset, verify
-from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy
-from .entropy import batch_entropy, binary_entropy, binary_entropy_from_logits
+from .energy import EnergyOutput, EnergyPenalty, GANEnergy, MultiModalEnergy, RBMFreeEnergy, dead_zones
+from .entropy import (
+    batch_entropy,
+    binary_entropy,
+    binary_entropy_from_logits,
+    min_entropy_from_logits,
+    nearest_neighbour_entropy,
+)
 from .errors import CheckpointError, ConfigError, DataError, RunDirError, TrainingError, VGANError
 from .networks import EnergyModel, build_energy, build_generator
 from .objectives import GANObjective, VCDObjective, VGANObjective
@@ -31,12 +37,16 @@ __all__ = [
     "load_dataset",
     "verify",
     "EnergyOutput",
+    "EnergyPenalty",
+    "dead_zones",
     "GANEnergy",
     "MultiModalEnergy",
     "RBMFreeEnergy",
     "batch_entropy",
     "binary_entropy",
     "binary_entropy_from_logits",
+    "min_entropy_from_logits",
+    "nearest_neighbour_entropy",
     "CheckpointError",
     "ConfigError",
     "DataError",
