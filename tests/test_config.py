@@ -142,3 +142,14 @@ def test_exponent_floats_and_yaml_pitfalls(tmp_path):
     path.write_text("defaults: &d {k: 1}\nmerged:\n  <<: *d\n  k: 2\n")  # an override through a merge key is fine
     with pytest.raises(ConfigError, match="unknown config key"):
         load_config(path)
+
+
+def test_remedies_are_off_in_every_preset_but_the_stable_ones():
+    from vgan.config import REMEDIES
+    from vgan.presets import list_presets
+
+    defaults = Config()
+    for name in list_presets():
+        cfg = load_config(name)
+        changed = [k for k in REMEDIES if getattr(cfg, k) != getattr(defaults, k)]
+        assert bool(changed) == name.endswith("_stable"), (name, changed)

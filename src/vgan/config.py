@@ -153,6 +153,8 @@ CHECKS = {
     "save_every": positive,
     "ckpt_every": positive,
 }
+# the remedies beyond the paper (README, "Eq. 8's dead zones"); the `*_stable` presets set them
+REMEDIES = ("expert_entropy", "logit_penalty", "r1_penalty", "spectral_norm", "nn_entropy_weight")
 # keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
 FIXED_ON_RESUME = (
     "name",
