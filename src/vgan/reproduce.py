@@ -73,7 +73,8 @@ SCALES = {  # config keys for every model of a table, and the evaluation's setti
     },
     "table2": {
         "smoke": (dict(TINY, objective="vcd", k=1), {"labels": 100, "epochs": 2, "eval_n": 200}),
-        "cpu": (dict(objective="vcd", arch="mlp", k=3, epochs=10), FULL_PROTOCOL),
+        # the authors' conv networks and k = 1 as the paper, 12 epochs (21 min a model here) instead of 100
+        "cpu": (dict(objective="vcd", arch="conv", channels=64, code_dim=256, k=1, epochs=12), FULL_PROTOCOL),
         "paper": (dict(objective="vcd", arch="conv", channels=64, code_dim=256, k=1, epochs=100), FULL_PROTOCOL),
     },
 }
