@@ -97,11 +97,15 @@ class Trainer:
             self.device, memory_format=self.memory_format
         )
         self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
-        if self.objective.needs_input_grad and (group.enabled or cfg.compile):
+        if cfg.r1_penalty and (group.enabled or cfg.compile):
             raise ConfigError(
-                "r1_penalty differentiates through the energy's input gradient, which "
-                "DistributedDataParallel and torch.compile do not support; run it in one process "
-                "without compile=true, or set r1_penalty=0"
+                "r1_penalty differentiates through the energy's input gradient, which DistributedDataParallel and "
+                "torch.compile do not support; run it in one process without compile=true, or set r1_penalty=0"
+            )
+        if cfg.nn_entropy_weight and group.enabled:
+            raise ConfigError(
+                "nn_entropy_weight finds nearest neighbours within the whole batch, which torchrun splits over "
+                "processes; run it in one process, or set nn_entropy_weight=0"
             )
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
         self.unwrap()
