@@ -1,4 +1,4 @@
-"""vgan.networks: the conv networks' pool-then-ReLU order is the paper's function exactly."""
+"""vgan.networks: the conv networks' pool-then-activation order is the paper's function exactly."""
 
 import pytest
 import torch
@@ -11,14 +11,17 @@ def relu_before_pool(net: nn.Sequential) -> nn.Sequential:
     """The same modules with every (MaxPool2d, ReLU) pair swapped back to (ReLU, MaxPool2d)."""
     mods = list(net)
     for i in range(len(mods) - 1):
-        if isinstance(mods[i], nn.MaxPool2d) and isinstance(mods[i + 1], nn.ReLU):
+        if isinstance(mods[i], nn.MaxPool2d) and isinstance(mods[i + 1], (nn.ReLU, nn.LeakyReLU)):
             mods[i], mods[i + 1] = mods[i + 1], mods[i]
     return nn.Sequential(*mods)
 
 
-@pytest.mark.parametrize("network", [ConvFeatures, ConvEncoder])
+@pytest.mark.parametrize(
+    "network", [ConvFeatures, ConvEncoder, lambda *a, **k: ConvFeatures(*a, **k, act="leaky_relu")]
+)
 def test_pool_before_relu_is_exact(network):
-    """max-pool and ReLU commute, so pooling first (4x less ReLU work) changes nothing, gradients included."""
+    """max-pool and a monotone activation commute, so pooling first (4x less activation work) changes
+    nothing, gradients included."""
     torch.manual_seed(0)
     net = network((1, 28, 28), channels=8).net
     swapped = relu_before_pool(net)
@@ -31,3 +34,15 @@ def test_pool_before_relu_is_exact(network):
         y = model(xi)
         outs.append([y, *torch.autograd.grad(y.square().sum(), [xi, model[0].weight])])
     assert all(torch.equal(a, b) for a, b in zip(*outs))
+
+
+def test_leaky_energy_passes_a_gradient_where_every_relu_is_off():
+    import vgan
+
+    x = torch.full((4, 1, 4, 4), 0.5, requires_grad=True)
+    for act, expect_grad in (("relu", False), ("leaky_relu", True)):
+        energy = vgan.build_energy(vgan.Config(hidden=8, feature_dim=8, experts=4, energy_activation=act), (1, 4, 4))
+        with torch.no_grad():  # every first-layer unit off for these inputs
+            energy.features.net[1].weight.fill_(-1.0)
+        (grad,) = torch.autograd.grad(energy(x).energy.sum(), x)
+        assert bool(grad.abs().sum() > 0) == expect_grad

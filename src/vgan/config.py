@@ -72,6 +72,7 @@ class Config:
     logit_penalty: float = 0.0  # energy step: + w (mean a^2 real + mean a^2 generated), a expert logits
     r1_penalty: float = 0.0  # energy step: + w/2 mean ||grad_x E(x)||^2 on real data
     spectral_norm: bool = False  # spectral normalisation of every energy layer
+    energy_activation: str = "relu"  # relu: the paper's | leaky_relu: slope 0.2, never a dead unit
     nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z) in pixel space
     # optimisation
     optimizer: str = "adadelta"  # adadelta (the paper's) | adam
@@ -115,6 +116,7 @@ CHOICES = {
     "objective": ("vgan", "gan", "vcd"),
     "vcd_loss": ("authors", "paper"),
     "expert_entropy": ("shannon", "min"),
+    "energy_activation": ("relu", "leaky_relu"),
     "energy": ("multimodal", "gan", "rbm"),
     "gan_generator_loss": ("nonsaturating", "saturating"),
     "optimizer": ("adam", "adadelta"),
@@ -154,7 +156,7 @@ CHECKS = {
     "ckpt_every": positive,
 }
 # the remedies beyond the paper (README, "Eq. 8's dead zones"); the `*_stable` presets set them
-REMEDIES = ("expert_entropy", "logit_penalty", "r1_penalty", "spectral_norm", "nn_entropy_weight")
+REMEDIES = ("expert_entropy", "logit_penalty", "r1_penalty", "spectral_norm", "nn_entropy_weight", "energy_activation")
 # keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
 FIXED_ON_RESUME = (
     "name",

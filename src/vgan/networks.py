@@ -31,17 +31,24 @@ def batch_norm(dim: int, kind: str = "1d") -> nn.Module:
     return (nn.BatchNorm1d if kind == "1d" else nn.BatchNorm2d)(dim, track_running_stats=False)
 
 
-class MLPFeatures(nn.Module):
-    """phi(x) = ReLU(W2 ReLU(W1 x)): (N, C, H, W) -> (N, feature_dim)."""
+def activation(name: str = "relu") -> nn.Module:
+    """The energy network's nonlinearity: ReLU (the paper's) or LeakyReLU with slope 0.2, a remedy:
+    an energy network can map generated samples where every ReLU is off, so that E is K ln 2
+    there and no gradient reaches the generator; a leaky unit always passes one."""
+    return nn.ReLU() if name == "relu" else nn.LeakyReLU(0.2)
 
-    def __init__(self, image_shape: Sequence[int], hidden: int = 1024, feature_dim: int = 1024):
+
+class MLPFeatures(nn.Module):
+    """phi(x) = f(W2 f(W1 x)), f the activation: (N, C, H, W) -> (N, feature_dim)."""
+
+    def __init__(self, image_shape: Sequence[int], hidden: int = 1024, feature_dim: int = 1024, act: str = "relu"):
         super().__init__()
         self.net = nn.Sequential(
             nn.Flatten(),
             nn.Linear(math.prod(image_shape), hidden),
-            nn.ReLU(),
+            activation(act),
             nn.Linear(hidden, feature_dim),
-            nn.ReLU(),
+            activation(act),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -52,23 +59,23 @@ class ConvFeatures(nn.Module):
     """The paper's energy network under the head: conv5-pool-conv5-pool-dense, no batch norm.
 
     (N, C, S, S) -> conv -> (N, ch, S/2, S/2) -> conv -> (N, ch, S/4, S/4) -> (N, feature_dim).
-    Each ReLU comes after its max-pool: the two commute exactly, and the ReLU (forward and
-    backward) then touches a quarter of the values.
+    Each activation comes after its max-pool: the two commute exactly (both are monotone), and
+    the activation (forward and backward) then touches a quarter of the values.
     """
 
-    def __init__(self, image_shape: Sequence[int], channels: int = 64, feature_dim: int = 1024):
+    def __init__(self, image_shape: Sequence[int], channels: int = 64, feature_dim: int = 1024, act: str = "relu"):
         super().__init__()
         c, s = image_shape[0], image_shape[1]
         self.net = nn.Sequential(
             Conv2d(c, channels, 5, padding=2),
             nn.MaxPool2d(2),
-            nn.ReLU(),
+            activation(act),
             Conv2d(channels, channels, 5, padding=2),
             nn.MaxPool2d(2),
-            nn.ReLU(),
+            activation(act),
             nn.Flatten(),
             nn.Linear(channels * (s // 4) ** 2, feature_dim),
-            nn.ReLU(),
+            activation(act),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -189,9 +196,9 @@ class ConvEncoder(nn.Module):
 def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
     """The energy network the config names, Glorot-initialised."""
     if cfg.arch == "conv":
-        features = ConvFeatures(image_shape, cfg.channels, cfg.feature_dim)
+        features = ConvFeatures(image_shape, cfg.channels, cfg.feature_dim, cfg.energy_activation)
     else:
-        features = MLPFeatures(image_shape, cfg.hidden, cfg.feature_dim)
+        features = MLPFeatures(image_shape, cfg.hidden, cfg.feature_dim, cfg.energy_activation)
     if cfg.energy == "multimodal":
         head = MultiModalEnergy(cfg.feature_dim, cfg.experts, cfg.prob_clip, cfg.expert_entropy)
     elif cfg.energy == "gan":
