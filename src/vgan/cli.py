@@ -337,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
         _augment,
         run_dir_help="a VCD run (omit for the baseline row)",
         help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
-        description="Trains the authors' classifier (Glorot init, Adadelta rho 0.95, lr 1.0 x0.1 at 60%% and "
-        "90%% of the epochs, batch 100) on the first N training images with loss "
+        description="Trains the authors' classifier (Glorot init, Adadelta rho 0.95, lr 1.0 x0.1 at 60% and "
+        "90% of the epochs, batch 100) on the first N training images with loss "
         "CE(x, y) + CE(x~, y), x~ a fresh transition from the frozen VCD generator of RUN_DIR "
         "(Eq. 11 as the authors' code sums it); with --no-augment or no RUN_DIR, the baseline. "
         "Prints the test error (whole test split) at the epoch of the best validation error "
