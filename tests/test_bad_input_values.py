@@ -103,31 +103,24 @@ def resume_edited_config(w):  # the networks the config builds no longer fit the
     return ["train", "--resume", w.run, "epochs=3"], "does not fit the networks of this config (size mismatch"
 
 
-def corrupt_deflate(w):
+MNIST_RAW = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def broken_mnist(w, damage):
+    """A data dir whose four MNIST .gz files are `damage(gzip bytes)`."""
     raw = w.root / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in (
-        "train-images-idx3-ubyte",
-        "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte",
-        "t10k-labels-idx1-ubyte",
-    ):
-        data = bytearray(gzip.compress(bytes(range(256)) * 64))
-        data[20:30] = b"\xff" * 10  # the deflate stream, past the header
-        (raw / f"{name}.gz").write_bytes(bytes(data))
+    for name in MNIST_RAW:
+        (raw / f"{name}.gz").write_bytes(damage(gzip.compress(bytes(range(256)) * 64)))
     return w.root / "mnist"
 
 
+def corrupt_deflate(w):
+    return broken_mnist(w, lambda data: data[:20] + b"\xff" * 10 + data[30:])  # the deflate stream, past the header
+
+
 def truncated_gzip(w):
-    raw = w.root / "mnist" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in (
-        "train-images-idx3-ubyte",
-        "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte",
-        "t10k-labels-idx1-ubyte",
-    ):
-        (raw / f"{name}.gz").write_bytes(gzip.compress(bytes(range(256)) * 64)[:100])  # cut inside the stream
+    broken_mnist(w, lambda data: data[:100])  # cut inside the stream
     return ["data", "verify", "mnist", "--data-dir", w.root / "mnist"], "cannot read"
 
 
