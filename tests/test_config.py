@@ -83,6 +83,9 @@ def test_unknown_key_lists_the_valid_ones():
         ({"k": 0}, "'k' must be > 0"),
         ({"objective": "gan"}, "needs energy 'gan'"),
         ({"train_limit": 10}, "smaller than one iteration"),
+        ({"objective": "gan", "energy": "gan", "r1_penalty": 1.0}, "r1_penalty has no effect with objective 'gan'"),
+        ({"objective": "vcd", "nn_entropy_weight": 0.1}, "nn_entropy_weight has no effect with objective 'vcd'"),
+        ({"energy": "rbm", "expert_entropy": "min"}, "expert_entropy applies to Eq. 8's experts"),
     ],
 )
 def test_bad_values_give_one_line_errors(values, message):

@@ -76,3 +76,17 @@ def test_nearest_neighbour_entropy_by_hand():
     assert math.isclose(spread.item(), 2 * math.log(10), rel_tol=1e-4)  # scaling by s adds d log s
     collapsed = torch.cat([points[:5]] * 10) + 1e-3 * torch.randn(50, 2)
     assert nearest_neighbour_entropy(collapsed) < nearest_neighbour_entropy(points) - 5
+
+
+def test_nearest_neighbour_entropy_of_near_duplicates_in_high_dimension():
+    from vgan.entropy import nearest_neighbour_entropy
+
+    torch.manual_seed(0)
+    base = torch.rand(10, 784).repeat(5, 1)
+    x = (base + 1e-4 * torch.randn(50, 784)).requires_grad_()  # a collapsed MNIST-sized batch
+    exact = (x.detach().unsqueeze(1) - x.detach().unsqueeze(0)).double().pow(2).sum(-1)
+    exact = 392 * (exact + torch.diag(torch.full((50,), float("inf")))).min(1).values.add(1e-8).log().mean()
+    h_nn = nearest_neighbour_entropy(x)
+    assert math.isclose(h_nn.item(), exact.item(), rel_tol=1e-3)  # the |a|^2+|b|^2-2ab form is off by 50% here
+    h_nn.backward()
+    assert torch.isfinite(x.grad).all() and (x.grad.abs().sum(1) > 0).all()  # every sample is pushed apart

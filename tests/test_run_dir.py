@@ -61,6 +61,16 @@ def test_a_held_lock_names_its_holder_and_two_new_runs_cannot_both_start(tiny, t
     assert main(["train", *tiny, "name=r", "max_steps=1"]) == 0  # free again: a run may start in it
 
 
+def test_resume_cleans_the_temp_files_of_every_write_it_owns(tiny, tmp_path):
+    assert main(["train", *tiny, "name=t", "max_steps=2"]) == 0
+    run = tmp_path / "t"
+    ours = [".epoch_003.pt.k2j9.tmp", ".last.pt.x1.tmp", ".metrics.jsonl.a.tmp", ".curves.png.b.tmp"]
+    for name in [*ours, ".notes.txt.c.tmp"]:  # a killed write leaves .<name>.<random>.tmp
+        (run / name).write_bytes(b"partial")
+    assert main(["train", "--resume", str(run), "max_steps=4"]) == 0
+    assert [p.name for p in run.glob(".*.tmp")] == [".notes.txt.c.tmp"]  # not ours: left alone
+
+
 def test_a_planted_symlink_redirects_nothing(tiny, tmp_path, capsys):
     assert main(["train", *tiny, "name=s", "max_steps=2"]) == 0
     run, outside = tmp_path / "s", tmp_path / "outside.txt"

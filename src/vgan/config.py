@@ -175,6 +175,8 @@ FIXED_ON_RESUME = (
     "experts",
     "optimizer",
     "spectral_norm",
+    "energy_activation",
+    "expert_entropy",
 )
 
 
@@ -201,10 +203,26 @@ def _points_need_mlp(cfg: Config) -> Optional[str]:
         return f"dataset {cfg.dataset} holds 2-D points, not images; set arch=mlp"
 
 
+def _remedies_apply(cfg: Config) -> Optional[str]:
+    """A remedy the chosen objective or energy would silently ignore is refused."""
+    unused = {
+        "gan": ("logit_penalty", "r1_penalty", "nn_entropy_weight"),  # Eq. 1 has no penalty or entropy term
+        "vcd": ("nn_entropy_weight",),  # Alg. 2's transitions keep Eq. 9 only
+    }.get(cfg.objective, ())
+    for key in unused:
+        if getattr(cfg, key):
+            return f"{key} has no effect with objective '{cfg.objective}'; remove it or set objective=vgan"
+    if cfg.expert_entropy != "shannon" and cfg.energy != "multimodal":
+        return (
+            f"expert_entropy applies to Eq. 8's experts, not energy '{cfg.energy}'; remove it or set energy=multimodal"
+        )
+
+
 RULES: Tuple[Callable[[Config], Optional[str]], ...] = (
     _gan_needs_gan_energy,
     _train_limit_fits_a_step,
     _points_need_mlp,
+    _remedies_apply,
 )
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-3: YAML 1.1 reads it as text
 

@@ -23,9 +23,7 @@ from .errors import RunDirError, os_error
 
 LOCK = ".lock"
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "epoch_*.pt", "samples", "tb")  # what a run writes
-OWN_TEMP = tuple(
-    f".{name}." for name in ("config.yaml", "metrics.jsonl", "last.pt", "epoch_", "curves.png", "run.json")
-)
+OWN_TEMP = (*(f".{name}." for name in ("config.yaml", "metrics.jsonl", "last.pt", "curves.png", "run.json")), ".epoch_")
 
 
 def run_files(run_dir: Path) -> List[str]:

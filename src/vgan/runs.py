@@ -38,7 +38,8 @@ def _finite_weights(trainer: Trainer, path: Path) -> None:
 
 def load_run(run_dir: str | Path, checkpoint: str = "last.pt", device: str = "cpu") -> Trainer:
     """Rebuild a run's energy and sampler from <run_dir>/<checkpoint>; no data is loaded. A
-    checkpoint with NaN or inf weights is refused."""
+    checkpoint with NaN or inf weights is refused. The energy is in eval mode, so that with
+    `spectral_norm` no evaluation runs a power iteration and changes it."""
     run_dir = _run_dir(run_dir)
     device = resolve_device(device)
     path = run_dir / checkpoint
@@ -51,6 +52,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "last.pt", device: str = "cp
         ) from None
     restore(trainer, path, state)
     _finite_weights(trainer, path)
+    trainer.energy.eval()
     trainer.run_dir = run_dir
     return trainer
 

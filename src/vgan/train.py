@@ -111,7 +111,7 @@ class Trainer:
         self.unwrap()
         if group.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.energy_step = DDP(self.energy, device_ids=ids)  # no buffers: E has no batch norm
+            self.energy_step = DDP(self.energy, device_ids=ids)  # buffers (spectral norm's u, v) come from rank 0
             self.draw_step = DDP(self.draw_step, device_ids=ids)  # no buffers: BN keeps no running stats
         if cfg.compile:
             self.energy_fwd, self.energy_step, self.draw_step = (
@@ -259,7 +259,7 @@ def _resume(trainer: Trainer, run_dir: Path) -> None:
     if (run_dir / "last.pt").exists():
         restore(trainer, run_dir / "last.pt")
         return
-    kept = sorted(run_dir.glob("epoch_*.pt"))
+    kept = sorted(run_dir.glob("epoch_*.pt"), key=lambda p: (len(p.stem), p.stem))  # epoch_999 before epoch_1000
     if kept:  # last.pt was moved aside (corrupt?): say which checkpoint to continue from
         raise CheckpointError(
             f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt to resume from it"
@@ -312,13 +312,14 @@ class RunLogger:
 
 
 class FiniteGuard:
-    """Remembers on the device, with no host sync per step, the first step whose loss was NaN or inf."""
+    """Remembers on the device, with no host sync per step, the first step whose losses or logged
+    statistics (the penalties among them) were NaN or inf."""
 
     def __init__(self, device: torch.device):
         self.first_bad = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
 
     def update(self, stats: Dict[str, torch.Tensor], step: int) -> None:
-        finite = torch.isfinite(stats["loss_g"]) & torch.isfinite(stats["loss_e"])
+        finite = torch.stack([torch.isfinite(v).all() for v in stats.values()]).all()
         self.first_bad = torch.where((self.first_bad == 0) & ~finite, step, self.first_bad)
 
     def check(self, run_dir: Path, last_good: int, steps_per_epoch: int) -> None:
