@@ -33,6 +33,7 @@ def test_an_interrupted_run_plots_from_the_command_line(tmp_path, capsys):
     "cfg, keys, panels",
     [
         ({"objective": "vcd"}, VGAN_KEYS + ["recon"], 5),
+        ({"logit_penalty": 0.01}, VGAN_KEYS + ["dead_flat", "logit_l2"], 6),
         (
             {"objective": "gan", "energy": "gan"},
             ["loss_g", "loss_e", "energy_real", "energy_fake", "logit_abs_fake"],
@@ -52,6 +53,7 @@ def test_a_panel_per_logged_group(tmp_path, cfg, keys, panels):
     [
         (lambda d: d.mkdir(), "is not a run directory"),
         (lambda d: fake_run(d, VGAN_KEYS, steps=0), "holds no metrics yet"),
+        (lambda d: (fake_run(d, VGAN_KEYS) / "config.yaml").write_text("experts: many\n"), "'experts' must be int"),
     ],
 )
 def test_nothing_to_plot_is_one_line(tmp_path, capsys, make, message):

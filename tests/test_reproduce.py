@@ -101,3 +101,17 @@ def test_reproduce_table1_smoke_with_controls(tmp_path, capsys):
         assert paper == str(PAPER["table1"]["cifar10"].get(row, "—"))
     assert "gan_generator_loss: saturating" in (root / "gan_k_1_saturating" / "config.yaml").read_text()
     assert json.loads((root / "raw_pixels" / "probe.json").read_text())["feature_dim"] == 3 * 32 * 32
+
+
+def test_a_run_directory_holding_another_model_is_not_reused(tmp_path):
+    from vgan.config import Config, save_config
+    from vgan.errors import ConfigError
+    from vgan.reproduce import ensure_trained
+
+    old = Config(name="vcd_rho_0_01", out_dir=str(tmp_path), objective="vcd", arch="mlp", k=3, epochs=10)
+    old.run_dir.mkdir()
+    save_config(old, old.run_dir / "config.yaml")  # e.g. left by the table's MLP scale of an older version
+    wanted = Config(name="vcd_rho_0_01", out_dir=str(tmp_path), objective="vcd", arch="conv", k=1, epochs=12)
+    with pytest.raises(ConfigError, match="was trained with arch='mlp' but this table needs arch='conv'"):
+        ensure_trained(wanted)
+    assert not (old.run_dir / "last.pt").exists()  # nothing was trained over it

@@ -90,11 +90,11 @@ def _train(args: argparse.Namespace) -> None:
     for key in ("device", "data_dir"):
         if getattr(args, key):
             values[key] = getattr(args, key)
-    if args.dry_run:  # into a temporary directory, so that it never blocks or touches a real run
+    if args.resume and args.dry_run:
+        raise VGANError("--dry-run trains a new run in a temporary folder and cannot --resume; drop one of them")
+    if args.dry_run:  # into a temporary directory (kept, to look at), so that it never touches a real run
         values.update(max_steps=2, log_every=1, out_dir=tempfile.mkdtemp(prefix="vgan-dry-run-"))
     if args.resume:
-        if args.dry_run:
-            raise VGANError("--dry-run trains a new run in a temporary folder and cannot --resume; drop one of them")
         if args.config:
             raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
         cfg = runs.resume_config(args.resume, values)
@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the training curves of a run as a picture, RUN_DIR/curves.png",
         description="Draws the energies of data and generated batches (with the band [0, K ln 2] "
         "of Eq. 8), both batch entropies, the losses, the mean |expert logit| on generated "
-        "samples and, for VCD, the reconstruction error against the iteration, from "
+        "samples, the two dead zones of Eq. 8, for VCD the reconstruction error and, when on, "
+        "the remedies' penalties against the iteration, from "
         "RUN_DIR/metrics.jsonl; works on finished, running and interrupted runs.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")

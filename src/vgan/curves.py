@@ -13,9 +13,8 @@ import math
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import yaml
-
 from .atomic import atomic_path
+from .config import load_config
 from .errors import CheckpointError
 
 # (title, metrics.jsonl keys, whether the values lie in [0, K ln 2] for the multimodal energy of
@@ -27,6 +26,7 @@ PANELS = [
     ("mean |expert logit| on generated samples", ["logit_abs_fake"], False),
     ("dead zones of Eq. 8: share of generated expert logits", ["dead_saturated", "dead_flat"], False),
     ("reconstruction (VCD)", ["recon"], False),
+    ("remedies: penalties and the nearest-neighbour entropy", ["logit_l2", "r1", "nn_entropy_gen"], False),
 ]
 LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown as itself
     "energy_real": "$E(x)$, data batch",
@@ -39,6 +39,9 @@ LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown a
     "recon": "reconstruction term of the generator loss",
     "dead_saturated": "past the clip (no gradient)",
     "dead_flat": "$|$logit$|$ < 0.1 (the $K \\ln 2$ plateau)",
+    "logit_l2": "mean logit$^2$ (logit_penalty)",
+    "r1": r"$\|\nabla_x E(x)\|^2$ (r1_penalty)",
+    "nn_entropy_gen": r"$\hat H_{NN}(G(z))$ (nn_entropy_weight)",
 }
 COLUMNS, PANEL_SIZE, DPI = 2, (6.0, 3.2), 100  # each panel 600 x 320 pixels
 
@@ -69,8 +72,8 @@ def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
         raise CheckpointError(
             f"{run_dir / 'metrics.jsonl'} holds no metrics yet; plot again after the run's first log_every iterations"
         )
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    band = cfg.get("experts", 128) * math.log(2) if cfg.get("energy", "multimodal") == "multimodal" else None
+    cfg = load_config(run_dir / "config.yaml")  # a broken config.yaml is a one-line ConfigError
+    band = cfg.experts * math.log(2) if cfg.energy == "multimodal" else None
     panels = [(title, [k for k in keys if any(k in m for m in metrics)], bounded) for title, keys, bounded in PANELS]
     panels = [p for p in panels if p[1]]
 
@@ -94,10 +97,10 @@ def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     last = metrics[-1]
-    experts = f", K = {cfg.get('experts')}" if band is not None else ""
+    experts = f", K = {cfg.experts}" if band is not None else ""
     fig.suptitle(
-        f"{cfg.get('name', run_dir.name)}: {cfg.get('objective')}, {cfg.get('energy')} energy{experts}, "
-        f"k = {cfg.get('k')}; iteration {last['step']}, epoch {last.get('epoch', '?')}",
+        f"{cfg.name}: {cfg.objective}, {cfg.energy} energy{experts}, "
+        f"k = {cfg.k}; iteration {last['step']}, epoch {last.get('epoch', '?')}",
         fontsize=11,
     )
     out = Path(out) if out else run_dir / "curves.png"

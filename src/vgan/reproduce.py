@@ -121,8 +121,30 @@ def table_rows(table: str) -> List[Row]:
     ]
 
 
+# keys that say how a run was computed or logged, not what model it is: a run may differ in them
+HOW = ("device", "data_dir", "epochs", "max_steps", "precision", "compile", "channels_last", "keep_freed_memory")
+HOW += ("log_every", "save_every", "ckpt_every", "tensorboard", "progress")
+
+
+def _same_model(cfg: Config) -> None:
+    """Refuse to reuse a run directory whose config.yaml is not the model the table asks for."""
+    saved = cfg.run_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    have, want = from_dict(load_yaml(saved)).__dict__, cfg.__dict__
+    differ = [k for k in want if k not in HOW and have[k] != want[k]]
+    if differ:
+        k = differ[0]
+        raise ConfigError(
+            f"{cfg.run_dir} was trained with {k}={have[k]!r} but this table needs {k}={want[k]!r}; "
+            "move that run aside or pass another --out-dir"
+        )
+
+
 def ensure_trained(cfg: Config) -> Path:
-    """Train cfg's run, resume it if it stopped early, or reuse it if it is finished."""
+    """Train cfg's run, resume it if it stopped early, or reuse it if it is finished; a run
+    directory that holds another model is refused."""
+    _same_model(cfg)
     last = cfg.run_dir / "last.pt"
     if last.is_file():
         images = load_dataset(cfg.dataset, "train", cfg.data_dir).images
