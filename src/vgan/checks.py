@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Type
+from pathlib import Path
+from typing import Any, Callable, List, NoReturn, Type
 
 from .errors import ConfigError, VGANError
 
@@ -72,3 +74,53 @@ def require(value: Any, check: Check, what: str, fix: str, error: Type[VGANError
     if not check(value):
         raise error(f"{what} must be {check.text}, got {value!r}; {fix}")
     return value
+
+
+# the command line's argument types: a bad value is a one-line usage error, exit status 2
+SEED = closed_interval(0, 2**32 - 1)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, `vgan: error: ...`, exit status 2, as every error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"vgan: error: {message}; see `{self.prog} --help`\n")
+
+
+def number(check: Check, kind: type = int) -> Callable[[str], int]:
+    """An argparse type: a number of `kind` that passes `check`, else a one-line usage error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not finite(value) or not check(value):
+            word = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {word} {check.text}, got {text!r}")
+        return value
+
+    return parse
+
+
+def seed_list(text: str) -> List[int]:
+    """An argparse type: comma-separated seeds, e.g. 0,1,2."""
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or not all(SEED(s) for s in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(
+            f"must be distinct comma-separated seeds {SEED.text}, e.g. 0,1,2; got {text!r}"
+        )
+    return seeds
+
+
+def folder(text: str) -> str:
+    """An argparse type: an existing folder (a mistyped --data-dir must not fall back to the cache)."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a folder; pass the folder that holds your copy of the "
+            "dataset, or leave --data-dir out to use the cache"
+        )
+    return text

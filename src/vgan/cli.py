@@ -16,66 +16,15 @@ import argparse
 import sys
 import tempfile
 import traceback
-from pathlib import Path
-from typing import Callable, List, NoReturn, Optional
-
-import torch
+from typing import List, Optional
 
 from . import data, runs
-from .checks import Check, at_least, closed_interval, finite, positive
+from .checks import SEED, Parser, at_least, folder, number, positive, seed_list
 from .config import Config, check_presets, load_config, parse_overrides
 from .curves import plot_curves
-from .errors import ConfigError, VGANError, os_error
+from .errors import ConfigError, VGANError, expected
 from .presets import list_presets
 from .train import train
-
-SEED = closed_interval(0, 2**32 - 1)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line, `vgan: error: ...`, exit status 2, as every error."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"vgan: error: {message}; see `{self.prog} --help`\n")
-
-
-def number(check: Check, kind: type = int) -> Callable[[str], int]:
-    """An argparse type: a number of `kind` that passes `check`, else a one-line usage error."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not finite(value) or not check(value):
-            word = "an integer" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"must be {word} {check.text}, got {text!r}")
-        return value
-
-    return parse
-
-
-def seed_list(text: str) -> List[int]:
-    """An argparse type: comma-separated seeds, e.g. 0,1,2."""
-    try:
-        seeds = [int(s) for s in text.split(",")]
-    except ValueError:
-        seeds = []
-    if not seeds or not all(SEED(s) for s in seeds) or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(
-            f"must be distinct comma-separated seeds {SEED.text}, e.g. 0,1,2; got {text!r}"
-        )
-    return seeds
-
-
-def folder(text: str) -> str:
-    """An argparse type: an existing folder (a mistyped --data-dir must not fall back to the cache)."""
-    if not Path(text).is_dir():
-        raise argparse.ArgumentTypeError(
-            f"{text} is not a folder; pass the folder that holds your copy of the "
-            "dataset, or leave --data-dir out to use the cache"
-        )
-    return text
 
 
 def _print_result(result: dict) -> None:
@@ -404,24 +353,6 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--data-dir", type=folder, help="check the copy here instead of the cache")
     v.set_defaults(func=_verify)
     return parser
-
-
-OUT_OF_MEMORY = (MemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError))
-
-
-def expected(e: Exception) -> Optional[str]:
-    """The one-line message for an exception that bad input or the machine causes, not a bug;
-    None for the rest. Most are converted into VGANErrors where they arise; these are the
-    classes that can arise anywhere."""
-    if isinstance(e, OUT_OF_MEMORY) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)):
-        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        return (
-            f"out of memory ({first}); lower batch_size or the network sizes (hidden, channels, ...), "
-            "or use a machine with more memory"
-        )
-    if isinstance(e, OSError) and e.filename is not None:  # a path the user gave: unreadable, a folder, ...
-        return str(os_error(e, f"use {e.filename}"))
-    return None
 
 
 def main(argv: Optional[List[str]] = None) -> int:

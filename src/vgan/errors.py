@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+from typing import Optional
+
+import torch
 
 
 class VGANError(Exception):
@@ -48,3 +51,21 @@ def os_error(e: OSError, doing: str) -> RunDirError:
     fix = _FIXES.get(e.errno, "check the path and its permissions")
     reason = e.strerror or type(e).__name__
     return RunDirError(f"cannot {doing} ({reason}); {fix}")
+
+
+OUT_OF_MEMORY = (MemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError))
+
+
+def expected(e: Exception) -> Optional[str]:
+    """The one-line message for an exception that bad input or the machine causes, not a bug;
+    None for the rest. Most are converted into VGANErrors where they arise; these are the
+    classes that can arise anywhere."""
+    if isinstance(e, OUT_OF_MEMORY) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)):
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        return (
+            f"out of memory ({first}); lower batch_size or the network sizes (hidden, channels, ...), "
+            "or use a machine with more memory"
+        )
+    if isinstance(e, OSError) and e.filename is not None:  # a path the user gave: unreadable, a folder, ...
+        return str(os_error(e, f"use {e.filename}"))
+    return None

@@ -3,7 +3,7 @@ checkpoints, resume and data parallelism (vgan.distributed).
 
     trainer = vgan.train(vgan.Config(epochs=1))   # or: vgan train [key=value ...]
 
-A run directory <out_dir>/<name>/ holds config.yaml, metrics.jsonl, TensorBoard events,
+A run directory <out_dir>/<name>/ holds config.yaml, metrics.jsonl and TensorBoard events (vgan.runlog),
 samples/epoch_<n>.png, curves.png (vgan.curves), run.json (the machine of each session,
 vgan.machine) and the checkpoints last.pt and epoch_<n>.pt. One process writes it, holding
 RUN_DIR/.lock (vgan.lock); a new run never starts where a run's files are.
@@ -12,7 +12,6 @@ RUN_DIR/.lock (vgan.lock); a new run never starts where a run's files are.
 from __future__ import annotations
 
 import gc
-import json
 import re
 import time
 from contextlib import nullcontext
@@ -26,18 +25,18 @@ from tqdm import tqdm
 
 from . import distributed, objectives
 from .allocator import keep_freed_memory
-from .atomic import write_atomic
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, images_per_step, save_config, validate
 from .curves import plot_curves
 from .data import as_float, batches, check_data_dir, load_dataset
 from .distributed import Dist, globalise_batch_norm
 from .energy import dead_zones
-from .errors import CheckpointError, ConfigError, TrainingError
+from .errors import CheckpointError, ConfigError
 from .images import make_grid, save_image, side_by_side
 from .lock import RunLock, check_run_dir
 from .machine import describe_machine, record_session
 from .networks import build_energy
+from .runlog import FiniteGuard, RunLogger
 from .samplers import Draw, build_sampler, uniform_noise
 
 SINGLE = Dist()  # one process, no data parallelism
@@ -264,79 +263,6 @@ def _resume(trainer: Trainer, run_dir: Path) -> None:
         raise CheckpointError(
             f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt to resume from it"
         )
-
-
-def _logged_step(line: str) -> float:
-    """The step of a metrics.jsonl line; infinity for a line cut short by a crash."""
-    try:
-        return json.loads(line)["step"]
-    except (ValueError, KeyError, TypeError):
-        return float("inf")
-
-
-class RunLogger:
-    """metrics.jsonl (one JSON object per logging step) and TensorBoard, both resumable."""
-
-    def __init__(self, run_dir: Path, start_step: int, tensorboard: bool = True):
-        self.path = run_dir / "metrics.jsonl"
-        keep = []
-        if self.path.exists():  # drop lines a crashed run wrote past its last checkpoint, or half wrote
-            lines = self.path.read_text(errors="replace").splitlines()
-            keep = [ln for ln in lines if _logged_step(ln) <= start_step]
-            write_atomic(self.path, "".join(ln + "\n" for ln in keep))
-        self.lines = len(keep)  # metrics lines in the file: curves.png needs at least one
-        self.file = open(self.path, "a")
-        self.tb = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            purge = start_step + 1 if (run_dir / "tb").is_dir() else None  # drop events past the resumed step
-            self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=purge)
-
-    def scalars(self, step: int, values: Dict[str, float]) -> None:
-        self.file.write(json.dumps({"step": step, **values}) + "\n")
-        self.file.flush()
-        self.lines += 1
-        if self.tb:
-            for k, v in values.items():
-                self.tb.add_scalar(f"train/{k}", v, step)
-
-    def image(self, tag: str, grid: torch.Tensor, step: int) -> None:
-        if self.tb:
-            self.tb.add_image(tag, grid, step)
-
-    def close(self) -> None:
-        self.file.close()
-        if self.tb:
-            self.tb.close()
-
-
-class FiniteGuard:
-    """Remembers on the device, with no host sync per step, the first step whose losses or logged
-    statistics (the penalties among them) were NaN or inf."""
-
-    def __init__(self, device: torch.device):
-        self.first_bad = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
-
-    def update(self, stats: Dict[str, torch.Tensor], step: int) -> None:
-        finite = torch.stack([torch.isfinite(v).all() for v in stats.values()]).all()
-        self.first_bad = torch.where((self.first_bad == 0) & ~finite, step, self.first_bad)
-
-    def check(self, run_dir: Path, last_good: int, steps_per_epoch: int) -> None:
-        """Raise a one-line TrainingError if a bad step was seen (syncs with the device)."""
-        step = int(self.first_bad.item())
-        if step:
-            where = (
-                (
-                    f"the last good checkpoint {run_dir / 'last.pt'} is at step {last_good}; resume with "
-                    f"`vgan train --resume {run_dir}` after lowering lr"
-                )
-                if last_good
-                else "no checkpoint was written yet"
-            )
-            raise TrainingError(
-                f"a loss became NaN or inf at step {step} (epoch {(step - 1) // steps_per_epoch + 1}); {where}"
-            )
 
 
 def train(cfg: Config, resume: bool = False) -> Trainer:
