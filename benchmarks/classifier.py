@@ -11,7 +11,11 @@ a test pass every epoch. vgan folds batch norm into the convolutions for evaluat
 channels-last, evaluates in larger batches and takes the test pass only at a new best validation
 error (in the first epochs that is nearly every epoch, so this short run understates what a
 200-epoch row saves; docs/performance.md gives both). `augmented` adds a fresh transition of
-every batch from an (untrained) MLP VCD generator, the same module on both sides.
+every batch from an (untrained) MLP VCD generator, the same module on both sides. One
+difference in what is computed: the plain loop lets both passes update the batch-norm running
+statistics, as such a loop does; vgan's default (`bn_stats="real"`) lets only the real pass
+update them. The cost is the same (the transition pass runs either way; only the few running
+averages are kept or not), so the speed comparison holds.
 
 Images/s counts the images the authors' loop processes per epoch: the training images (twice
 when augmented), 10,000 validation and 10,000 test images. Each side runs in a fresh process;
