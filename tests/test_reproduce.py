@@ -106,7 +106,7 @@ def test_reproduce_table1_smoke_with_controls(tmp_path, capsys):
 def test_a_run_directory_holding_another_model_is_not_reused(tmp_path):
     from vgan.config import Config, save_config
     from vgan.errors import ConfigError
-    from vgan.reproduce import ensure_trained
+    from vgan.reproduce import _same_model, ensure_trained
 
     old = Config(name="vcd_rho_0_01", out_dir=str(tmp_path), objective="vcd", arch="mlp", k=3, epochs=10)
     old.run_dir.mkdir()
@@ -115,3 +115,6 @@ def test_a_run_directory_holding_another_model_is_not_reused(tmp_path):
     with pytest.raises(ConfigError, match="was trained with arch='mlp' but this table needs arch='conv'"):
         ensure_trained(wanted)
     assert not (old.run_dir / "last.pt").exists()  # nothing was trained over it
+    moved = Config(name="vcd_rho_0_01", out_dir="/where/it/was/trained", objective="vcd", arch="conv", k=1)
+    save_config(moved, old.run_dir / "config.yaml")  # the same model in a directory moved since
+    _same_model(Config(name="vcd_rho_0_01", out_dir=str(tmp_path), objective="vcd", arch="conv", k=1))

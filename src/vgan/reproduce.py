@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from .atomic import write_atomic
 from .checkpoint import load_checkpoint
-from .config import REMEDIES, Config, from_dict, images_per_step, load_yaml
+from .config import REMEDIES, Config, from_dict, images_per_step, load_config, load_yaml
 from .data import DATASETS, load_dataset
 from .errors import ConfigError
 from .train import resolve_device, train
@@ -122,8 +122,10 @@ def table_rows(table: str) -> List[Row]:
 
 
 # keys that say how a run was computed or logged, not what model it is: a run may differ in them
-HOW = ("device", "data_dir", "epochs", "max_steps", "precision", "compile", "channels_last", "keep_freed_memory")
-HOW += ("log_every", "save_every", "ckpt_every", "tensorboard", "progress")
+HOW = (
+    *("device", "data_dir", "epochs", "max_steps", "precision", "compile", "channels_last", "keep_freed_memory"),
+    *("log_every", "save_every", "ckpt_every", "tensorboard", "progress"),
+)
 
 
 def _same_model(cfg: Config) -> None:
@@ -131,7 +133,8 @@ def _same_model(cfg: Config) -> None:
     saved = cfg.run_dir / "config.yaml"
     if not saved.is_file():
         return
-    have, want = from_dict(load_yaml(saved)).__dict__, cfg.__dict__
+    place = {"out_dir": cfg.out_dir, "name": cfg.name}  # a run continues where it is now, even if moved
+    have, want = load_config(saved, values=place).__dict__, cfg.__dict__
     differ = [k for k in want if k not in HOW and have[k] != want[k]]
     if differ:
         k = differ[0]
