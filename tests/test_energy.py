@@ -130,3 +130,16 @@ def test_spectral_norm_bounds_every_energy_layer():
     assert len(layers) == 3
     for m in layers:
         assert math.isclose(torch.linalg.matrix_norm(m.weight, 2).item(), 1.0, rel_tol=0.05)
+
+
+def test_spectral_norm_of_phi_only_leaves_the_expert_scale_free():
+    import vgan
+
+    cfg = vgan.Config(hidden=32, feature_dim=16, experts=8, spectral_norm=True, spectral_norm_head=False)
+    energy = vgan.build_energy(cfg, (1, 4, 4))
+    for _ in range(20):
+        energy(torch.rand(5, 1, 4, 4))
+    for m in energy.features.modules():
+        if isinstance(m, torch.nn.Linear):
+            assert math.isclose(torch.linalg.matrix_norm(m.weight, 2).item(), 1.0, rel_tol=0.05)
+    assert not torch.nn.utils.parametrize.is_parametrized(energy.head.experts)  # Eq. 8's logits keep a free scale

@@ -150,9 +150,10 @@ def test_every_remedy_reaches_the_training_step(tiny, tmp_path):
 def test_the_stable_preset_end_to_end(tiny, tmp_path):
     assert main(["train", "--config", "mnist_vgan_stable", *tiny, "name=stable"]) == 0
     cfg = vgan.load_config(tmp_path / "stable" / "config.yaml")
-    assert cfg.spectral_norm  # the remedy the ablation kept
+    assert cfg.spectral_norm and not cfg.spectral_norm_head  # the remedy the ablation kept: phi normalised
     weights = load_checkpoint(tmp_path / "stable" / "last.pt")["energy"]
-    assert any(k.endswith("parametrizations.weight.original") for k in weights)  # spectral norm is applied
+    assert any(k.startswith("features.") and k.endswith("parametrizations.weight.original") for k in weights)
+    assert "head.experts.weight" in weights  # Eq. 8's expert layer is a plain, free-scale Linear
     lines = metrics(tmp_path / "stable")
     assert {"dead_saturated", "dead_flat"} <= set(lines[-1])
     assert (tmp_path / "stable" / "curves.png").is_file()

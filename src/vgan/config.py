@@ -71,7 +71,8 @@ class Config:
     expert_entropy: str = "shannon"  # shannon: Eq. 8 | min: -log max(p, 1-p), slope 1/2 at p = 1/2
     logit_penalty: float = 0.0  # energy step: + w (mean a^2 real + mean a^2 generated), a expert logits
     r1_penalty: float = 0.0  # energy step: + w/2 mean ||grad_x E(x)||^2 on real data
-    spectral_norm: bool = False  # spectral normalisation of every energy layer
+    spectral_norm: bool = False  # spectral normalisation of the energy network (which layers: spectral_norm_head)
+    spectral_norm_head: bool = True  # with spectral_norm: the head too | false: phi only, the logits' scale stays free
     energy_activation: str = "relu"  # relu: the paper's | leaky_relu: slope 0.2, never a dead unit
     nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z) in pixel space
     # optimisation
@@ -156,7 +157,15 @@ CHECKS = {
     "ckpt_every": positive,
 }
 # the remedies beyond the paper (README, "Eq. 8's dead zones"); the `*_stable` presets set them
-REMEDIES = ("expert_entropy", "logit_penalty", "r1_penalty", "spectral_norm", "nn_entropy_weight", "energy_activation")
+REMEDIES = (
+    "expert_entropy",
+    "logit_penalty",
+    "r1_penalty",
+    "spectral_norm",
+    "spectral_norm_head",
+    "nn_entropy_weight",
+    "energy_activation",
+)
 # keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
 FIXED_ON_RESUME = (
     "name",
@@ -175,6 +184,7 @@ FIXED_ON_RESUME = (
     "experts",
     "optimizer",
     "spectral_norm",
+    "spectral_norm_head",
     "energy_activation",
     "expert_entropy",
 )
@@ -212,6 +222,8 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
     for key in unused:
         if getattr(cfg, key):
             return f"{key} has no effect with objective '{cfg.objective}'; remove it or set objective=vgan"
+    if not cfg.spectral_norm_head and not cfg.spectral_norm:
+        return "spectral_norm_head=false has no effect without spectral_norm=true; set both or remove it"
     if cfg.expert_entropy != "shannon" and cfg.energy != "multimodal":
         return (
             f"expert_entropy applies to Eq. 8's experts, not energy '{cfg.energy}'; remove it or set energy=multimodal"

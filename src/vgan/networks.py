@@ -208,7 +208,8 @@ def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
     model = EnergyModel(features, head)
     glorot_init(model)
     if cfg.spectral_norm:  # a remedy: every layer's weight divided by its largest singular value
-        for m in list(model.modules()):
+        normalised = model if cfg.spectral_norm_head else model.features  # phi only: the logits keep a free scale
+        for m in list(normalised.modules()):
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 nn.utils.parametrizations.spectral_norm(m)
     return model
