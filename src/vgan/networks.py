@@ -207,7 +207,7 @@ def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
         head = RBMFreeEnergy(cfg.feature_dim, math.prod(image_shape), cfg.experts)
     model = EnergyModel(features, head)
     glorot_init(model)
-    if cfg.spectral_norm:  # a remedy: every layer's weight divided by its largest singular value
+    if cfg.spectral_norm:  # a remedy: each layer's weight divided by its largest singular value
         normalised = model if cfg.spectral_norm_head else model.features  # phi only: the logits keep a free scale
         for m in list(normalised.modules()):
             if isinstance(m, (nn.Linear, nn.Conv2d)):
