@@ -86,6 +86,8 @@ def test_unknown_key_lists_the_valid_ones():
         ({"objective": "gan", "energy": "gan", "r1_penalty": 1.0}, "r1_penalty has no effect with objective 'gan'"),
         ({"objective": "vcd", "nn_entropy_weight": 0.1}, "nn_entropy_weight has no effect with objective 'vcd'"),
         ({"spectral_norm_head": False}, "spectral_norm_head=false has no effect without spectral_norm=true"),
+        ({"nn_entropy_space": "features"}, "nn_entropy_space has no effect without nn_entropy_weight"),
+        ({"nn_entropy_weight": 0.1, "nn_entropy_space": "phi"}, "nn_entropy_space"),
         ({"energy": "rbm", "expert_entropy": "min"}, "expert_entropy applies to Eq. 8's experts"),
     ],
 )

@@ -1,4 +1,5 @@
-"""vgan.networks: the conv networks' pool-then-activation order is the paper's function exactly."""
+"""vgan.networks: the conv networks' pool-then-activation order is the paper's function exactly; the energy
+model's outputs."""
 
 import pytest
 import torch
@@ -46,3 +47,15 @@ def test_leaky_energy_passes_a_gradient_where_every_relu_is_off():
             energy.features.net[1].weight.fill_(-1.0)
         (grad,) = torch.autograd.grad(energy(x).energy.sum(), x)
         assert bool(grad.abs().sum() > 0) == expect_grad
+
+
+def test_energy_model_returns_the_features_its_head_saw():
+    import vgan
+
+    torch.manual_seed(0)
+    energy = vgan.build_energy(vgan.Config(hidden=8, feature_dim=6, experts=4), (1, 4, 4))
+    x = torch.rand(3, 1, 4, 4)
+    out = energy(x)
+    phi = energy.features(x)  # (3, 6)
+    assert torch.equal(out.features, phi)
+    assert torch.equal(out.logits, energy.head.experts(phi))  # the logits Eq. 8 and Eq. 9 read come from that phi

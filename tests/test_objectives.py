@@ -104,3 +104,26 @@ def test_vcd_authors_reading():
     entropy = batch_entropy(fake.logits).item()
     assert math.isclose(stats["recon"].item(), bce, rel_tol=1e-5)
     assert math.isclose(loss.item(), 0.25 * (3.0 - entropy) + 0.75 * bce, rel_tol=1e-5)
+
+
+def test_nn_entropy_space_picks_pixels_or_the_energy_features():
+    from vgan.samplers import Draw
+
+    # two samples 3 apart in pixels, 0.5 apart in phi: H_nn = d/2 mean log(rho^2 + 1e-8), d the space's dimension
+    x = torch.tensor([[0.0, 0.0], [3.0, 0.0]])
+    phi = torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]], requires_grad=True)
+    fake = EnergyOutput(torch.tensor([1.0, 1.0]), torch.zeros(2, 1), phi)
+    draw = Draw(x=x, recon=None, cond=None)
+    by_space = {}
+    for space, d, rho in (("pixels", 2, 3.0), ("features", 3, 0.5)):
+        obj = VGANObjective(gen_entropy_weight=0.0, nn_entropy_weight=2.0, nn_entropy_space=space)
+        loss, stats = obj.generator_loss(fake, draw)
+        h_nn = d / 2 * math.log(rho**2 + 1e-8)
+        assert math.isclose(stats["nn_entropy_gen"].item(), h_nn, rel_tol=1e-5)
+        assert math.isclose(loss.item(), 1.0 - 2.0 * h_nn, rel_tol=1e-5)
+        by_space[space] = loss
+    (grad,) = torch.autograd.grad(by_space["features"], phi)
+    # each is the other's neighbour, so mean_i log rho_i^2 = log |phi_0 - phi_1|^2, and
+    # d loss / d phi_0 = -w * d/2 * 2 (phi_0 - phi_1) / rho^2 = -2 * 1.5 * 2 * (-0.5) / 0.25 = 12
+    assert torch.allclose(grad[:, 0], torch.tensor([12.0, -12.0]), atol=1e-3)
+    assert torch.all(grad[:, 1:] == 0)

@@ -74,7 +74,8 @@ class Config:
     spectral_norm: bool = False  # spectral normalisation of the energy network (which layers: spectral_norm_head)
     spectral_norm_head: bool = True  # with spectral_norm: the head too | false: phi only, the logits' scale stays free
     energy_activation: str = "relu"  # relu: the paper's | leaky_relu: slope 0.2, never a dead unit
-    nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z) in pixel space
+    nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z)
+    nn_entropy_space: str = "pixels"  # where its distances are taken: pixels (G(z)) | features (phi(G(z)))
     # optimisation
     optimizer: str = "adadelta"  # adadelta (the paper's) | adam
     lr: float = 0.1
@@ -118,6 +119,7 @@ CHOICES = {
     "vcd_loss": ("authors", "paper"),
     "expert_entropy": ("shannon", "min"),
     "energy_activation": ("relu", "leaky_relu"),
+    "nn_entropy_space": ("pixels", "features"),
     "energy": ("multimodal", "gan", "rbm"),
     "gan_generator_loss": ("nonsaturating", "saturating"),
     "optimizer": ("adam", "adadelta"),
@@ -164,6 +166,7 @@ REMEDIES = (
     "spectral_norm",
     "spectral_norm_head",
     "nn_entropy_weight",
+    "nn_entropy_space",
     "energy_activation",
 )
 # keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
@@ -222,6 +225,8 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
     for key in unused:
         if getattr(cfg, key):
             return f"{key} has no effect with objective '{cfg.objective}'; remove it or set objective=vgan"
+    if cfg.nn_entropy_space != "pixels" and not cfg.nn_entropy_weight:
+        return "nn_entropy_space has no effect without nn_entropy_weight > 0; set both or remove it"
     if not cfg.spectral_norm_head and not cfg.spectral_norm:
         return "spectral_norm_head=false has no effect without spectral_norm=true; set both or remove it"
     if cfg.expert_entropy != "shannon" and cfg.energy != "multimodal":

@@ -2,7 +2,7 @@
 dead zones.
 
 Each head maps features phi (N, D) to an `EnergyOutput`: the per-sample energy (N,) and the
-unit logits (N, K) that the batch entropy of Eq. 9 needs.
+unit logits (N, K) that the batch entropy of Eq. 9 needs; `EnergyModel` adds phi itself.
 
 Eq. 8's experts have two dead zones, where a player gets no gradient (`dead_zones` measures
 both): at logit 0, the energy's maximum, dH/da = -a sigmoid(a)(1 - sigmoid(a)) vanishes; past
@@ -29,6 +29,7 @@ FLAT = 0.1  # |logit| below which an expert counts as parked at the K ln 2 plate
 class EnergyOutput(NamedTuple):
     energy: torch.Tensor  # (N,)
     logits: torch.Tensor  # (N, K) pre-sigmoid unit activations
+    features: Optional[torch.Tensor] = None  # (N, D) phi(x), which `EnergyModel` fills in
 
 
 class MultiModalEnergy(nn.Module):

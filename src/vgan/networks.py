@@ -91,7 +91,8 @@ class EnergyModel(nn.Module):
         self.head = head
 
     def forward(self, x: torch.Tensor) -> EnergyOutput:
-        return self.head(self.features(x), x)
+        phi = self.features(x)  # (N, D)
+        return self.head(phi, x)._replace(features=phi)
 
 
 class MLPGenerator(nn.Module):

@@ -32,9 +32,10 @@ class VGANObjective:
     """Algorithm 1 with the batch entropy terms of Eq. 9, each with its own weight (0 drops it).
 
     `nn_entropy_weight` > 0 adds w_nn * H_nn(G(z)) to what the generator ascends, H_nn the
-    nearest-neighbour entropy estimate in pixel space (vgan.entropy), which sees the diversity of
-    single samples where Eq. 9 sees only each expert's batch-mean firing rate. `penalty` is added
-    to the energy step.
+    nearest-neighbour entropy estimate (vgan.entropy), which sees the diversity of single samples
+    where Eq. 9 sees only each expert's batch-mean firing rate. `nn_entropy_space` says where the
+    distances are taken: "pixels", on G(z), or "features", on the energy network's phi(G(z)),
+    where distance follows what the energy tells apart. `penalty` is added to the energy step.
     """
 
     needs_recon = False  # whether generator_loss reads draw.recon
@@ -47,12 +48,14 @@ class VGANObjective:
         batch_mean: Optional[BatchMean] = None,
         nn_entropy_weight: float = 0.0,
         penalty: Optional[EnergyPenalty] = None,
+        nn_entropy_space: str = "pixels",
     ):
         self.gen_entropy_weight = gen_entropy_weight
         self.data_entropy_weight = data_entropy_weight
         self.prob_clip = prob_clip
         self.batch_mean = batch_mean  # the mean over the (global) batch in Eq. 9
         self.nn_entropy_weight = nn_entropy_weight
+        self.nn_entropy_space = nn_entropy_space
         self.penalty = penalty or EnergyPenalty()
 
     @property
@@ -70,7 +73,7 @@ class VGANObjective:
         loss = fake.energy.mean() - self.gen_entropy_weight * entropy
         stats = {"entropy_gen": entropy.detach()}
         if self.nn_entropy_weight:
-            nn_entropy = nearest_neighbour_entropy(draw.x)
+            nn_entropy = nearest_neighbour_entropy(draw.x if self.nn_entropy_space == "pixels" else fake.features)
             loss = loss - self.nn_entropy_weight * nn_entropy
             stats["nn_entropy_gen"] = nn_entropy.detach()
         return loss, {"loss_g": loss.detach(), **stats}
@@ -150,5 +153,11 @@ def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjectiv
     if cfg.objective == "vcd":
         return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip, batch_mean, penalty)
     return VGANObjective(
-        cfg.gen_entropy_weight, cfg.data_entropy_weight, cfg.prob_clip, batch_mean, cfg.nn_entropy_weight, penalty
+        cfg.gen_entropy_weight,
+        cfg.data_entropy_weight,
+        cfg.prob_clip,
+        batch_mean,
+        cfg.nn_entropy_weight,
+        penalty,
+        cfg.nn_entropy_space,
     )
