@@ -30,3 +30,34 @@ def test_foreign_checkpoints(tmp_path):
         load_checkpoint(tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+
+def test_noise_generator_state_from_another_device(trained_run, tmp_path):
+    """A CUDA generator's state (16 bytes) cannot go into a CPU generator (5056): the run loads
+    and re-seeds its noise from (seed, step), and a resumed run says so; a same-device state is
+    restored exactly."""
+    import shutil
+
+    from vgan.cli import main
+    from vgan.config import from_dict
+    from vgan.train import Trainer
+
+    saved = load_checkpoint(trained_run / "last.pt")  # trained on the GPU where there is one
+    cfg = from_dict(saved["config"])
+    trainer = Trainer(cfg, tuple(saved["image_shape"]), torch.device("cpu"))
+    trainer.noise_rng.manual_seed(1234)
+    state = {**trainer.state_dict(), "step": 7}  # a CPU run's
+    trainer.noise_rng.manual_seed(0)
+    trainer.load_state_dict(state)
+    assert torch.equal(trainer.noise_rng.get_state(), state["noise_rng"]) and not trainer.noise_reseeded
+
+    state["noise_rng"] = torch.arange(16, dtype=torch.uint8)  # what a CUDA run saves
+    trainer.load_state_dict(state)
+    reseeded = torch.Generator().manual_seed(cfg.seed + 1 + 7)
+    assert torch.equal(trainer.noise_rng.get_state(), reseeded.get_state()) and trainer.noise_reseeded
+
+    run = shutil.copytree(trained_run, tmp_path / "moved")
+    save_checkpoint({**saved, "noise_rng": torch.arange(16, dtype=torch.uint8)}, run / "last.pt")
+    with pytest.warns(UserWarning, match="another kind of device than cpu"):
+        assert main(["train", "--resume", str(run), "epochs=3", "device=cpu"]) == 0

@@ -130,3 +130,16 @@ def test_probe_a_run(tiny, tmp_path, capsys):
     assert main(["probe", str(tmp_path / "p"), "--limit", "300"]) == 0
     out = capsys.readouterr().out
     assert "test_error_pct" in out and "feature_dim  32" in out and "train_images  300" in out
+
+
+def test_fid_features_on_another_device_than_the_cpu():
+    """torchmetrics probes a feature network without `num_features` with a CPU tensor, which
+    failed for a classifier on the GPU; the meta device stands in for one here."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from vgan.evaluation.classifier import DigitClassifier
+    from vgan.evaluation.metrics import Penultimate
+
+    features = Penultimate(DigitClassifier().to("meta"), (1, 28, 28))
+    assert features.num_features == 128 and features.features.training  # probed in eval mode, mode restored
+    FrechetInceptionDistance(feature=features, normalize=True, input_img_size=(1, 28, 28))  # no CPU probe

@@ -92,7 +92,8 @@ class EnergyModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> EnergyOutput:
         phi = self.features(x)  # (N, D)
-        return self.head(phi, x)._replace(features=phi)
+        out = self.head(phi, x)
+        return EnergyOutput(out.energy, out.logits, phi)  # not _replace: torch.compile 2.11 fails on it
 
 
 class MLPGenerator(nn.Module):

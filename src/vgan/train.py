@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import re
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Dict, Optional
@@ -119,6 +120,7 @@ class Trainer:
         self.opt_e = build_optimizer(cfg, self.energy.parameters())
         self.opt_g = build_optimizer(cfg, self.sampler.parameters())
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.noise_reseeded = False  # set by load_state_dict: a checkpoint from another kind of device
         fixed = torch.Generator().manual_seed(cfg.seed + 2)
         self.fixed_z = uniform_noise(GRID_N, cfg.z_dim, generator=fixed).to(self.device)
         self.fixed_x: Optional[torch.Tensor] = None  # VCD: validation images for the figures
@@ -231,9 +233,19 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.opt_e.load_state_dict(state["opt_e"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.noise_rng.set_state(state["noise_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        self.noise_reseeded = not self._restore_noise_rng(state["noise_rng"].cpu(), state["step"])
+        torch.set_rng_state(state["torch_rng"].cpu())  # RNG states are CPU byte tensors, wherever loaded
         self.step = state["step"]
+
+    def _restore_noise_rng(self, saved: torch.Tensor, step: int) -> bool:
+        """Restore the noise generator; False when it was re-seeded instead. A CPU and a CUDA
+        generator's states differ in kind (5056 bytes against 16), so a run moved between devices
+        cannot carry its noise stream over: it is re-seeded from (seed, step)."""
+        if saved.numel() == self.noise_rng.get_state().numel():
+            self.noise_rng.set_state(saved)
+            return True
+        self.noise_rng.manual_seed(self.cfg.seed + 1 + step)
+        return False
 
 
 def restore(trainer: Trainer, path: Path, state: Optional[dict] = None) -> None:
@@ -257,6 +269,12 @@ def _resume(trainer: Trainer, run_dir: Path) -> None:
     """Continue from last.pt; a run stopped before its first checkpoint starts again from step 0."""
     if (run_dir / "last.pt").exists():
         restore(trainer, run_dir / "last.pt")
+        if trainer.noise_reseeded:
+            warnings.warn(
+                f"{run_dir} was trained on another kind of device than {trainer.device.type}; its noise "
+                "generator is re-seeded, so the resumed run does not repeat the original's noise",
+                stacklevel=2,
+            )
         return
     kept = sorted(run_dir.glob("epoch_*.pt"), key=lambda p: (len(p.stem), p.stem))  # epoch_999 before epoch_1000
     if kept:  # last.pt was moved aside (corrupt?): say which checkpoint to continue from

@@ -4,7 +4,7 @@ in-domain feature network, and the energy as an out-of-distribution score."""
 from __future__ import annotations
 
 import math
-from typing import Dict
+from typing import Dict, Tuple
 
 import numpy as np
 import torch
@@ -50,9 +50,16 @@ def stacked_modes(images: torch.Tensor, classifier: nn.Module, batch_size: int =
 class Penultimate(nn.Module):
     """A classifier's penultimate layer as the feature network of FID and KID."""
 
-    def __init__(self, classifier: nn.Module):
+    def __init__(self, classifier: nn.Module, image_shape: Tuple[int, ...]):
         super().__init__()
         self.features = classifier.features
+        # torchmetrics reads num_features; without it, it probes the network with a CPU tensor,
+        # which fails when the classifier is on a GPU
+        probe = torch.zeros(1, *image_shape, device=next(classifier.parameters()).device)
+        with torch.no_grad():
+            training = self.features.training
+            self.num_features = int(self.features.eval()(probe).shape[-1])
+            self.features.train(training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x).double()
@@ -65,8 +72,8 @@ def fid_kid(real: torch.Tensor, fake: torch.Tensor, classifier: nn.Module, batch
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    features = Penultimate(classifier).eval()
     shape = tuple(real.shape[1:])
+    features = Penultimate(classifier, shape).eval()
     subset = min(1000, len(real), len(fake))
     fid = FrechetInceptionDistance(feature=features, normalize=True, input_img_size=shape)
     kid = KernelInceptionDistance(feature=features, normalize=True, subset_size=subset, subsets=50)
