@@ -84,6 +84,46 @@ def test_dead_zones_by_hand():
     assert zones["dead_saturated"].item() == 2 / 8 and zones["dead_flat"].item() == 3 / 8
 
 
+def test_expert_rank_by_hand():
+    from vgan.energy import expert_rank
+
+    u, w = torch.tensor([1.0, -2.0, 0.5, 3.0]), torch.tensor([1.0, 4.0, -1.0])
+    assert expert_rank(u[:, None] * w + 7.0).item() == pytest.approx(1.0)  # every expert a copy of one
+    # centred already; covariance diag(2, 2, 0): (2 + 2)^2 / (2^2 + 2^2) = 2 directions of 3
+    two = torch.tensor([[1.0, 0.0, 5.0], [-1.0, 0.0, 5.0], [0.0, 1.0, 5.0], [0.0, -1.0, 5.0]])
+    assert expert_rank(two).item() == pytest.approx(2.0)
+    a = torch.randn(50, 8, generator=torch.Generator().manual_seed(0))
+    lam = torch.linalg.eigvalsh(torch.cov(a.T))  # the definition, through an eigendecomposition
+    assert expert_rank(a).item() == pytest.approx((lam.sum() ** 2 / (lam**2).sum()).item(), rel=1e-5)
+    assert expert_rank(torch.ones(4, 3)).item() == 0.0  # constant logits: no direction at all
+
+
+def test_expert_decorrelation_by_hand():
+    from vgan.energy import EnergyOutput, EnergyPenalty, expert_correlation
+
+    a = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    copies = torch.stack([a, 2 * a, -a], 1)  # three experts, each a rescaled copy of the first
+    assert expert_correlation(copies).item() == pytest.approx(1.0, abs=1e-5)
+    independent = torch.tensor([[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]])
+    assert expert_correlation(independent).item() == pytest.approx(0.0, abs=1e-6)
+    # corr([1,-1,1,-1], [1,-1,0,0]) = 2 / (4 * 1 * sqrt(1/2)) = 1/sqrt(2): squared, 1/2
+    half = torch.stack([a, torch.tensor([1.0, -1.0, 0.0, 0.0])], 1)
+    assert expert_correlation(half).item() == pytest.approx(0.5, abs=1e-5)
+    logits = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    assert torch.autograd.gradcheck(expert_correlation, (logits,))
+
+    real = EnergyOutput(torch.zeros(4), half.clone().requires_grad_(True))
+    fake = EnergyOutput(torch.zeros(4), torch.zeros(4, 2))
+    total, stats = EnergyPenalty(decorrelation=2.0)(real, fake)
+    assert total.item() == pytest.approx(1.0, abs=1e-4) and stats["expert_correlation"].item() == pytest.approx(
+        0.5, 1e-4
+    )
+    total.backward()
+    assert real.logits.grad.abs().sum() > 0  # on: it pushes the two experts apart
+    off, stats = EnergyPenalty()(real, fake)
+    assert off.item() == 0.0 and not off.requires_grad and stats == {}  # off: no term, no gradient
+
+
 def test_logit_penalty_gives_a_saturated_expert_a_gradient_only_when_on():
     from vgan.energy import EnergyOutput, EnergyPenalty
     from vgan.entropy import binary_entropy_from_logits

@@ -94,6 +94,7 @@ def test_evaluate_a_toy_run(tmp_path, capsys):
     saved = json.loads((tmp_path / "toy" / "evaluate.json").read_text())
     assert saved["modes_total"] == 25 and 0 <= saved["modes_covered"] <= 25 and saved["samples"] == 300
     assert (tmp_path / "toy" / "energy_landscape.png").is_file()
+    assert 1 <= saved["expert_rank_data"] <= 8 and 1 <= saved["expert_rank_samples"] <= 8  # 8 experts
     assert main(["evaluate", str(tmp_path / "toy"), "--metrics", "fid"]) == 2
     assert "do not apply to 25gaussians" in capsys.readouterr().err
 
@@ -106,6 +107,7 @@ def test_evaluate_an_mnist_run(tiny, tmp_path, monkeypatch):
     results = evaluate_module.evaluate(tmp_path / "m", n=200)
     assert results["fid"] > 0 and results["fid_real_floor"] >= 0 and results["samples"] == 200
     assert 0 <= results["auroc_vs_uniform_noise"] <= 1
+    assert 1 <= results["expert_rank_data"] <= 8 and 1 <= results["expert_rank_samples"] <= 8
 
 
 def test_linear_probe_separates_separable_features():

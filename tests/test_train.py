@@ -141,10 +141,12 @@ def test_a_nan_penalty_stops_training_though_the_logged_loss_is_finite(tiny, tmp
 def test_every_remedy_reaches_the_training_step(tiny, tmp_path):
     keys = ["r1_penalty=1", "logit_penalty=0.01", "nn_entropy_weight=0.1", "expert_entropy=min"]
     keys += ["energy_activation=leaky_relu", "spectral_norm=true", "nn_entropy_space=features"]
+    keys += ["expert_decorrelation=1"]
     assert main(["train", *tiny, "name=all", "max_steps=2", "log_every=1", *keys]) == 0
     lines = metrics(tmp_path / "all")
-    assert {"logit_l2", "r1", "nn_entropy_gen"} <= set(lines[-1])  # each penalty and estimator ran and was logged
-    assert lines[-1]["logit_l2"] > 0 and lines[-1]["r1"] > 0
+    logged = {"logit_l2", "r1", "nn_entropy_gen", "expert_correlation"}
+    assert logged <= set(lines[-1])  # each penalty and estimator ran and was logged
+    assert lines[-1]["logit_l2"] > 0 and lines[-1]["r1"] > 0 and 0 < lines[-1]["expert_correlation"] <= 1
 
 
 def test_the_stable_preset_end_to_end(tiny, tmp_path):
@@ -156,4 +158,5 @@ def test_the_stable_preset_end_to_end(tiny, tmp_path):
     assert "head.experts.weight" in weights  # Eq. 8's expert layer is a plain, free-scale Linear
     lines = metrics(tmp_path / "stable")
     assert {"dead_saturated", "dead_flat"} <= set(lines[-1])
+    assert 1.0 <= lines[-1]["expert_rank"] <= 8  # 8 experts in the tiny run
     assert (tmp_path / "stable" / "curves.png").is_file()

@@ -9,7 +9,7 @@ e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K ln 2] for 
 from .config import Config, check_presets, load_config
 from .curves import plot_curves
 from .data import ImageDataset, fetch, load_dataset, verify
-from .energy import EnergyOutput, EnergyPenalty, GANEnergy, MultiModalEnergy, RBMFreeEnergy, dead_zones
+from .energy import EnergyOutput, EnergyPenalty, GANEnergy, MultiModalEnergy, RBMFreeEnergy, dead_zones, expert_rank
 from .entropy import (
     batch_entropy,
     binary_entropy,
@@ -39,6 +39,7 @@ __all__ = [
     "EnergyOutput",
     "EnergyPenalty",
     "dead_zones",
+    "expert_rank",
     "GANEnergy",
     "MultiModalEnergy",
     "RBMFreeEnergy",

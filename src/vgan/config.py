@@ -71,6 +71,7 @@ class Config:
     expert_entropy: str = "shannon"  # shannon: Eq. 8 | min: -log max(p, 1-p), slope 1/2 at p = 1/2
     logit_penalty: float = 0.0  # energy step: + w (mean a^2 real + mean a^2 generated), a expert logits
     r1_penalty: float = 0.0  # energy step: + w/2 mean ||grad_x E(x)||^2 on real data
+    expert_decorrelation: float = 0.0  # energy step: + w mean squared correlation of two experts' logits on real data
     spectral_norm: bool = False  # spectral normalisation of the energy network (which layers: spectral_norm_head)
     spectral_norm_head: bool = True  # with spectral_norm: the head too | false: phi only, the logits' scale stays free
     energy_activation: str = "relu"  # relu: the paper's | leaky_relu: slope 0.2, never a dead unit
@@ -146,6 +147,7 @@ CHECKS = {
     "data_entropy_weight": non_negative,
     "rho": closed_interval(0, 1),
     "logit_penalty": non_negative,
+    "expert_decorrelation": non_negative,
     "r1_penalty": non_negative,
     "nn_entropy_weight": non_negative,
     "lr": positive,
@@ -163,6 +165,7 @@ REMEDIES = (
     "expert_entropy",
     "logit_penalty",
     "r1_penalty",
+    "expert_decorrelation",
     "spectral_norm",
     "spectral_norm_head",
     "nn_entropy_weight",
@@ -219,7 +222,7 @@ def _points_need_mlp(cfg: Config) -> Optional[str]:
 def _remedies_apply(cfg: Config) -> Optional[str]:
     """A remedy the chosen objective or energy would silently ignore is refused."""
     unused = {
-        "gan": ("logit_penalty", "r1_penalty", "nn_entropy_weight"),  # Eq. 1 has no penalty or entropy term
+        "gan": ("logit_penalty", "r1_penalty", "expert_decorrelation", "nn_entropy_weight"),  # Eq. 1: none
         "vcd": ("nn_entropy_weight",),  # Alg. 2's transitions keep Eq. 9 only
     }.get(cfg.objective, ())
     for key in unused:
@@ -229,6 +232,11 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
         return "nn_entropy_space has no effect without nn_entropy_weight > 0; set both or remove it"
     if not cfg.spectral_norm_head and not cfg.spectral_norm:
         return "spectral_norm_head=false has no effect without spectral_norm=true; set both or remove it"
+    if cfg.expert_decorrelation and cfg.energy != "multimodal":
+        return (
+            f"expert_decorrelation applies to Eq. 8's experts, not energy '{cfg.energy}'; "
+            "remove it or set energy=multimodal"
+        )
     if cfg.expert_entropy != "shannon" and cfg.energy != "multimodal":
         return (
             f"expert_entropy applies to Eq. 8's experts, not energy '{cfg.energy}'; remove it or set energy=multimodal"

@@ -8,7 +8,8 @@ Eq. 8's experts have two dead zones, where a player gets no gradient (`dead_zone
 both): at logit 0, the energy's maximum, dH/da = -a sigmoid(a)(1 - sigmoid(a)) vanishes; past
 the probability clip (|a| > 9.21 for 1e-4) it is exactly 0. The remedies, each off by default:
 `MultiModalEnergy(entropy="min")` gives every expert a slope of 1/2 at logit 0, and
-`EnergyPenalty` keeps the energy network's logits and input gradients bounded.
+`EnergyPenalty` keeps the energy network's logits and input gradients bounded and its experts
+apart (`expert_rank` measures how far they collapse onto one).
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ def dead_zones(logits: torch.Tensor, prob_clip: float = 1e-4) -> Dict[str, torch
     return {"dead_saturated": (a > logit_bound(prob_clip)).float().mean(), "dead_flat": (a < FLAT).float().mean()}
 
 
+@torch.no_grad()
+def expert_rank(logits: torch.Tensor) -> torch.Tensor:
+    """How many independent directions K experts' logits (N, K) span over a batch: the
+    participation ratio (sum l)^2 / sum l^2 of the eigenvalues l of their covariance, computed as
+    ||A||_F^4 / ||A^T A||_F^2 for the centred logits A. It runs from 1 (every expert a rescaled
+    copy of one, so Eq. 8's 2^K minima reduce to two) to min(N - 1, K). Eq. 9 cannot see it: it
+    constrains each expert's batch mean alone. 0 for a batch with constant logits."""
+    a = logits.float() - logits.float().mean(0)
+    return a.pow(2).sum().pow(2) / (a.T @ a).pow(2).sum().clamp_min(1e-30)
+
+
 @dataclass
 class EnergyPenalty:
     """Terms added to the energy step that keep the energy network bounded (remedies; the paper
@@ -70,10 +82,14 @@ class EnergyPenalty:
       magnitudes. It pulls saturated experts back inside the clip, where Eq. 8 has a gradient.
     - `r1`: r1 / 2 * mean ||grad_x E(x)||^2 over the real batch, the zero-centred gradient penalty
       (Mescheder et al. 2018; MEG uses 10). It needs the inputs' gradient: `needs_input_grad`.
+    - `decorrelation`: decorrelation * the mean squared correlation between two experts' logits
+      over the real batch (`expert_correlation`): 1 when every expert is a copy of one, about
+      1/N when they are independent. Eq. 9 cannot tell these apart (`expert_rank`).
     """
 
     logit: float = 0.0
     r1: float = 0.0
+    decorrelation: float = 0.0
 
     @property
     def needs_input_grad(self) -> bool:
@@ -94,7 +110,21 @@ class EnergyPenalty:
             r1 = grad[: len(real.energy)].flatten(1).pow(2).sum(1).mean()
             total = total + self.r1 / 2 * r1
             stats["r1"] = r1.detach()
+        if self.decorrelation:
+            corr = expert_correlation(real.logits)
+            total = total + self.decorrelation * corr
+            stats["expert_correlation"] = corr.detach()
         return total, stats
+
+
+def expert_correlation(logits: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """The mean squared Pearson correlation over the K(K-1) pairs of distinct experts, from
+    their logits (N, K) over a batch; differentiable. 1 for K copies of one expert."""
+    a = logits - logits.mean(0)
+    z = a / (a.pow(2).mean(0) + eps).sqrt()
+    corr = z.T @ z / len(z)  # (K, K), ones on the diagonal (up to eps)
+    k = corr.shape[0]
+    return (corr.pow(2).sum() - corr.diagonal().pow(2).sum()) / (k * (k - 1))
 
 
 class GANEnergy(nn.Module):

@@ -149,7 +149,7 @@ class VCDObjective(VGANObjective):
 def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjective | GANObjective:
     if cfg.objective == "gan":
         return GANObjective(cfg.gan_generator_loss)
-    penalty = EnergyPenalty(logit=cfg.logit_penalty, r1=cfg.r1_penalty)
+    penalty = EnergyPenalty(logit=cfg.logit_penalty, r1=cfg.r1_penalty, decorrelation=cfg.expert_decorrelation)
     if cfg.objective == "vcd":
         return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip, batch_mean, penalty)
     return VGANObjective(

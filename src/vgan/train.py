@@ -31,7 +31,7 @@ from .config import Config, images_per_step, save_config, validate
 from .curves import plot_curves
 from .data import as_float, batches, check_data_dir, load_dataset
 from .distributed import Dist, globalise_batch_norm
-from .energy import dead_zones
+from .energy import dead_zones, expert_rank
 from .errors import CheckpointError, ConfigError
 from .images import make_grid, save_image, side_by_side
 from .lock import RunLock, check_run_dir
@@ -179,7 +179,7 @@ class Trainer:
             "logit_abs_fake": fake_out.logits.detach().abs().mean(),
         }
         if self.cfg.energy == "multimodal":
-            stats.update(dead_zones(fake_out.logits, self.cfg.prob_clip))
+            stats.update(dead_zones(fake_out.logits, self.cfg.prob_clip), expert_rank=expert_rank(real_out.logits))
         return self.group.average(stats)
 
     def unwrap(self) -> None:

@@ -11,6 +11,7 @@ import torch
 from ..atomic import atomic_file, write_atomic
 from ..checks import at_least, optional, require
 from ..data import DATASETS, Toy2D, as_float, load_dataset
+from ..energy import expert_rank
 from ..errors import ConfigError, DataError
 from ..runs import load_run
 from ..train import Trainer
@@ -115,5 +116,19 @@ def evaluate(
                 continue
             if outliers.shape[1:] == inliers.shape[1:]:
                 results[f"auroc_vs_{other}"] = energy_auroc(trainer.energy, inliers, outliers)
+    if trainer.cfg.energy == "multimodal":
+        results.update(expert_ranks(trainer))
     write_atomic(trainer.run_dir / "evaluate.json", json.dumps(results, indent=2))
     return results
+
+
+@torch.no_grad()
+def expert_ranks(trainer: Trainer, n: int = 1000, chunk: int = 100) -> Dict[str, float]:
+    """`expert_rank` of Eq. 8's experts (1: all copies of one) on the first n test images and on
+    n samples, each the mean over batches of `chunk`, as training logs it."""
+    test = as_float(load_dataset(trainer.cfg.dataset, "test", trainer.cfg.data_dir).images[:n])
+    out = {}
+    for name, x in (("expert_rank_data", test), ("expert_rank_samples", generate(trainer, len(test), chunk))):
+        ranks = [expert_rank(trainer.energy(b.to(trainer.device)).logits) for b in x.split(chunk)]
+        out[name] = torch.stack(ranks).mean().item()
+    return out
