@@ -89,6 +89,8 @@ def test_unknown_key_lists_the_valid_ones():
         ({"nn_entropy_space": "features"}, "nn_entropy_space has no effect without nn_entropy_weight"),
         ({"nn_entropy_weight": 0.1, "nn_entropy_space": "phi"}, "nn_entropy_space"),
         ({"energy": "rbm", "expert_entropy": "min"}, "expert_entropy applies to Eq. 8's experts"),
+        ({"energy": "rbm", "expert_decorrelation": 1.0}, "expert_decorrelation applies to Eq. 8's experts"),
+        ({"objective": "gan", "energy": "gan", "expert_decorrelation": 1.0}, "expert_decorrelation has no effect"),
     ],
 )
 def test_bad_values_give_one_line_errors(values, message):
