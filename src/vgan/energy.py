@@ -74,8 +74,8 @@ def expert_rank(logits: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class EnergyPenalty:
-    """Terms added to the energy step that keep the energy network bounded (remedies; the paper
-    has none). Each is off at weight 0.
+    """Terms added to the energy step that keep the energy network bounded, or its experts
+    distinct (remedies; the paper has none). Each is off at weight 0.
 
     - `logit`: logit * (mean a^2 over the real batch + mean a^2 over the generated batch), a the
       expert logits: an L2 penalty on the head's outputs, as IGEBM and VERA penalise energy
