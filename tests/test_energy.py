@@ -109,6 +109,8 @@ def test_expert_decorrelation_by_hand():
     # corr([1,-1,1,-1], [1,-1,0,0]) = 2 / (4 * 1 * sqrt(1/2)) = 1/sqrt(2): squared, 1/2
     half = torch.stack([a, torch.tensor([1.0, -1.0, 0.0, 0.0])], 1)
     assert expert_correlation(half).item() == pytest.approx(0.5, abs=1e-5)
+    assert expert_correlation(half * 1e-4).item() == pytest.approx(0.5, abs=1e-3)  # shrinking is no escape
+    assert expert_correlation(torch.stack([a, torch.full((4,), 3.0)], 1)).item() == 0.0  # a constant expert
     logits = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     assert torch.autograd.gradcheck(expert_correlation, (logits,))
 
