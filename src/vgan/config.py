@@ -232,15 +232,9 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
         return "nn_entropy_space has no effect without nn_entropy_weight > 0; set both or remove it"
     if not cfg.spectral_norm_head and not cfg.spectral_norm:
         return "spectral_norm_head=false has no effect without spectral_norm=true; set both or remove it"
-    if cfg.expert_decorrelation and cfg.energy != "multimodal":
-        return (
-            f"expert_decorrelation applies to Eq. 8's experts, not energy '{cfg.energy}'; "
-            "remove it or set energy=multimodal"
-        )
-    if cfg.expert_entropy != "shannon" and cfg.energy != "multimodal":
-        return (
-            f"expert_entropy applies to Eq. 8's experts, not energy '{cfg.energy}'; remove it or set energy=multimodal"
-        )
+    for key, off in (("expert_entropy", "shannon"), ("expert_decorrelation", 0.0)):  # Eq. 8's experts only
+        if getattr(cfg, key) != off and cfg.energy != "multimodal":
+            return f"{key} applies to Eq. 8's experts, not energy '{cfg.energy}'; remove it or set energy=multimodal"
 
 
 RULES: Tuple[Callable[[Config], Optional[str]], ...] = (

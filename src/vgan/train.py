@@ -233,19 +233,19 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.opt_e.load_state_dict(state["opt_e"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.noise_reseeded = not self._restore_noise_rng(state["noise_rng"].cpu(), state["step"])
+        self.noise_reseeded = self._restore_noise_rng(state["noise_rng"].cpu(), state["step"])
         torch.set_rng_state(state["torch_rng"].cpu())  # RNG states are CPU byte tensors, wherever loaded
         self.step = state["step"]
 
     def _restore_noise_rng(self, saved: torch.Tensor, step: int) -> bool:
-        """Restore the noise generator; False when it was re-seeded instead. A CPU and a CUDA
+        """Restore the noise generator; True when it was re-seeded instead. A CPU and a CUDA
         generator's states differ in kind (5056 bytes against 16), so a run moved between devices
         cannot carry its noise stream over: it is re-seeded from (seed, step)."""
         if saved.numel() == self.noise_rng.get_state().numel():
             self.noise_rng.set_state(saved)
-            return True
+            return False
         self.noise_rng.manual_seed(self.cfg.seed + 1 + step)
-        return False
+        return True
 
 
 def restore(trainer: Trainer, path: Path, state: Optional[dict] = None) -> None:
