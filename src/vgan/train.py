@@ -127,13 +127,14 @@ class Trainer:
         self.step = 0
 
     # ---- one iteration of Algorithm 1 or 2 ------------------------------------------------
-    def train_step(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def train_step(self, x: torch.Tensor, diagnostics: bool = True) -> Dict[str, torch.Tensor]:
         """k generator steps, then one energy step.
 
         x is the real batch (B, C, H, W); for VCD it is (2B, C, H, W), split as in the authors'
         code into B real images and B images that the transitions are conditioned on. It is the
         global batch: with data parallelism each process keeps its own shard of each half and of
-        the noise, which every process draws for the whole batch.
+        the noise, which every process draws for the whole batch. `diagnostics=False` skips Eq. 8's
+        dead-zone and expert-rank statistics, which the loop computes on logging steps alone.
         """
         shard, cond = self.group.shard, None
         if self.memory_format is not None:
@@ -178,7 +179,7 @@ class Trainer:
             "energy_fake": fake_out.energy.detach().mean(),
             "logit_abs_fake": fake_out.logits.detach().abs().mean(),
         }
-        if self.cfg.energy == "multimodal":
+        if diagnostics and self.cfg.energy == "multimodal":
             stats.update(dead_zones(fake_out.logits, self.cfg.prob_clip), expert_rank=expert_rank(real_out.logits))
         return self.group.average(stats)
 
@@ -358,7 +359,7 @@ def _run(trainer: Trainer, images: torch.Tensor, resume: bool, group: Dist) -> T
         while trainer.step < total:
             epoch, start = divmod(trainer.step, steps_per_epoch)
             for x in batches(images, per_step, seed=cfg.seed, epoch=epoch, start=start, device=trainer.device):
-                stats = trainer.train_step(x)
+                stats = trainer.train_step(x, diagnostics=(trainer.step + 1) % cfg.log_every == 0)
                 trainer.step += 1
                 guard.update(stats, trainer.step)
                 bar.update(1)
