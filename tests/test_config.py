@@ -91,6 +91,8 @@ def test_unknown_key_lists_the_valid_ones():
         ({"energy": "rbm", "expert_entropy": "min"}, "expert_entropy applies to Eq. 8's experts"),
         ({"energy": "rbm", "expert_decorrelation": 1.0}, "expert_decorrelation applies to Eq. 8's experts"),
         ({"objective": "gan", "energy": "gan", "expert_decorrelation": 1.0}, "expert_decorrelation has no effect"),
+        ({"objective": "gan", "energy": "gan", "batch_entropy": "pairwise"}, "batch_entropy has no effect"),
+        ({"batch_entropy": "joint"}, "choose one of eq9, pairwise"),
     ],
 )
 def test_bad_values_give_one_line_errors(values, message):

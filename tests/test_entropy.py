@@ -1,8 +1,9 @@
 import math
 
+import pytest
 import torch
 
-from vgan.entropy import batch_entropy, binary_entropy, binary_entropy_from_logits
+from vgan.entropy import batch_entropy, binary_entropy, binary_entropy_from_logits, pairwise_batch_entropy
 
 
 def h(p):
@@ -90,3 +91,34 @@ def test_nearest_neighbour_entropy_of_near_duplicates_in_high_dimension():
     assert math.isclose(h_nn.item(), exact.item(), rel_tol=1e-3)  # the |a|^2+|b|^2-2ab form is off by 50% here
     h_nn.backward()
     assert torch.isfinite(x.grad).all() and (x.grad.abs().sum(1) > 0).all()  # every sample is pushed apart
+
+
+def test_pairwise_batch_entropy_by_hand_for_two_experts():
+    a = torch.randn(6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    p = torch.sigmoid(a)
+    m0, m1 = p.mean(0).tolist()
+    q11 = (p[:, 0] * p[:, 1]).mean().item()
+    joint = {(1, 1): q11, (1, 0): m0 - q11, (0, 1): m1 - q11, (0, 0): 1 - m0 - m1 + q11}
+    info = sum(q * math.log(q / ((m0 if i else 1 - m0) * (m1 if j else 1 - m1))) for (i, j), q in joint.items())
+    assert info > 0
+    assert pairwise_batch_entropy(a).item() == pytest.approx(h(m0) + h(m1) - 2 * info, rel=1e-9)  # K - 1 = 1
+    assert torch.autograd.gradcheck(pairwise_batch_entropy, (a.requires_grad_(True),))
+
+
+def test_pairwise_batch_entropy_sees_copied_experts_that_eq9_cannot():
+    firing = torch.tensor([9.0, 9.0, -9.0, -9.0])  # one balanced expert
+    copies = firing[:, None].repeat(1, 5)  # (4, 5): five copies of it
+    assert batch_entropy(copies).item() == pytest.approx(5 * math.log(2), rel=1e-3)  # Eq. 9: all five count
+    assert pairwise_batch_entropy(copies).item() == pytest.approx(0.0, abs=0.02)  # they are one bit, not five
+    independent = torch.tensor([[9.0, 9.0], [9.0, -9.0], [-9.0, 9.0], [-9.0, -9.0]])
+    assert pairwise_batch_entropy(independent).item() == pytest.approx(2 * math.log(2), rel=1e-3)
+
+
+def test_pairwise_correction_is_fourth_order_near_the_plateau():
+    x = torch.randn(200, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x[:, 1] = x[:, 0]  # two copied experts, which a correlation penalty would punish at any scale
+
+    def dependence(s):
+        return (batch_entropy(s * x) - pairwise_batch_entropy(s * x)).item()
+
+    assert dependence(0.1) > 0 and dependence(0.1) / dependence(0.05) == pytest.approx(16, rel=0.05)

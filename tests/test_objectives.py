@@ -3,7 +3,7 @@ import math
 import torch
 
 from vgan.energy import EnergyOutput, MultiModalEnergy
-from vgan.entropy import batch_entropy
+from vgan.entropy import batch_entropy, pairwise_batch_entropy
 from vgan.networks import EnergyModel, MLPFeatures
 from vgan.objectives import GANObjective, VGANObjective
 
@@ -21,6 +21,23 @@ def test_vgan_losses_match_algorithm_1():
     loss_e, stats_e = obj.energy_loss(real, fake)
     assert math.isclose(loss_e.item(), 2.0 - 6.0 - 2.0 * batch_entropy(real.logits).item(), rel_tol=1e-6)
     assert set(stats_g) == {"loss_g", "entropy_gen"} and set(stats_e) == {"loss_e", "entropy_data"}
+
+
+def test_pairwise_batch_entropy_replaces_eq9_on_both_sides():
+    from vgan.config import Config
+    from vgan.objectives import build_objective
+
+    real = out([1.0, 3.0, 2.0], [[0.0, 2.0], [1.0, -1.0], [4.0, 3.0]])
+    fake = out([5.0, 7.0, 6.0], [[3.0, 0.5], [-2.0, 0.0], [1.0, 1.0]])
+    for objective in ("vgan", "vcd"):
+        obj = build_objective(Config(objective=objective, batch_entropy="pairwise"))
+        mean = build_objective(Config(objective=objective, batch_entropy="pairwise"), lambda t: t.mean(0))
+        loss_e = 2.0 - 6.0 - pairwise_batch_entropy(real.logits)
+        assert math.isclose(obj.energy_loss(real, fake)[0].item(), loss_e.item(), rel_tol=1e-6)
+        assert math.isclose(mean.energy_loss(real, fake)[0].item(), loss_e.item(), rel_tol=1e-6)  # the DDP path
+    gen = build_objective(Config(batch_entropy="pairwise")).generator_loss(fake)[0]
+    assert math.isclose(gen.item(), 6.0 - pairwise_batch_entropy(fake.logits).item(), rel_tol=1e-6)
+    assert pairwise_batch_entropy(fake.logits).item() < batch_entropy(fake.logits).item()
 
 
 def test_entropy_weight_zero_drops_the_term():

@@ -12,6 +12,7 @@ from .data import ImageDataset, fetch, load_dataset, verify
 from .energy import EnergyOutput, EnergyPenalty, GANEnergy, MultiModalEnergy, RBMFreeEnergy, dead_zones, expert_rank
 from .entropy import (
     batch_entropy,
+    pairwise_batch_entropy,
     binary_entropy,
     binary_entropy_from_logits,
     min_entropy_from_logits,
@@ -44,6 +45,7 @@ __all__ = [
     "MultiModalEnergy",
     "RBMFreeEnergy",
     "batch_entropy",
+    "pairwise_batch_entropy",
     "binary_entropy",
     "binary_entropy_from_logits",
     "min_entropy_from_logits",

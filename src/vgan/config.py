@@ -69,6 +69,7 @@ class Config:
     vcd_loss: str = "authors"  # authors: rho(E - H~) + (1-rho) BCE(x_bar, x) | paper: Eq. 10 as printed
     # remedies for Eq. 8's dead zones and Eq. 9's blind spot (off in the paper's configs; docs/results.md)
     expert_entropy: str = "shannon"  # shannon: Eq. 8 | min: -log max(p, 1-p), slope 1/2 at p = 1/2
+    batch_entropy: str = "eq9"  # eq9: H~ of Eq. 9 | pairwise: H~ less the experts' pairwise mutual information
     logit_penalty: float = 0.0  # energy step: + w (mean a^2 real + mean a^2 generated), a expert logits
     r1_penalty: float = 0.0  # energy step: + w/2 mean ||grad_x E(x)||^2 on real data
     expert_decorrelation: float = 0.0  # energy step: + w mean squared correlation of two experts' logits on real data
@@ -119,6 +120,7 @@ CHOICES = {
     "objective": ("vgan", "gan", "vcd"),
     "vcd_loss": ("authors", "paper"),
     "expert_entropy": ("shannon", "min"),
+    "batch_entropy": ("eq9", "pairwise"),
     "energy_activation": ("relu", "leaky_relu"),
     "nn_entropy_space": ("pixels", "features"),
     "energy": ("multimodal", "gan", "rbm"),
@@ -163,6 +165,7 @@ CHECKS = {
 # the remedies beyond the paper (README, "Eq. 8's dead zones"); the `*_stable` presets set them
 REMEDIES = (
     "expert_entropy",
+    "batch_entropy",
     "logit_penalty",
     "r1_penalty",
     "expert_decorrelation",
@@ -228,6 +231,8 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
     for key in unused:
         if getattr(cfg, key):
             return f"{key} has no effect with objective '{cfg.objective}'; remove it or set objective=vgan"
+    if cfg.objective == "gan" and cfg.batch_entropy != "eq9":  # Eq. 1 has no batch entropy
+        return "batch_entropy has no effect with objective 'gan'; remove it or set objective=vgan"
     if cfg.nn_entropy_space != "pixels" and not cfg.nn_entropy_weight:
         return "nn_entropy_space has no effect without nn_entropy_weight > 0; set both or remove it"
     if not cfg.spectral_norm_head and not cfg.spectral_norm:

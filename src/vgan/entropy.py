@@ -1,4 +1,5 @@
-"""Binary entropies: H(p) of Eq. 8 and the batch entropy approximation H~ of Eq. 9."""
+"""Binary entropies: H(p) of Eq. 8, the batch entropy approximation H~ of Eq. 9, and estimators
+beside Eq. 9 (pairwise, nearest-neighbour) that see what it cannot."""
 
 from __future__ import annotations
 
@@ -71,3 +72,32 @@ def batch_entropy(
     p = torch.sigmoid(logits.clamp(-bound, bound))
     mean_p = batch_mean(p) if batch_mean else p.mean(dim=0)  # (K,)
     return binary_entropy(mean_p, prob_clip).sum()
+
+
+def pairwise_batch_entropy(
+    logits: torch.Tensor, prob_clip: float = 1e-4, batch_mean: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+) -> torch.Tensor:
+    """Eq. 9 less the experts' dependence (a remedy, not the paper's): H~ - sum_{i != j} I_ij / (K - 1),
+    I_ij the mutual information between experts i and j firing, b_i ~ Bernoulli(sigmoid(a_i)) given
+    x, over the batch: their joint firing rate is mean_n p_ni p_nj. A scalar.
+
+    Eq. 9 sums each expert's entropy as if the experts were independent, so K copies of one
+    balanced expert score K ln 2. Here they score 0 (their joint entropy is ln 2), independent
+    experts still K ln 2. Near the K ln 2 plateau (p ~ 1/2) each I_ij is of fourth order in the
+    logits, so unlike a correlation penalty it does not hold the experts there.
+    """
+    k = logits.shape[1]
+    bound = logit_bound(prob_clip)
+    p = torch.sigmoid(logits.clamp(-bound, bound))  # (N, K)
+    m = batch_mean(p) if batch_mean else p.mean(dim=0)  # (K,)
+    both = batch_mean(p[:, :, None] * p[:, None, :]) if batch_mean else p.T @ p / len(p)  # (K, K) joint rates
+    m_i, m_j = m[:, None], m[None, :]
+    joint = torch.stack([both, m_i - both, m_j - both, 1 - m_i - m_j + both])  # q11, q10, q01, q00
+    apart = torch.stack([m_i * m_j, m_i * (1 - m_j), (1 - m_i) * m_j, (1 - m_i) * (1 - m_j)])
+    tiny = prob_clip**2
+    info = (joint * (joint.clamp_min(tiny).log() - apart.clamp_min(tiny).log())).sum(0)  # (K, K)
+    dependence = (info.sum() - info.diagonal().sum()) / max(k - 1, 1)
+    return binary_entropy(m, prob_clip).sum() - dependence
+
+
+BATCH_ENTROPIES = {"eq9": batch_entropy, "pairwise": pairwise_batch_entropy}

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .energy import EnergyOutput, EnergyPenalty
-from .entropy import batch_entropy, nearest_neighbour_entropy
+from .entropy import BATCH_ENTROPIES, nearest_neighbour_entropy
 from .samplers import Draw
 
 Stats = Dict[str, torch.Tensor]
@@ -36,6 +36,7 @@ class VGANObjective:
     where Eq. 9 sees only each expert's batch-mean firing rate. `nn_entropy_space` says where the
     distances are taken: "pixels", on G(z), or "features", on the energy network's phi(G(z)),
     where distance follows what the energy tells apart. `penalty` is added to the energy step.
+    `batch_entropy="pairwise"` replaces Eq. 9 on both sides by `entropy.pairwise_batch_entropy`.
     """
 
     needs_recon = False  # whether generator_loss reads draw.recon
@@ -49,6 +50,7 @@ class VGANObjective:
         nn_entropy_weight: float = 0.0,
         penalty: Optional[EnergyPenalty] = None,
         nn_entropy_space: str = "pixels",
+        batch_entropy: str = "eq9",
     ):
         self.gen_entropy_weight = gen_entropy_weight
         self.data_entropy_weight = data_entropy_weight
@@ -57,6 +59,7 @@ class VGANObjective:
         self.nn_entropy_weight = nn_entropy_weight
         self.nn_entropy_space = nn_entropy_space
         self.penalty = penalty or EnergyPenalty()
+        self.batch_entropy = BATCH_ENTROPIES[batch_entropy]
 
     @property
     def needs_input_grad(self) -> bool:
@@ -64,8 +67,8 @@ class VGANObjective:
         return self.penalty.needs_input_grad
 
     def entropy(self, out: EnergyOutput) -> torch.Tensor:
-        """H~ of Eq. 9 over the batch of `out`."""
-        return batch_entropy(out.logits, self.prob_clip, self.batch_mean)
+        """H~ of Eq. 9 (or its pairwise correction) over the batch of `out`."""
+        return self.batch_entropy(out.logits, self.prob_clip, self.batch_mean)
 
     def generator_loss(self, fake: EnergyOutput, draw: Draw | None = None) -> Tuple[torch.Tensor, Stats]:
         """mean E(G(z)) - w_g H~(p_g) [- w_nn H_nn(G(z))]."""
@@ -129,8 +132,9 @@ class VCDObjective(VGANObjective):
         prob_clip: float = 1e-4,
         batch_mean: Optional[BatchMean] = None,
         penalty: Optional[EnergyPenalty] = None,
+        batch_entropy: str = "eq9",
     ):
-        super().__init__(1.0, data_entropy_weight, prob_clip, batch_mean, penalty=penalty)
+        super().__init__(1.0, data_entropy_weight, prob_clip, batch_mean, penalty=penalty, batch_entropy=batch_entropy)
         self.rho, self.reading = rho, reading
         self.needs_recon = reading == "authors"
 
@@ -151,7 +155,9 @@ def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjectiv
         return GANObjective(cfg.gan_generator_loss)
     penalty = EnergyPenalty(logit=cfg.logit_penalty, r1=cfg.r1_penalty, decorrelation=cfg.expert_decorrelation)
     if cfg.objective == "vcd":
-        return VCDObjective(cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip, batch_mean, penalty)
+        return VCDObjective(
+            cfg.rho, cfg.vcd_loss, cfg.data_entropy_weight, cfg.prob_clip, batch_mean, penalty, cfg.batch_entropy
+        )
     return VGANObjective(
         cfg.gen_entropy_weight,
         cfg.data_entropy_weight,
@@ -160,4 +166,5 @@ def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjectiv
         cfg.nn_entropy_weight,
         penalty,
         cfg.nn_entropy_space,
+        cfg.batch_entropy,
     )
