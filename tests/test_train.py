@@ -149,14 +149,19 @@ def test_every_remedy_reaches_the_training_step(tiny, tmp_path):
     assert lines[-1]["logit_l2"] > 0 and lines[-1]["r1"] > 0 and 0 < lines[-1]["expert_correlation"] <= 1
 
 
-def test_the_stable_preset_end_to_end(tiny, tmp_path):
-    assert main(["train", "--config", "mnist_vgan_stable", *tiny, "name=stable"]) == 0
+@pytest.mark.parametrize("preset", ["mnist_vgan_stable", "stackedmnist_vgan_stable"])
+def test_the_stable_presets_end_to_end(preset, tiny, tmp_path):
+    assert main(["train", "--config", preset, *tiny, "name=stable", "dataset=mnist"]) == 0  # tiny MNIST
     cfg = vgan.load_config(tmp_path / "stable" / "config.yaml")
-    assert cfg.spectral_norm and not cfg.spectral_norm_head  # the remedy the ablation kept: phi normalised
     weights = load_checkpoint(tmp_path / "stable" / "last.pt")["energy"]
-    assert any(k.startswith("features.") and k.endswith("parametrizations.weight.original") for k in weights)
-    assert "head.experts.weight" in weights  # Eq. 8's expert layer is a plain, free-scale Linear
+    normalised = any(k.startswith("features.") and k.endswith("parametrizations.weight.original") for k in weights)
+    if preset == "mnist_vgan_stable":  # the remedy the MNIST ablation kept: the pairwise batch entropy
+        assert cfg.batch_entropy == "pairwise" and not cfg.spectral_norm and not normalised
+    else:  # phi normalised, Eq. 8's expert layer a plain, free-scale Linear, experts kept apart
+        assert cfg.spectral_norm and not cfg.spectral_norm_head and cfg.expert_decorrelation > 0
+        assert normalised and "head.experts.weight" in weights
     lines = metrics(tmp_path / "stable")
     assert {"dead_saturated", "dead_flat"} <= set(lines[-1])
     assert 1.0 <= lines[-1]["expert_rank"] <= 8  # 8 experts in the tiny run
+    assert 0 < lines[-1]["entropy_data"] <= 8 * math.log(2) + 1e-4  # H~, Eq. 9 or its pairwise correction
     assert (tmp_path / "stable" / "curves.png").is_file()
