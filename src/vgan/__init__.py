@@ -12,11 +12,11 @@ from .data import ImageDataset, fetch, load_dataset, verify
 from .energy import EnergyOutput, EnergyPenalty, GANEnergy, MultiModalEnergy, RBMFreeEnergy, dead_zones, expert_rank
 from .entropy import (
     batch_entropy,
-    pairwise_batch_entropy,
     binary_entropy,
     binary_entropy_from_logits,
     min_entropy_from_logits,
     nearest_neighbour_entropy,
+    pairwise_batch_entropy,
 )
 from .errors import CheckpointError, ConfigError, DataError, RunDirError, TrainingError, VGANError
 from .networks import EnergyModel, build_energy, build_generator
