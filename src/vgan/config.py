@@ -224,21 +224,20 @@ def _points_need_mlp(cfg: Config) -> Optional[str]:
 
 def _remedies_apply(cfg: Config) -> Optional[str]:
     """A remedy the chosen objective or energy would silently ignore is refused."""
+    off = {f.name: f.default for f in dataclasses.fields(Config)}  # a remedy is on when it leaves its default
     unused = {
-        "gan": ("logit_penalty", "r1_penalty", "expert_decorrelation", "nn_entropy_weight"),  # Eq. 1: none
+        "gan": ("logit_penalty", "r1_penalty", "expert_decorrelation", "nn_entropy_weight", "batch_entropy"),  # Eq. 1
         "vcd": ("nn_entropy_weight",),  # Alg. 2's transitions keep Eq. 9 only
     }.get(cfg.objective, ())
     for key in unused:
-        if getattr(cfg, key):
+        if getattr(cfg, key) != off[key]:
             return f"{key} has no effect with objective '{cfg.objective}'; remove it or set objective=vgan"
-    if cfg.objective == "gan" and cfg.batch_entropy != "eq9":  # Eq. 1 has no batch entropy
-        return "batch_entropy has no effect with objective 'gan'; remove it or set objective=vgan"
     if cfg.nn_entropy_space != "pixels" and not cfg.nn_entropy_weight:
         return "nn_entropy_space has no effect without nn_entropy_weight > 0; set both or remove it"
     if not cfg.spectral_norm_head and not cfg.spectral_norm:
         return "spectral_norm_head=false has no effect without spectral_norm=true; set both or remove it"
-    for key, off in (("expert_entropy", "shannon"), ("expert_decorrelation", 0.0)):  # Eq. 8's experts only
-        if getattr(cfg, key) != off and cfg.energy != "multimodal":
+    for key in ("expert_entropy", "expert_decorrelation"):  # Eq. 8's experts only
+        if getattr(cfg, key) != off[key] and cfg.energy != "multimodal":
             return f"{key} applies to Eq. 8's experts, not energy '{cfg.energy}'; remove it or set energy=multimodal"
 
 

@@ -4,7 +4,7 @@ beside Eq. 9 (pairwise, nearest-neighbour) that see what it cannot."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -68,10 +68,17 @@ def batch_entropy(
     that saturates every expert. `batch_mean` replaces the mean over dim 0, e.g. by a mean over
     the global batch of all processes (vgan.distributed).
     """
+    _, mean_p = firing(logits, prob_clip, batch_mean)
+    return binary_entropy(mean_p, prob_clip).sum()
+
+
+def firing(
+    logits: torch.Tensor, prob_clip: float = 1e-4, batch_mean: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The experts' firing probabilities sigmoid(a) (N, K), clipped as in H, and their batch means (K,)."""
     bound = logit_bound(prob_clip)
     p = torch.sigmoid(logits.clamp(-bound, bound))
-    mean_p = batch_mean(p) if batch_mean else p.mean(dim=0)  # (K,)
-    return binary_entropy(mean_p, prob_clip).sum()
+    return p, batch_mean(p) if batch_mean else p.mean(dim=0)
 
 
 def pairwise_batch_entropy(
@@ -87,9 +94,7 @@ def pairwise_batch_entropy(
     logits, so unlike a correlation penalty it does not hold the experts there.
     """
     k = logits.shape[1]
-    bound = logit_bound(prob_clip)
-    p = torch.sigmoid(logits.clamp(-bound, bound))  # (N, K)
-    m = batch_mean(p) if batch_mean else p.mean(dim=0)  # (K,)
+    p, m = firing(logits, prob_clip, batch_mean)  # (N, K), (K,)
     both = batch_mean(p[:, :, None] * p[:, None, :]) if batch_mean else p.T @ p / len(p)  # (K, K) joint rates
     m_i, m_j = m[:, None], m[None, :]
     joint = torch.stack([both, m_i - both, m_j - both, 1 - m_i - m_j + both])  # q11, q10, q01, q00

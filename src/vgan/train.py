@@ -359,12 +359,12 @@ def _run(trainer: Trainer, images: torch.Tensor, resume: bool, group: Dist) -> T
         while trainer.step < total:
             epoch, start = divmod(trainer.step, steps_per_epoch)
             for x in batches(images, per_step, seed=cfg.seed, epoch=epoch, start=start, device=trainer.device):
-                stats = trainer.train_step(x, diagnostics=(trainer.step + 1) % cfg.log_every == 0)
+                log = (trainer.step + 1) % cfg.log_every == 0  # this step is logged: with diagnostics
+                stats = trainer.train_step(x, diagnostics=log)
                 trainer.step += 1
                 guard.update(stats, trainer.step)
                 bar.update(1)
                 epoch_end = trainer.step % steps_per_epoch == 0
-                log = trainer.step % cfg.log_every == 0
                 save = epoch_end or trainer.step % cfg.save_every == 0 or trainer.step == total
                 if log or save:  # the only host syncs of the loop
                     guard.check(run_dir, last_good, steps_per_epoch)
