@@ -93,6 +93,9 @@ def test_unknown_key_lists_the_valid_ones():
         ({"objective": "gan", "energy": "gan", "expert_decorrelation": 1.0}, "expert_decorrelation has no effect"),
         ({"objective": "gan", "energy": "gan", "batch_entropy": "pairwise"}, "batch_entropy has no effect"),
         ({"batch_entropy": "joint"}, "choose one of eq9, pairwise"),
+        ({"pack": 3}, r"batch_size \(100\) must be a multiple of pack \(3\)"),
+        ({"pack": 2, "energy": "rbm"}, "pack applies to energies multimodal and gan, not rbm"),
+        ({"pack": 0}, "'pack' must be > 0"),
     ],
 )
 def test_bad_values_give_one_line_errors(values, message):

@@ -162,6 +162,17 @@ def test_r1_penalty_by_hand_on_a_linear_energy():
     assert torch.allclose(w.grad, 10 * w.detach())
 
 
+def test_r1_penalty_of_a_packed_energy_is_the_mean_over_real_images():
+    from vgan.energy import EnergyOutput, EnergyPenalty
+
+    w = torch.tensor([1.0, -2.0, 0.5, 3.0])  # E of a pack of two 2-d points: w . [x_a, x_b]
+    x = torch.randn(8, 2, requires_grad=True)  # 4 real points (2 packs), then 4 generated
+    energy = x.reshape(4, 4) @ w
+    real, fake = EnergyOutput(energy[:2], energy[:2, None]), EnergyOutput(energy[2:], energy[2:, None])
+    _, stats = EnergyPenalty(r1=1.0)(real, fake, x)
+    assert math.isclose(stats["r1"].item(), (5 + 9.25) / 2, rel_tol=1e-6)  # ||(1, -2)||^2, ||(0.5, 3)||^2
+
+
 @pytest.mark.parametrize("head", [True, False])
 def test_spectral_norm_bounds_the_normalised_energy_layers(head):
     import vgan

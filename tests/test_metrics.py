@@ -2,6 +2,7 @@ import importlib
 import json
 import math
 
+import pytest
 import torch
 from torch import nn
 
@@ -99,8 +100,9 @@ def test_evaluate_a_toy_run(tmp_path, capsys):
     assert "do not apply to 25gaussians" in capsys.readouterr().err
 
 
-def test_evaluate_an_mnist_run(tiny, tmp_path, monkeypatch):
-    assert main(["train", *tiny, "name=m", "max_steps=2"]) == 0
+@pytest.mark.parametrize("keys", [[], ["pack=2"]])  # a packed energy scores each image alone (OOD, ranks)
+def test_evaluate_an_mnist_run(keys, tiny, tmp_path, monkeypatch):
+    assert main(["train", *tiny, "name=m", "max_steps=2", *keys]) == 0
     classifier = Brightness()
     classifier.features = nn.Sequential(nn.Flatten(), nn.Linear(784, 8))
     monkeypatch.setattr(evaluate_module, "load_classifier", lambda *a, **k: classifier)
@@ -127,8 +129,9 @@ def test_linear_probe_separates_separable_features():
     assert noise["test_error_pct"] > 30  # random features: near chance (66.7%)
 
 
-def test_probe_a_run(tiny, tmp_path, capsys):
-    assert main(["train", *tiny, "name=p", "max_steps=2"]) == 0
+@pytest.mark.parametrize("keys", [[], ["pack=2"]])  # a packed energy's phi(x) of one image
+def test_probe_a_run(keys, tiny, tmp_path, capsys):
+    assert main(["train", *tiny, "name=p", "max_steps=2", *keys]) == 0
     assert main(["probe", str(tmp_path / "p"), "--limit", "300"]) == 0
     out = capsys.readouterr().out
     assert "test_error_pct" in out and "feature_dim  32" in out and "train_images  300" in out

@@ -59,3 +59,32 @@ def test_energy_model_returns_the_features_its_head_saw():
     phi = energy.features(x)  # (3, 6)
     assert torch.equal(out.features, phi)
     assert torch.equal(out.logits, energy.head.experts(phi))  # the logits Eq. 8 and Eq. 9 read come from that phi
+
+
+@pytest.mark.parametrize("arch,shape", [("mlp", (1, 4, 4)), ("conv", (1, 28, 28)), ("mlp", (2,))])
+def test_a_packed_energy_reads_consecutive_images_as_one(arch, shape):
+    """pack = m (PacGAN): E of N images is E of N/m inputs, each m consecutive images stacked along the
+    channels, so the output has N/m rows; `alone()` gives each image a pack of m copies of itself."""
+    import vgan
+
+    torch.manual_seed(0)
+    cfg = vgan.Config(arch=arch, hidden=8, channels=4, feature_dim=6, experts=4, pack=3, batch_size=6)
+    energy = vgan.build_energy(cfg, shape)
+    x = torch.rand(6, *shape)
+    out = energy(x)
+    assert out.energy.shape == (2,)
+    stacked = torch.cat([x[0::3], x[1::3], x[2::3]], dim=1)  # (2, 3C, ...): images 0, 1, 2 | 3, 4, 5
+    assert torch.allclose(out.features, energy.features(stacked), atol=1e-6)
+    alone = energy.alone()(x[:2])
+    assert alone.energy.shape == (2,)
+    copies = torch.cat([x[:2]] * 3, dim=1)
+    assert torch.allclose(alone.energy, energy.head(energy.features(copies)).energy, atol=1e-6)
+    with pytest.raises(ValueError, match="packs of 3 images; got a batch of 4"):
+        energy(x[:4])
+
+
+def test_an_unpacked_energy_is_its_own_alone_view():
+    import vgan
+
+    energy = vgan.build_energy(vgan.Config(hidden=8, feature_dim=6, experts=4), (1, 4, 4))
+    assert energy.alone() is energy and energy(torch.rand(5, 1, 4, 4)).energy.shape == (5,)

@@ -141,7 +141,7 @@ def test_a_nan_penalty_stops_training_though_the_logged_loss_is_finite(tiny, tmp
 def test_every_remedy_reaches_the_training_step(tiny, tmp_path):
     keys = ["r1_penalty=1", "logit_penalty=0.01", "nn_entropy_weight=0.1", "expert_entropy=min"]
     keys += ["energy_activation=leaky_relu", "spectral_norm=true", "nn_entropy_space=features"]
-    keys += ["expert_decorrelation=1", "batch_entropy=pairwise"]
+    keys += ["expert_decorrelation=1", "batch_entropy=pairwise", "pack=2"]
     assert main(["train", *tiny, "name=all", "max_steps=2", "log_every=1", *keys]) == 0
     lines = metrics(tmp_path / "all")
     logged = {"logit_l2", "r1", "nn_entropy_gen", "expert_correlation"}

@@ -75,6 +75,7 @@ class Config:
     expert_decorrelation: float = 0.0  # energy step: + w mean squared correlation of two experts' logits on real data
     spectral_norm: bool = False  # spectral normalisation of the energy network (which layers: spectral_norm_head)
     spectral_norm_head: bool = True  # with spectral_norm: the head too | false: phi only, the logits' scale stays free
+    pack: int = 1  # PacGAN: the energy scores packs of this many images (1: one image, the paper's)
     energy_activation: str = "relu"  # relu: the paper's | leaky_relu: slope 0.2, never a dead unit
     nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z)
     nn_entropy_space: str = "pixels"  # where its distances are taken: pixels (G(z)) | features (phi(G(z)))
@@ -143,6 +144,7 @@ CHECKS = {
     "gen_channels": optional(positive),
     "code_dim": positive,
     "experts": positive,
+    "pack": positive,
     "prob_clip": open_interval(0, 0.5),
     "k": positive,
     "gen_entropy_weight": non_negative,
@@ -171,6 +173,7 @@ REMEDIES = (
     "expert_decorrelation",
     "spectral_norm",
     "spectral_norm_head",
+    "pack",
     "nn_entropy_weight",
     "nn_entropy_space",
     "energy_activation",
@@ -196,6 +199,7 @@ FIXED_ON_RESUME = (
     "spectral_norm_head",
     "energy_activation",
     "expert_entropy",
+    "pack",
 )
 
 
@@ -241,11 +245,19 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
             return f"{key} applies to Eq. 8's experts, not energy '{cfg.energy}'; remove it or set energy=multimodal"
 
 
+def _pack_fits(cfg: Config) -> Optional[str]:
+    if cfg.pack > 1 and cfg.batch_size % cfg.pack:
+        return f"batch_size ({cfg.batch_size}) must be a multiple of pack ({cfg.pack}); change one of them"
+    if cfg.pack > 1 and cfg.energy == "rbm":
+        return "pack applies to energies multimodal and gan, not rbm (its visible term reads one image); set pack=1"
+
+
 RULES: Tuple[Callable[[Config], Optional[str]], ...] = (
     _gan_needs_gan_energy,
     _train_limit_fits_a_step,
     _points_need_mlp,
     _remedies_apply,
+    _pack_fits,
 )
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-3: YAML 1.1 reads it as text
 

@@ -98,8 +98,9 @@ class EnergyPenalty:
     def __call__(
         self, real: EnergyOutput, fake: EnergyOutput, inputs: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        """The penalty and its parts for logging; `inputs` is the tensor the real energies (its
-        first N rows) were computed from, with requires_grad, when r1 > 0."""
+        """The penalty and its parts for logging; `inputs` is the tensor the real and generated
+        energies were computed from, real rows first, with requires_grad, when r1 > 0 (with a
+        packed energy, m rows per energy; r1 is the mean over real images)."""
         total, stats = real.energy.new_zeros(()), {}
         if self.logit:
             magnitude = real.logits.pow(2).mean() + fake.logits.pow(2).mean()
@@ -107,7 +108,8 @@ class EnergyPenalty:
             stats["logit_l2"] = magnitude.detach()
         if self.r1:
             (grad,) = torch.autograd.grad(real.energy.sum(), inputs, create_graph=True)
-            r1 = grad[: len(real.energy)].flatten(1).pow(2).sum(1).mean()
+            rows = len(inputs) * len(real.energy) // (len(real.energy) + len(fake.energy))  # the real images
+            r1 = grad[:rows].flatten(1).pow(2).sum(1).mean()
             total = total + self.r1 / 2 * r1
             stats["r1"] = r1.detach()
         if self.decorrelation:

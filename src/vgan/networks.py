@@ -83,17 +83,46 @@ class ConvFeatures(nn.Module):
 
 
 class EnergyModel(nn.Module):
-    """E(x): a feature network phi followed by an energy head (energy.py)."""
+    """E(x): a feature network phi followed by an energy head (energy.py).
 
-    def __init__(self, features: nn.Module, head: nn.Module):
+    `pack` = m > 1 (PacGAN, Lin et al. 2018; a remedy, not the paper's) scores m images at once:
+    x (N, C, ...) is read as N/m packs (N/m, mC, ...) of consecutive images, so `features` takes m
+    times the channels and the output has N/m rows. `alone()` reads one image at a time.
+    """
+
+    def __init__(self, features: nn.Module, head: nn.Module, pack: int = 1):
         super().__init__()
         self.features = features
         self.head = head
+        self.pack = pack
 
     def forward(self, x: torch.Tensor) -> EnergyOutput:
+        if self.pack > 1:
+            if len(x) % self.pack:
+                raise ValueError(f"this energy scores packs of {self.pack} images; got a batch of {len(x)}")
+            x = x.reshape(len(x) // self.pack, self.pack * x.shape[1], *x.shape[2:])  # (N/m, mC, ...)
         phi = self.features(x)  # (N, D)
         out = self.head(phi, x)
         return EnergyOutput(out.energy, out.logits, phi)  # not _replace: torch.compile 2.11 fails on it
+
+    def alone(self) -> EnergyModel:
+        """The same weights reading one image at a time (N rows out for N images): with pack m,
+        each image in a pack of m copies of itself. Evaluation (OOD scores, phi(x) for the probe,
+        landscapes, expert ranks) reads a packed energy this way; with pack 1 it is the model."""
+        if self.pack == 1:
+            return self
+        return EnergyModel(nn.Sequential(Copies(self.pack), self.features), self.head)
+
+
+class Copies(nn.Module):
+    """(N, C, ...) -> (N, mC, ...): each image packed with m - 1 copies of itself."""
+
+    def __init__(self, m: int):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat(1, self.m, *[1] * (x.dim() - 2))
 
 
 class MLPGenerator(nn.Module):
@@ -197,6 +226,7 @@ class ConvEncoder(nn.Module):
 
 def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
     """The energy network the config names, Glorot-initialised."""
+    image_shape = (cfg.pack * image_shape[0], *image_shape[1:])  # a pack of m images, channels stacked
     if cfg.arch == "conv":
         features = ConvFeatures(image_shape, cfg.channels, cfg.feature_dim, cfg.energy_activation)
     else:
@@ -207,7 +237,7 @@ def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
         head = GANEnergy(cfg.feature_dim)
     else:
         head = RBMFreeEnergy(cfg.feature_dim, math.prod(image_shape), cfg.experts)
-    model = EnergyModel(features, head)
+    model = EnergyModel(features, head, cfg.pack)
     glorot_init(model)
     if cfg.spectral_norm:  # a remedy: each layer's weight divided by its largest singular value
         normalised = model if cfg.spectral_norm_head else model.features  # phi only: the logits keep a free scale

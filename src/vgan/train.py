@@ -166,8 +166,9 @@ class Trainer:
         with self.autocast():
             out = self.energy_step(inputs)  # one pass over real and generated: E has no batch norm
         out = fp32(out)
-        real_out = type(out)(*(t[:n] for t in out))
-        fake_out = type(out)(*(t[n:] for t in out))
+        half = len(out.energy) // 2  # n rows, or n / m packs
+        real_out = type(out)(*(t[:half] for t in out))
+        fake_out = type(out)(*(t[half:] for t in out))
         loss_e, stats_e = self.objective.energy_loss(real_out, fake_out, inputs)
         self.opt_e.zero_grad(set_to_none=True)
         loss_e.backward()
@@ -306,10 +307,11 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
     run_dir = cfg.run_dir
     if device.type == "cuda":
         device = torch.device("cuda", group.local_rank)
-    if cfg.batch_size % group.world:
+    if cfg.batch_size % (group.world * cfg.pack):  # each process's share, in whole packs of the energy
+        packs = f" in packs of {cfg.pack}" if cfg.pack > 1 else ""
         raise ConfigError(
-            f"batch_size {cfg.batch_size} does not split over {group.world} processes; "
-            f"make it a multiple of {group.world}"
+            f"batch_size {cfg.batch_size} does not split over {group.world} processes{packs}; "
+            f"make it a multiple of {group.world * cfg.pack}"
         )
     train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
     images = train_set.images[: cfg.train_limit] if cfg.train_limit else train_set.images

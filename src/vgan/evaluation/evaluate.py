@@ -56,8 +56,9 @@ def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 2
 
     axis = torch.linspace(0, 1, steps)
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).view(-1, 2).to(trainer.device)
+    energy = trainer.energy.alone()  # one point at a time
     with torch.no_grad():
-        energy = torch.cat([trainer.energy(g).energy for g in grid.split(4096)]).view(steps, steps).cpu()
+        energy = torch.cat([energy(g).energy for g in grid.split(4096)]).view(steps, steps).cpu()
     fig, ax = plt.subplots(figsize=(5, 5))
     im = ax.imshow(energy.numpy(), origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
     ax.scatter(samples[:, 0], samples[:, 1], s=2, c="white", alpha=0.5)
@@ -106,7 +107,7 @@ def evaluate(
         inliers = load_dataset(dataset, "test", trainer.cfg.data_dir).images
         gen = torch.Generator().manual_seed(0)
         results["auroc_vs_uniform_noise"] = energy_auroc(
-            trainer.energy, inliers, torch.randint(0, 256, inliers.shape, generator=gen, dtype=torch.uint8)
+            trainer.energy.alone(), inliers, torch.randint(0, 256, inliers.shape, generator=gen, dtype=torch.uint8)
         )
         for other in OOD_PAIRS.get(dataset, ()):
             try:
@@ -115,7 +116,7 @@ def evaluate(
                 results[f"auroc_vs_{other}"] = f"skipped: {e}"
                 continue
             if outliers.shape[1:] == inliers.shape[1:]:
-                results[f"auroc_vs_{other}"] = energy_auroc(trainer.energy, inliers, outliers)
+                results[f"auroc_vs_{other}"] = energy_auroc(trainer.energy.alone(), inliers, outliers)
     if trainer.cfg.energy == "multimodal":
         results.update(expert_ranks(trainer))
     write_atomic(trainer.run_dir / "evaluate.json", json.dumps(results, indent=2))
@@ -127,8 +128,8 @@ def expert_ranks(trainer: Trainer, n: int = 1000, chunk: int = 100) -> Dict[str,
     """`expert_rank` of Eq. 8's experts (1: all copies of one) on the first n test images and on
     n samples, each the mean over batches of `chunk`, as training logs it."""
     test = as_float(load_dataset(trainer.cfg.dataset, "test", trainer.cfg.data_dir).images[:n])
-    out = {}
+    out, energy = {}, trainer.energy.alone()
     for name, x in (("expert_rank_data", test), ("expert_rank_samples", generate(trainer, len(test), chunk))):
-        ranks = [expert_rank(trainer.energy(b.to(trainer.device)).logits) for b in x.split(chunk)]
+        ranks = [expert_rank(energy(b.to(trainer.device)).logits) for b in x.split(chunk)]
         out[name] = torch.stack(ranks).mean().item()
     return out

@@ -86,7 +86,8 @@ def probe(
     check_probe(run_dir, limit)
     trainer = load_run(run_dir, device=device)
     cfg = trainer.cfg
-    result = probe_features(trainer.energy.features, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir)
+    phi = trainer.energy.alone().features  # of one image (with pack m, in a pack of m copies of itself)
+    result = probe_features(phi, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir)
     return {"run": str(run_dir), "objective": cfg.objective, "k": cfg.k, **result}
 
 
@@ -96,7 +97,7 @@ def random_features(
     """The control: the probe on phi(x) of an untrained energy network built from `cfg` (its seed)."""
     torch.manual_seed(cfg.seed)
     shape = load_dataset(cfg.dataset, "test", cfg.data_dir).image_shape
-    phi = build_energy(cfg, shape).features.to(device).eval()
+    phi = build_energy(cfg, shape).alone().features.to(device).eval()
     return {
         "run": "random initialisation",
         **probe_features(phi, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir),
