@@ -47,6 +47,9 @@ def test_stacked_modes_by_hand():
     assert m["modes_covered"] == 3
     p = torch.tensor([0.5, 0.25, 0.25])
     assert math.isclose(m["kl_to_uniform"], (p * (p * 1000).log()).sum().item(), rel_tol=1e-6)
+    # digits per channel: red 9, 9, 0, 0; green 0, 0, 0, 9; blue 0, 0, 9, 0
+    half, quarter = (0.5 * math.log(5)) * 2, 0.75 * math.log(7.5) + 0.25 * math.log(2.5)
+    assert math.isclose(m["kl_channels"], half + 2 * quarter, rel_tol=1e-6)
 
 
 def test_fid_kid_is_small_for_the_same_distribution_and_large_otherwise():

@@ -157,9 +157,10 @@ def test_the_stable_presets_end_to_end(preset, tiny, tmp_path):
     normalised = any(k.startswith("features.") and k.endswith("parametrizations.weight.original") for k in weights)
     if preset == "mnist_vgan_stable":  # the remedy the MNIST ablation kept: the pairwise batch entropy
         assert cfg.batch_entropy == "pairwise" and not cfg.spectral_norm and not normalised
-    else:  # phi normalised, Eq. 8's expert layer a plain, free-scale Linear, experts kept apart
-        assert cfg.spectral_norm and not cfg.spectral_norm_head and cfg.expert_decorrelation > 0
+    else:  # phi normalised, Eq. 8's expert layer a plain, free-scale Linear, experts kept apart, packs of two
+        assert cfg.spectral_norm and not cfg.spectral_norm_head and cfg.expert_decorrelation > 0 and cfg.pack == 2
         assert normalised and "head.experts.weight" in weights
+        assert weights["features.net.1.parametrizations.weight.original"].shape[1] == 2 * 784  # two images in
     lines = metrics(tmp_path / "stable")
     assert {"dead_saturated", "dead_flat"} <= set(lines[-1])
     assert 1.0 <= lines[-1]["expert_rank"] <= 8  # 8 experts in the tiny run
