@@ -56,9 +56,9 @@ def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 2
 
     axis = torch.linspace(0, 1, steps)
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).view(-1, 2).to(trainer.device)
-    energy = trainer.energy.alone()  # one point at a time
+    model = trainer.energy.alone()  # one point at a time
     with torch.no_grad():
-        energy = torch.cat([energy(g).energy for g in grid.split(4096)]).view(steps, steps).cpu()
+        energy = torch.cat([model(g).energy for g in grid.split(4096)]).view(steps, steps).cpu()
     fig, ax = plt.subplots(figsize=(5, 5))
     im = ax.imshow(energy.numpy(), origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
     ax.scatter(samples[:, 0], samples[:, 1], s=2, c="white", alpha=0.5)
