@@ -106,8 +106,9 @@ def evaluate(
     if "ood" in metrics:
         inliers = load_dataset(dataset, "test", trainer.cfg.data_dir).images
         gen = torch.Generator().manual_seed(0)
+        energy = trainer.energy.alone()  # scores one image at a time
         results["auroc_vs_uniform_noise"] = energy_auroc(
-            trainer.energy.alone(), inliers, torch.randint(0, 256, inliers.shape, generator=gen, dtype=torch.uint8)
+            energy, inliers, torch.randint(0, 256, inliers.shape, generator=gen, dtype=torch.uint8)
         )
         for other in OOD_PAIRS.get(dataset, ()):
             try:
@@ -116,7 +117,7 @@ def evaluate(
                 results[f"auroc_vs_{other}"] = f"skipped: {e}"
                 continue
             if outliers.shape[1:] == inliers.shape[1:]:
-                results[f"auroc_vs_{other}"] = energy_auroc(trainer.energy.alone(), inliers, outliers)
+                results[f"auroc_vs_{other}"] = energy_auroc(energy, inliers, outliers)
     if trainer.cfg.energy == "multimodal":
         results.update(expert_ranks(trainer))
     write_atomic(trainer.run_dir / "evaluate.json", json.dumps(results, indent=2))
