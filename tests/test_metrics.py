@@ -25,7 +25,8 @@ def test_toy_modes_by_hand():
 
 
 class Brightness(nn.Module):
-    """Classifies a channel by its mean: digit = round(9 * mean)."""
+    """Classifies a channel by its mean: digit = round(9 * mean), with logit 10 (top probability
+    e^10 / (e^10 + 9) > 0.999) when every pixel is the same, else 1 (top probability 0.23)."""
 
     def __init__(self):
         super().__init__()
@@ -34,7 +35,8 @@ class Brightness(nn.Module):
 
     def forward(self, x):
         digit = (x.flatten(1).mean(1) * 9).round().long()
-        return nn.functional.one_hot(digit, 10).float()
+        flat = x.flatten(1).amin(1) == x.flatten(1).amax(1)
+        return nn.functional.one_hot(digit, 10).float() * (1 + 9 * flat.float()).unsqueeze(1)
 
 
 def test_stacked_modes_by_hand():
@@ -50,6 +52,11 @@ def test_stacked_modes_by_hand():
     # digits per channel: red 9, 9, 0, 0; green 0, 0, 0, 9; blue 0, 0, 9, 0
     half, quarter = (0.5 * math.log(5)) * 2, 0.75 * math.log(7.5) + 0.25 * math.log(2.5)
     assert math.isclose(m["kl_channels"], half + 2 * quarter, rel_tol=1e-6)
+    assert m["low_confidence"] == 0.0
+    images[3, 0, 0] = 1.0  # red channel half on: digit round(4.5) = 4, logit 1, top probability 0.23
+    m = stacked_modes(images, Brightness())
+    assert m["modes_covered"] == 3 and math.isclose(m["low_confidence"], 1 / 12)
+    assert stacked_modes(images, Brightness(), confident=0.2)["low_confidence"] == 0.0
 
 
 def test_fid_kid_is_small_for_the_same_distribution_and_large_otherwise():
