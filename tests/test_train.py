@@ -97,6 +97,22 @@ def test_sample_from_a_run(tiny, tmp_path):
     trainer = vgan.load_run(tmp_path / "s")
     x = trainer.sampler(5)
     assert x.shape == (5, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+    assert trainer.generator is trainer.sampler and "sampler_ema" not in load_checkpoint(tmp_path / "s" / "last.pt")
+
+
+def test_ema_decay_samples_from_the_averaged_generator_and_resumes(tiny, tmp_path):
+    assert main(["train", *tiny, "name=full", "ema_decay=0.5"]) == 0
+    assert main(["train", *tiny, "name=cut", "ema_decay=0.5", "max_steps=5"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "cut"), "max_steps=null"]) == 0
+    full, cut = (load_checkpoint(tmp_path / n / "last.pt") for n in ("full", "cut"))
+    assert full["sampler_ema"]["n_averaged"] == 8  # one update per iteration, after the k generator steps
+    assert all(torch.equal(full["sampler_ema"][k], cut["sampler_ema"][k]) for k in full["sampler_ema"])
+    trainer = vgan.load_run(tmp_path / "full")
+    raw, avg = trainer.sampler.state_dict(), trainer.generator.state_dict()
+    assert all(torch.equal(avg[k], full["sampler_ema"]["module." + k]) for k in avg)
+    assert not all(torch.equal(avg[k], raw[k]) for k in avg)  # the average is not the last iterate
+    z = torch.zeros(4, 8)
+    assert torch.equal(trainer.samples(z), trainer.generator(4, z=z))  # what `vgan sample` and evaluate draw
 
 
 def test_refuses_to_overwrite_a_run(tiny, tmp_path, capsys):

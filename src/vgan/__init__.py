@@ -2,7 +2,7 @@
 
 import vgan
 trainer = vgan.train(vgan.Config(epochs=1))
-x = trainer.sampler(16)               # (16, 1, 28, 28) samples G(z)
+x = trainer.generator(16)             # (16, 1, 28, 28) samples G(z) (averaged weights if ema_decay > 0)
 e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K ln 2] for Eq. 8
 """
 
@@ -23,7 +23,7 @@ from .networks import EnergyModel, build_energy, build_generator
 from .objectives import GANObjective, VCDObjective, VGANObjective
 from .presets import list_presets
 from .runs import load_run, resume_config, sample
-from .samplers import Draw, LatentSampler, TransitionSampler, build_sampler, uniform_noise
+from .samplers import Draw, LatentSampler, TransitionSampler, averaged, build_sampler, uniform_noise
 from .train import Trainer, train
 
 __version__ = "0.1.0"
@@ -70,6 +70,7 @@ __all__ = [
     "sample",
     "LatentSampler",
     "uniform_noise",
+    "averaged",
     "Trainer",
     "train",
 ]

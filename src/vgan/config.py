@@ -79,6 +79,7 @@ class Config:
     energy_activation: str = "relu"  # relu: the paper's | leaky_relu: slope 0.2, never a dead unit
     nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z)
     nn_entropy_space: str = "pixels"  # where its distances are taken: pixels (G(z)) | features (phi(G(z)))
+    ema_decay: float = 0.0  # figures and evaluation draw from an EMA of the sampler's weights (0: off, the paper's)
     # optimisation
     optimizer: str = "adadelta"  # adadelta (the paper's) | adam
     lr: float = 0.1
@@ -154,6 +155,7 @@ CHECKS = {
     "expert_decorrelation": non_negative,
     "r1_penalty": non_negative,
     "nn_entropy_weight": non_negative,
+    "ema_decay": half_open(0, 1),
     "lr": positive,
     "betas": pair(half_open(0, 1)),
     "adadelta_rho": closed_interval(0, 1),
@@ -177,6 +179,7 @@ REMEDIES = (
     "nn_entropy_weight",
     "nn_entropy_space",
     "energy_activation",
+    "ema_decay",
 )
 # keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
 FIXED_ON_RESUME = (

@@ -11,6 +11,7 @@ from typing import NamedTuple, Optional, Sequence
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .config import Config
 from .networks import build_autoencoder, build_generator
@@ -117,3 +118,12 @@ def build_sampler(cfg: Config, image_shape: Sequence[int]) -> LatentSampler | Tr
     if cfg.objective == "vcd":
         return TransitionSampler(*build_autoencoder(cfg, image_shape), cfg.code_dim)
     return LatentSampler(build_generator(cfg, image_shape), cfg.z_dim)
+
+
+def averaged(sampler: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of the sampler's weights, for `ema_decay` (not the paper's):
+    after each iteration w_avg <- decay * w_avg + (1 - decay) * w, the first update a copy. The
+    adversarial game moves G's weights around the equilibrium rather than onto it, and the
+    average of those iterates draws cleaner samples than the last one (Yazici et al. 2019); it
+    never feeds back into training. `.module` is a sampler like the one averaged."""
+    return AveragedModel(sampler, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)

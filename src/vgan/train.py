@@ -38,7 +38,7 @@ from .lock import RunLock, check_run_dir
 from .machine import describe_machine, record_session
 from .networks import build_energy
 from .runlog import FiniteGuard, RunLogger
-from .samplers import Draw, build_sampler, uniform_noise
+from .samplers import Draw, averaged, build_sampler, uniform_noise
 
 SINGLE = Dist()  # one process, no data parallelism
 GRID_N = 100  # a 10x10 grid of samples from a fixed z each epoch
@@ -96,6 +96,7 @@ class Trainer:
         self.sampler = globalise_batch_norm(build_sampler(cfg, image_shape), group).to(
             self.device, memory_format=self.memory_format
         )
+        self.sampler_ema = averaged(self.sampler, cfg.ema_decay) if cfg.ema_decay else None
         self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
         if cfg.r1_penalty and (group.enabled or cfg.compile):
             raise ConfigError(
@@ -158,6 +159,8 @@ class Trainer:
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
+        if self.sampler_ema is not None:
+            self.sampler_ema.update_parameters(self.sampler)
         self.energy.requires_grad_(True)
 
         with torch.no_grad(), self.autocast():
@@ -192,10 +195,15 @@ class Trainer:
         """bf16 autocast of the networks when precision is bf16, else a no-op."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
 
+    @property
+    def generator(self) -> nn.Module:
+        """The sampler that figures and evaluation draw from: the averaged weights when ema_decay > 0."""
+        return self.sampler if self.sampler_ema is None else self.sampler_ema.module
+
     @torch.no_grad()
     def samples(self, z: Optional[torch.Tensor] = None) -> torch.Tensor:
         """G(z) for the fixed grid noise (or `z`), (N, C, H, W) in [0, 1]."""
-        return self.sampler(len(z) if z is not None else GRID_N, z=self.fixed_z if z is None else z)
+        return self.generator(len(z) if z is not None else GRID_N, z=self.fixed_z if z is None else z)
 
     @torch.no_grad()
     def figure(self) -> Optional[torch.Tensor]:
@@ -211,13 +219,14 @@ class Trainer:
         return side_by_side(
             [
                 make_grid(x, nrow=10),
-                make_grid(self.sampler(x, noise=False), nrow=10),
-                make_grid(self.sampler(x, rng=rng), nrow=10),
+                make_grid(self.generator(x, noise=False), nrow=10),
+                make_grid(self.generator(x, rng=rng), nrow=10),
             ]
         )
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict:
+        ema = {} if self.sampler_ema is None else {"sampler_ema": self.sampler_ema.state_dict()}
         return {
             "config": self.cfg.to_dict(),
             "step": self.step,
@@ -228,11 +237,16 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "noise_rng": self.noise_rng.get_state(),
             "torch_rng": torch.get_rng_state(),
+            **ema,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.energy.load_state_dict(state["energy"])
         self.sampler.load_state_dict(state["sampler"])
+        if self.sampler_ema is not None and "sampler_ema" in state:
+            self.sampler_ema.load_state_dict(state["sampler_ema"])
+        elif self.sampler_ema is not None:  # ema_decay turned on at resume: the average starts here
+            self.sampler_ema.module.load_state_dict(state["sampler"])
         self.opt_e.load_state_dict(state["opt_e"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.noise_reseeded = self._restore_noise_rng(state["noise_rng"].cpu(), state["step"])

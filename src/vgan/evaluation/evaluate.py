@@ -32,7 +32,7 @@ def metrics_for(dataset: str) -> List[str]:
 def generate(trainer: Trainer, n: int, chunk: int = 100) -> torch.Tensor:
     """n samples from a run: G(z) for VGAN and GAN runs, one transition of each of the first n
     validation images for VCD runs. Drawn `chunk` at a time (the generator's batch norm uses
-    batch statistics, as in training)."""
+    batch statistics, as in training). With `ema_decay` the averaged weights draw them."""
     rng = torch.Generator(trainer.device).manual_seed(0)
     cond = None
     if trainer.sampler.conditional:
@@ -41,9 +41,9 @@ def generate(trainer: Trainer, n: int, chunk: int = 100) -> torch.Tensor:
     for i in range(0, n, chunk):
         m = min(chunk, n - i)
         if cond is None:
-            out.append(trainer.sampler(m, rng=rng).cpu())
+            out.append(trainer.generator(m, rng=rng).cpu())
         else:
-            out.append(trainer.sampler(as_float(cond[i : i + m]).to(trainer.device), rng=rng).cpu())
+            out.append(trainer.generator(as_float(cond[i : i + m]).to(trainer.device), rng=rng).cpu())
     return torch.cat(out)
 
 
