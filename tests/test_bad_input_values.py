@@ -56,6 +56,7 @@ SILENT = {
     "prob-clip-half": key("prob_clip=0.5", "'prob_clip' must be in (0, 0.5)"),
     "rho-above-one": key("rho=1.5", "'rho' must be in [0, 1]"),
     "betas-one": key("betas=[0.5,1.0]", "'betas' must be two numbers in [0, 1)"),
+    "ema-decay-one": key("ema_decay=1", "'ema_decay' must be in [0, 1)"),
     "seed-negative": key("seed=-1", "'seed' must be in [0, 4294967295]"),
     "entropy-weight-negative": key("gen_entropy_weight=-1", "'gen_entropy_weight' must be >= 0"),
     "no-full-batch": lambda w: (w.train("name=new", "train_limit=null", "batch_size=60000"), "make no full iteration"),

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import torch
-from torch import nn
 
 from .checkpoint import load_checkpoint
 from .config import FIXED_ON_RESUME, Config, from_dict, load_config
@@ -28,8 +27,11 @@ def _run_dir(run_dir: str | Path) -> Path:
 
 
 def _finite_weights(trainer: Trainer, path: Path) -> None:
-    for part in ("energy", "sampler", "sampler_ema"):
-        for name, t in (getattr(trainer, part) or nn.Module()).state_dict().items():
+    parts = {"energy": trainer.energy, "sampler": trainer.sampler, "sampler_ema": trainer.sampler_ema}
+    for part, module in parts.items():
+        if module is None:  # no average without ema_decay
+            continue
+        for name, t in module.state_dict().items():
             if t.is_floating_point() and not torch.isfinite(t).all():
                 raise CheckpointError(
                     f"{path} holds NaN or inf weights ({part}.{name}); it is not usable: pick an "
