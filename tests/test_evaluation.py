@@ -2,6 +2,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+import vgan
 from vgan.cli import main
 from vgan.evaluation import accuracy, train_classifier, transition_metrics, transitions
 from vgan.samplers import TransitionSampler
@@ -45,6 +46,17 @@ def test_vcd_end_to_end_reconstruct_and_chain(tiny, tmp_path, monkeypatch, capsy
     assert Image.open(run / "reconstruct.png").size == (3 * 302 + 2 * 8, 302)
     assert main(["chain", str(run), "--steps", "3", "--n", "5"]) == 0
     assert Image.open(run / "chain.png").size == (5 * 30 + 2, 4 * 30 + 2)
+
+
+def test_vcd_transitions_come_from_the_averaged_sampler(tiny, tmp_path, monkeypatch, capsys):
+    assert main(["train", *tiny, "name=vcd", "objective=vcd", "code_dim=8", "max_steps=2", "ema_decay=0.5"]) == 0
+    trainer = vgan.load_run(tmp_path / "vcd")
+    assert isinstance(trainer.generator, TransitionSampler) and trainer.generator is not trainer.sampler
+    x = torch.rand(4, 1, 28, 28)
+    assert not torch.equal(trainer.generator(x, noise=False), trainer.sampler(x, noise=False))
+    monkeypatch.setattr(transitions, "load_classifier", lambda *a, **k: ByMean())
+    assert main(["reconstruct", str(tmp_path / "vcd"), "--eval-n", "50"]) == 0
+    assert "label_kept" in capsys.readouterr().out
 
 
 def test_reconstruct_refuses_a_vgan_run(tiny, tmp_path, capsys):

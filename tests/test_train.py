@@ -111,8 +111,15 @@ def test_ema_decay_samples_from_the_averaged_generator_and_resumes(tiny, tmp_pat
     raw, avg = trainer.sampler.state_dict(), trainer.generator.state_dict()
     assert all(torch.equal(avg[k], full["sampler_ema"]["module." + k]) for k in avg)
     assert not all(torch.equal(avg[k], raw[k]) for k in avg)  # the average is not the last iterate
-    z = torch.zeros(4, 8)
+    z = torch.rand(4, 8) * 2 - 1
     assert torch.equal(trainer.samples(z), trainer.generator(4, z=z))  # what `vgan sample` and evaluate draw
+    assert not torch.equal(trainer.samples(z), trainer.sampler(4, z=z))
+
+
+def test_ema_decay_turned_on_at_resume_averages_from_there(tiny, tmp_path):
+    assert main(["train", *tiny, "name=late", "max_steps=5"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "late"), "max_steps=null", "ema_decay=0.5"]) == 0
+    assert load_checkpoint(tmp_path / "late" / "last.pt")["sampler_ema"]["n_averaged"] == 3  # steps 6-8
 
 
 def test_refuses_to_overwrite_a_run(tiny, tmp_path, capsys):
@@ -172,7 +179,8 @@ def test_the_stable_presets_end_to_end(preset, tiny, tmp_path):
     weights = load_checkpoint(tmp_path / "stable" / "last.pt")["energy"]
     normalised = any(k.startswith("features.") and k.endswith("parametrizations.weight.original") for k in weights)
     if preset == "mnist_vgan_stable":  # the remedy the MNIST ablation kept: the pairwise batch entropy
-        assert cfg.batch_entropy == "pairwise" and not cfg.spectral_norm and not normalised
+        assert cfg.batch_entropy == "pairwise" and cfg.ema_decay == 0.999 and not cfg.spectral_norm and not normalised
+        assert load_checkpoint(tmp_path / "stable" / "last.pt")["sampler_ema"]["n_averaged"] == 8
     else:  # phi normalised, Eq. 8's expert layer a plain, free-scale Linear, experts kept apart, packs of two
         assert cfg.spectral_norm and not cfg.spectral_norm_head and cfg.expert_decorrelation > 0 and cfg.pack == 2
         assert normalised and "head.experts.weight" in weights

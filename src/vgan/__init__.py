@@ -23,7 +23,7 @@ from .networks import EnergyModel, build_energy, build_generator
 from .objectives import GANObjective, VCDObjective, VGANObjective
 from .presets import list_presets
 from .runs import load_run, resume_config, sample
-from .samplers import Draw, LatentSampler, TransitionSampler, averaged, build_sampler, uniform_noise
+from .samplers import AveragedSampler, Draw, LatentSampler, TransitionSampler, build_sampler, uniform_noise
 from .train import Trainer, train
 
 __version__ = "0.1.0"
@@ -70,7 +70,7 @@ __all__ = [
     "sample",
     "LatentSampler",
     "uniform_noise",
-    "averaged",
+    "AveragedSampler",
     "Trainer",
     "train",
 ]

@@ -3,15 +3,17 @@
 `LatentSampler` is q(x) = p_g(x), x = G(z) (Section 4, Algorithm 1). `TransitionSampler` is
 the transition distribution p_g(x~ | x) of variational contrastive divergence (Section 6,
 Algorithm 2). Both give a `Draw` through `draw()`, which is what the training loop uses.
+`AveragedSampler` keeps a moving average of either's weights for evaluation (`ema_decay`).
 """
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import NamedTuple, Optional, Sequence
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from .config import Config
 from .networks import build_autoencoder, build_generator
@@ -120,10 +122,26 @@ def build_sampler(cfg: Config, image_shape: Sequence[int]) -> LatentSampler | Tr
     return LatentSampler(build_generator(cfg, image_shape), cfg.z_dim)
 
 
-def averaged(sampler: nn.Module, decay: float) -> AveragedModel:
-    """An exponential moving average of the sampler's weights, for `ema_decay` (not the paper's):
-    after each iteration w_avg <- decay * w_avg + (1 - decay) * w, the first update a copy. The
-    adversarial game moves G's weights around the equilibrium rather than onto it, and the
+class AveragedSampler(AveragedModel):
+    """An exponential moving average of a sampler's weights, for `ema_decay` (not the paper's).
+    The adversarial game moves G's weights around the equilibrium rather than onto it, and the
     average of those iterates draws cleaner samples than the last one (Yazici et al. 2019); it
     never feeds back into training. `.module` is a sampler like the one averaged."""
-    return AveragedModel(sampler, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+    def __init__(self, sampler: nn.Module, decay: float):
+        super().__init__(sampler, use_buffers=True)  # its step count n_averaged stays on the CPU
+        self.decay = decay
+
+    @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> None:
+        """w_avg <- decay * w_avg + (1 - decay) * w, the first update a copy. Unlike
+        AveragedModel's, it never moves the step count to the device, which would make every
+        CUDA iteration wait for the GPU."""
+        first = self.n_averaged.item() == 0
+        averaged = chain(self.module.parameters(), self.module.buffers())
+        for avg, new in zip(averaged, chain(model.parameters(), model.buffers()), strict=True):
+            if first or not avg.is_floating_point():
+                avg.copy_(new)
+            else:
+                avg.lerp_(new, 1 - self.decay)
+        self.n_averaged += 1

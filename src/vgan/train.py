@@ -38,7 +38,7 @@ from .lock import RunLock, check_run_dir
 from .machine import describe_machine, record_session
 from .networks import build_energy
 from .runlog import FiniteGuard, RunLogger
-from .samplers import Draw, averaged, build_sampler, uniform_noise
+from .samplers import AveragedSampler, Draw, build_sampler, uniform_noise
 
 SINGLE = Dist()  # one process, no data parallelism
 GRID_N = 100  # a 10x10 grid of samples from a fixed z each epoch
@@ -96,7 +96,7 @@ class Trainer:
         self.sampler = globalise_batch_norm(build_sampler(cfg, image_shape), group).to(
             self.device, memory_format=self.memory_format
         )
-        self.sampler_ema = averaged(self.sampler, cfg.ema_decay) if cfg.ema_decay else None
+        self.sampler_ema = AveragedSampler(self.sampler, cfg.ema_decay) if cfg.ema_decay else None
         self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
         if cfg.r1_penalty and (group.enabled or cfg.compile):
             raise ConfigError(
