@@ -80,7 +80,8 @@ class DrawStep(nn.Module):
 
 
 class Trainer:
-    """Holds the energy E, the sampler (G(z) or the VCD transition), their optimisers and the run dir."""
+    """Holds the energy E, the sampler (G(z) or the VCD transition), their optimisers and the run
+    dir; with ema_decay also the sampler's moving average, which `generator` returns."""
 
     def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None, group: Dist = SINGLE):
         self.cfg = cfg
