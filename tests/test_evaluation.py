@@ -51,9 +51,9 @@ def test_vcd_end_to_end_reconstruct_and_chain(tiny, tmp_path, monkeypatch, capsy
 def test_vcd_transitions_come_from_the_averaged_sampler(tiny, tmp_path, monkeypatch, capsys):
     assert main(["train", *tiny, "name=vcd", "objective=vcd", "code_dim=8", "max_steps=2", "ema_decay=0.5"]) == 0
     trainer = vgan.load_run(tmp_path / "vcd")
-    assert isinstance(trainer.generator, TransitionSampler) and trainer.generator is not trainer.sampler
+    assert isinstance(trainer.eval_sampler, TransitionSampler) and trainer.eval_sampler is not trainer.sampler
     x = torch.rand(4, 1, 28, 28)
-    assert not torch.equal(trainer.generator(x, noise=False), trainer.sampler(x, noise=False))
+    assert not torch.equal(trainer.eval_sampler(x, noise=False), trainer.sampler(x, noise=False))
     monkeypatch.setattr(transitions, "load_classifier", lambda *a, **k: ByMean())
     assert main(["reconstruct", str(tmp_path / "vcd"), "--eval-n", "50"]) == 0
     assert "label_kept" in capsys.readouterr().out

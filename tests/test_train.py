@@ -97,7 +97,7 @@ def test_sample_from_a_run(tiny, tmp_path):
     trainer = vgan.load_run(tmp_path / "s")
     x = trainer.sampler(5)
     assert x.shape == (5, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
-    assert trainer.generator is trainer.sampler and "sampler_ema" not in load_checkpoint(tmp_path / "s" / "last.pt")
+    assert trainer.eval_sampler is trainer.sampler and "sampler_ema" not in load_checkpoint(tmp_path / "s" / "last.pt")
 
 
 def test_ema_decay_samples_from_the_averaged_generator_and_resumes(tiny, tmp_path):
@@ -108,11 +108,11 @@ def test_ema_decay_samples_from_the_averaged_generator_and_resumes(tiny, tmp_pat
     assert full["sampler_ema"]["n_averaged"] == 8  # one update per iteration, after the k generator steps
     assert all(torch.equal(full["sampler_ema"][k], cut["sampler_ema"][k]) for k in full["sampler_ema"])
     trainer = vgan.load_run(tmp_path / "full")
-    raw, avg = trainer.sampler.state_dict(), trainer.generator.state_dict()
+    raw, avg = trainer.sampler.state_dict(), trainer.eval_sampler.state_dict()
     assert all(torch.equal(avg[k], full["sampler_ema"]["module." + k]) for k in avg)
     assert not all(torch.equal(avg[k], raw[k]) for k in avg)  # the average is not the last iterate
     z = torch.rand(4, 8) * 2 - 1
-    assert torch.equal(trainer.samples(z), trainer.generator(4, z=z))  # what `vgan sample` and evaluate draw
+    assert torch.equal(trainer.samples(z), trainer.eval_sampler(4, z=z))  # what `vgan sample` and evaluate draw
     assert not torch.equal(trainer.samples(z), trainer.sampler(4, z=z))
 
 

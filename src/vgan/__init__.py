@@ -2,7 +2,7 @@
 
 import vgan
 trainer = vgan.train(vgan.Config(epochs=1))
-x = trainer.generator(16)             # (16, 1, 28, 28) samples G(z) (averaged weights if ema_decay > 0)
+x = trainer.eval_sampler(16)          # (16, 1, 28, 28) samples G(z) (averaged weights if ema_decay > 0)
 e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K ln 2] for Eq. 8
 """
 

@@ -206,7 +206,7 @@ def _transitions(run_dir: Path, dataset: str, dev: str) -> Dict:
         trainer = load_run(run_dir, device=dev)
         val = load_dataset(dataset, "val", trainer.cfg.data_dir)
         classifier = load_classifier(dataset, dev, trainer.cfg.data_dir)
-        return transition_metrics(trainer.generator, val.images, val.labels, classifier)
+        return transition_metrics(trainer.eval_sampler, val.images, val.labels, classifier)
 
     return _cached(run_dir / "transitions.json", compute)
 

@@ -81,7 +81,7 @@ class DrawStep(nn.Module):
 
 class Trainer:
     """Holds the energy E, the sampler (G(z) or the VCD transition), their optimisers and the run
-    dir; with ema_decay also the sampler's moving average, which `generator` returns."""
+    dir; with ema_decay also the sampler's moving average, which `eval_sampler` returns."""
 
     def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None, group: Dist = SINGLE):
         self.cfg = cfg
@@ -197,14 +197,14 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
 
     @property
-    def generator(self) -> nn.Module:
+    def eval_sampler(self) -> nn.Module:
         """The sampler that figures and evaluation draw from: the averaged weights when ema_decay > 0."""
         return self.sampler if self.sampler_ema is None else self.sampler_ema.module
 
     @torch.no_grad()
     def samples(self, z: Optional[torch.Tensor] = None) -> torch.Tensor:
         """G(z) for the fixed grid noise (or `z`), (N, C, H, W) in [0, 1]."""
-        return self.generator(len(z) if z is not None else GRID_N, z=self.fixed_z if z is None else z)
+        return self.eval_sampler(len(z) if z is not None else GRID_N, z=self.fixed_z if z is None else z)
 
     @torch.no_grad()
     def figure(self) -> Optional[torch.Tensor]:
@@ -220,8 +220,8 @@ class Trainer:
         return side_by_side(
             [
                 make_grid(x, nrow=10),
-                make_grid(self.generator(x, noise=False), nrow=10),
-                make_grid(self.generator(x, rng=rng), nrow=10),
+                make_grid(self.eval_sampler(x, noise=False), nrow=10),
+                make_grid(self.eval_sampler(x, rng=rng), nrow=10),
             ]
         )
 

@@ -261,7 +261,7 @@ def augment(
         elif not isinstance(trainer.sampler, TransitionSampler):
             raise ConfigError(f"{run_dir} is not a VCD run; augmentation needs transitions (objective=vcd)")
         else:
-            sampler = trainer.generator.requires_grad_(False)
+            sampler = trainer.eval_sampler.requires_grad_(False)
     if dataset is None:
         raise ConfigError("without RUN_DIR, name the dataset of the baseline row: --dataset mnist")
     rows = [

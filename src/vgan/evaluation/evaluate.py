@@ -41,9 +41,9 @@ def generate(trainer: Trainer, n: int, chunk: int = 100) -> torch.Tensor:
     for i in range(0, n, chunk):
         m = min(chunk, n - i)
         if cond is None:
-            out.append(trainer.generator(m, rng=rng).cpu())
+            out.append(trainer.eval_sampler(m, rng=rng).cpu())
         else:
-            out.append(trainer.generator(as_float(cond[i : i + m]).to(trainer.device), rng=rng).cpu())
+            out.append(trainer.eval_sampler(as_float(cond[i : i + m]).to(trainer.device), rng=rng).cpu())
     return torch.cat(out)
 
 

@@ -83,11 +83,12 @@ def reconstruct(
     x = as_float(val.images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
     with torch.no_grad():
-        grids = [make_grid(g, nrow=10) for g in (x, trainer.generator(x, noise=False), trainer.generator(x, rng=rng))]
+        sampler = trainer.eval_sampler
+        grids = [make_grid(g, nrow=10) for g in (x, sampler(x, noise=False), sampler(x, rng=rng))]
     path = save_image(side_by_side(grids), out or trainer.run_dir / "reconstruct.png")
     classifier = load_classifier(trainer.cfg.dataset, device, trainer.cfg.data_dir) if classify else None
     count = eval_n or len(val)
-    metrics = transition_metrics(trainer.generator, val.images[:count], val.labels[:count], classifier, seed=seed)
+    metrics = transition_metrics(trainer.eval_sampler, val.images[:count], val.labels[:count], classifier, seed=seed)
     return {"figure": path, "images": count, **metrics}
 
 
@@ -111,5 +112,5 @@ def chain(
     rng = torch.Generator(trainer.device).manual_seed(seed)
     rows = [x]
     for _ in range(steps):
-        rows.append(trainer.generator(rows[-1], rng=rng))
+        rows.append(trainer.eval_sampler(rows[-1], rng=rng))
     return save_image(make_grid(torch.cat(rows), nrow=n), out or trainer.run_dir / "chain.png")
