@@ -244,10 +244,8 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.energy.load_state_dict(state["energy"])
         self.sampler.load_state_dict(state["sampler"])
-        if self.sampler_ema is not None and "sampler_ema" in state:
+        if self.sampler_ema is not None and "sampler_ema" in state:  # turned on at resume: the first update copies
             self.sampler_ema.load_state_dict(state["sampler_ema"])
-        elif self.sampler_ema is not None:  # ema_decay turned on at resume: the average starts here
-            self.sampler_ema.module.load_state_dict(state["sampler"])
         self.opt_e.load_state_dict(state["opt_e"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.noise_reseeded = self._restore_noise_rng(state["noise_rng"].cpu(), state["step"])
