@@ -244,7 +244,8 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.energy.load_state_dict(state["energy"])
         self.sampler.load_state_dict(state["sampler"])
-        if self.sampler_ema is not None and "sampler_ema" in state:  # turned on at resume: the first update copies
+        # a checkpoint saved without ema_decay has no average; turned on at resume, its first update copies
+        if self.sampler_ema is not None and "sampler_ema" in state:
             self.sampler_ema.load_state_dict(state["sampler_ema"])
         self.opt_e.load_state_dict(state["opt_e"])
         self.opt_g.load_state_dict(state["opt_g"])

@@ -82,13 +82,13 @@ def reconstruct(
     val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir)
     x = as_float(val.images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
+    sampler = trainer.eval_sampler
     with torch.no_grad():
-        sampler = trainer.eval_sampler
         grids = [make_grid(g, nrow=10) for g in (x, sampler(x, noise=False), sampler(x, rng=rng))]
     path = save_image(side_by_side(grids), out or trainer.run_dir / "reconstruct.png")
     classifier = load_classifier(trainer.cfg.dataset, device, trainer.cfg.data_dir) if classify else None
     count = eval_n or len(val)
-    metrics = transition_metrics(trainer.eval_sampler, val.images[:count], val.labels[:count], classifier, seed=seed)
+    metrics = transition_metrics(sampler, val.images[:count], val.labels[:count], classifier, seed=seed)
     return {"figure": path, "images": count, **metrics}
 
 
