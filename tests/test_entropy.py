@@ -3,7 +3,13 @@ import math
 import pytest
 import torch
 
-from vgan.entropy import batch_entropy, binary_entropy, binary_entropy_from_logits, pairwise_batch_entropy
+from vgan.entropy import (
+    InfoMaxEntropy,
+    batch_entropy,
+    binary_entropy,
+    binary_entropy_from_logits,
+    pairwise_batch_entropy,
+)
 
 
 def h(p):
@@ -122,3 +128,47 @@ def test_pairwise_correction_is_fourth_order_near_the_plateau():
         return (batch_entropy(s * x) - pairwise_batch_entropy(s * x)).item()
 
     assert dependence(0.1) > 0 and dependence(0.1) / dependence(0.05) == pytest.approx(16, rel=0.05)
+
+
+class Product(torch.nn.Module):
+    def forward(self, v):  # T(x, z) = x * z for 1-D x and z: v = [x, z]
+        return v[:, :1] * v[:, 1:]
+
+
+def test_infomax_estimate_by_hand():
+    mi = InfoMaxEntropy(1, 1, hidden=4)
+    mi.statistics = Product()
+    x = z = torch.tensor([[1.0], [2.0], [3.0]])
+    # own pairs (x_i, z_i): T = 1, 4, 9; the noise rolled by one, z = 3, 1, 2: T = 3, 2, 6
+    sp = lambda t: math.log1p(math.exp(t))  # noqa: E731
+    want = 2 * math.log(2) - (sp(-1) + sp(-4) + sp(-9)) / 3 - (sp(3) + sp(2) + sp(6)) / 3
+    assert math.isclose(mi(x, z).item(), want, rel_tol=1e-6)
+
+
+def test_infomax_is_zero_when_t_cannot_tell_the_pairs_apart_and_learns_when_x_carries_z():
+    torch.manual_seed(0)
+    mi = InfoMaxEntropy(2, 2, hidden=32)
+    torch.nn.init.zeros_(mi.statistics[-1].weight), torch.nn.init.zeros_(mi.statistics[-1].bias)
+    z = torch.rand(64, 2) * 2 - 1
+    assert mi(z, z).item() == 0.0  # T = 0 everywhere: the shifted bound is 0
+    opt = torch.optim.Adam(mi.parameters(), lr=1e-2)
+    for _ in range(150):  # T ascends the estimate, as in the generator's step
+        z = torch.rand(64, 2) * 2 - 1
+        opt.zero_grad()
+        (-mi(z, z)).backward()
+        opt.step()
+    z = torch.rand(256, 2) * 2 - 1
+    carried, independent = mi(z, z).item(), mi(torch.rand(256, 2), z).item()
+    assert 0.8 < carried <= 2 * math.log(2) and independent < 0.2  # x = z: near its 2 ln 2 ceiling
+
+
+def test_infomax_pushes_apart_samples_that_share_one_point():
+    # x_i = G(z_i) collapsed onto one point: T cannot tell own noise from another's, and the
+    # estimate's gradient on x is what tells G to make x depend on z again
+    mi = InfoMaxEntropy(1, 1, hidden=4)
+    mi.statistics = Product()
+    z = torch.tensor([[-1.0], [1.0]])
+    x = torch.zeros(2, 1, requires_grad=True)
+    mi(x, z).backward()
+    # d/dx_i [-sp(-x_i z_i) - sp(x_i z_{i-1})] / 2 at x = 0: (z_i - z_{i-1}) / 4
+    assert torch.allclose(x.grad, torch.tensor([[-0.5], [0.5]]))

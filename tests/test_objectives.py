@@ -144,3 +144,24 @@ def test_nn_entropy_space_picks_pixels_or_the_energy_features():
     # d loss / d phi_0 = -w * d/2 * 2 (phi_0 - phi_1) / rho^2 = -2 * 1.5 * 2 * (-0.5) / 0.25 = 12
     assert torch.allclose(grad[:, 0], torch.tensor([12.0, -12.0]), atol=1e-3)
     assert torch.all(grad[:, 1:] == 0)
+
+
+def test_mi_entropy_is_subtracted_and_steps_the_statistics_network_too():
+    import pytest
+
+    from vgan.entropy import InfoMaxEntropy
+    from vgan.samplers import Draw
+
+    torch.manual_seed(0)
+    infomax = InfoMaxEntropy(2, 3, hidden=8)
+    z = torch.rand(4, 3) * 2 - 1
+    x = torch.randn(4, 2, requires_grad=True)
+    fake = out([1.0, 2.0, 3.0, 4.0], [[0.0], [1.0], [2.0], [3.0]])
+    obj = VGANObjective(gen_entropy_weight=0.0, mi_entropy_weight=1.5, infomax=infomax)
+    loss, stats = obj.generator_loss(fake, Draw(x, z=z))
+    assert math.isclose(stats["mi_gen"].item(), infomax(x, z).item(), rel_tol=1e-6)
+    assert math.isclose(loss.item(), 2.5 - 1.5 * stats["mi_gen"].item(), rel_tol=1e-6)
+    loss.backward()  # G (through x) and T descend the same loss, as in MEG's code
+    assert x.grad.abs().sum() > 0 and all(p.grad is not None for p in infomax.parameters())
+    with pytest.raises(ValueError, match="needs the statistics network"):
+        VGANObjective(mi_entropy_weight=1.0)

@@ -122,6 +122,18 @@ def test_ema_decay_turned_on_at_resume_averages_from_there(tiny, tmp_path):
     assert load_checkpoint(tmp_path / "late" / "last.pt")["sampler_ema"]["n_averaged"] == 3  # steps 6-8
 
 
+def test_mi_entropy_resumes_its_statistics_network_and_cannot_be_toggled(tiny, tmp_path, capsys):
+    assert main(["train", *tiny, "name=full", "mi_entropy_weight=0.5"]) == 0
+    assert main(["train", *tiny, "name=cut", "mi_entropy_weight=0.5", "max_steps=5"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "cut"), "max_steps=null"]) == 0
+    assert metrics(tmp_path / "cut") == metrics(tmp_path / "full")  # T's weights and Adam state came back
+    full, cut = (load_checkpoint(tmp_path / n / "last.pt") for n in ("full", "cut"))
+    assert all(torch.equal(full["infomax"][k], cut["infomax"][k]) for k in full["infomax"])
+    assert 0 < metrics(tmp_path / "full")[-1]["mi_gen"] <= 2 * math.log(2)
+    assert main(["train", "--resume", str(tmp_path / "cut"), "epochs=3", "mi_entropy_weight=0"]) == 2
+    assert "--resume cannot turn mi_entropy_weight off" in capsys.readouterr().err
+
+
 def test_refuses_to_overwrite_a_run(tiny, tmp_path, capsys):
     assert main(["train", *tiny, "name=r", "max_steps=1"]) == 0
     assert main(["train", *tiny, "name=r", "max_steps=1"]) == 2
@@ -164,10 +176,10 @@ def test_a_nan_penalty_stops_training_though_the_logged_loss_is_finite(tiny, tmp
 def test_every_remedy_reaches_the_training_step(tiny, tmp_path):
     keys = ["r1_penalty=1", "logit_penalty=0.01", "nn_entropy_weight=0.1", "expert_entropy=min"]
     keys += ["energy_activation=leaky_relu", "spectral_norm=true", "nn_entropy_space=features"]
-    keys += ["expert_decorrelation=1", "batch_entropy=pairwise", "pack=2"]
+    keys += ["expert_decorrelation=1", "batch_entropy=pairwise", "pack=2", "mi_entropy_weight=0.5"]
     assert main(["train", *tiny, "name=all", "max_steps=2", "log_every=1", *keys]) == 0
     lines = metrics(tmp_path / "all")
-    logged = {"logit_l2", "r1", "nn_entropy_gen", "expert_correlation"}
+    logged = {"logit_l2", "r1", "nn_entropy_gen", "expert_correlation", "mi_gen"}
     assert logged <= set(lines[-1])  # each penalty and estimator ran and was logged
     assert lines[-1]["logit_l2"] > 0 and lines[-1]["r1"] > 0 and 0 < lines[-1]["expert_correlation"] <= 1
 

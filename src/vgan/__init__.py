@@ -11,6 +11,7 @@ from .curves import plot_curves
 from .data import ImageDataset, fetch, load_dataset, verify
 from .energy import EnergyOutput, EnergyPenalty, GANEnergy, MultiModalEnergy, RBMFreeEnergy, dead_zones, expert_rank
 from .entropy import (
+    InfoMaxEntropy,
     batch_entropy,
     binary_entropy,
     binary_entropy_from_logits,
@@ -50,6 +51,7 @@ __all__ = [
     "binary_entropy_from_logits",
     "min_entropy_from_logits",
     "nearest_neighbour_entropy",
+    "InfoMaxEntropy",
     "CheckpointError",
     "ConfigError",
     "DataError",

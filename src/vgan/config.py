@@ -79,6 +79,7 @@ class Config:
     energy_activation: str = "relu"  # relu: the paper's | leaky_relu: slope 0.2, never a dead unit
     nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z)
     nn_entropy_space: str = "pixels"  # where its distances are taken: pixels (G(z)) | features (phi(G(z)))
+    mi_entropy_weight: float = 0.0  # generator step: + w * MEG's estimate of I(z; G(z)) (a statistics network)
     ema_decay: float = 0.0  # figures and evaluation draw from an EMA of the sampler's weights (0: off, the paper's)
     # optimisation
     optimizer: str = "adadelta"  # adadelta (the paper's) | adam
@@ -155,6 +156,7 @@ CHECKS = {
     "expert_decorrelation": non_negative,
     "r1_penalty": non_negative,
     "nn_entropy_weight": non_negative,
+    "mi_entropy_weight": non_negative,
     "ema_decay": half_open(0, 1),
     "lr": positive,
     "betas": pair(half_open(0, 1)),
@@ -178,6 +180,7 @@ REMEDIES = (
     "pack",
     "nn_entropy_weight",
     "nn_entropy_space",
+    "mi_entropy_weight",
     "energy_activation",
     "ema_decay",
 )
@@ -233,8 +236,15 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
     """A remedy the chosen objective or energy would silently ignore is refused."""
     off = {f.name: f.default for f in dataclasses.fields(Config)}  # a remedy is on when it leaves its default
     unused = {
-        "gan": ("logit_penalty", "r1_penalty", "expert_decorrelation", "nn_entropy_weight", "batch_entropy"),  # Eq. 1
-        "vcd": ("nn_entropy_weight",),  # Alg. 2's transitions keep Eq. 9 only
+        "gan": (  # Eq. 1
+            "logit_penalty",
+            "r1_penalty",
+            "expert_decorrelation",
+            "nn_entropy_weight",
+            "mi_entropy_weight",
+            "batch_entropy",
+        ),
+        "vcd": ("nn_entropy_weight", "mi_entropy_weight"),  # Alg. 2's transitions keep Eq. 9 only
     }.get(cfg.objective, ())
     for key in unused:
         if getattr(cfg, key) != off[key]:

@@ -26,7 +26,7 @@ PANELS = [
     ("mean |expert logit| on generated samples", ["logit_abs_fake"], False),
     ("dead zones of Eq. 8: share of generated expert logits", ["dead_saturated", "dead_flat"], False),
     ("reconstruction (VCD)", ["recon"], False),
-    ("remedies: penalties and the nearest-neighbour entropy", ["logit_l2", "r1", "nn_entropy_gen"], False),
+    ("remedies: penalties and sample-level entropies", ["logit_l2", "r1", "nn_entropy_gen", "mi_gen"], False),
 ]
 LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown as itself
     "energy_real": "$E(x)$, data batch",
@@ -42,6 +42,7 @@ LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown a
     "logit_l2": "mean logit$^2$ (logit_penalty)",
     "r1": r"$\|\nabla_x E(x)\|^2$ (r1_penalty)",
     "nn_entropy_gen": r"$\hat H_{NN}(G(z))$ (nn_entropy_weight)",
+    "mi_gen": r"$\hat I_{JSD}(z; G(z))$ (mi_entropy_weight)",
 }
 COLUMNS, PANEL_SIZE, DPI = 2, (6.0, 3.2), 100  # each panel 600 x 320 pixels
 

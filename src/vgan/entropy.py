@@ -1,5 +1,5 @@
 """Binary entropies: H(p) of Eq. 8, the batch entropy approximation H~ of Eq. 9, and estimators
-beside Eq. 9 (pairwise, nearest-neighbour) that see what it cannot."""
+beside Eq. 9 (pairwise, nearest-neighbour, MEG's mutual information) that see what it cannot."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def logit_bound(prob_clip: float) -> float:
@@ -50,6 +51,39 @@ def nearest_neighbour_entropy(x: torch.Tensor, eps: float = 1e-8) -> torch.Tenso
     dist2 = torch.cdist(flat, flat, compute_mode="donot_use_mm_for_euclid_dist").pow(2)  # (N, N)
     dist2 = dist2 + torch.diag(torch.full_like(dist2[0], float("inf")))  # not its own neighbour
     return flat.shape[1] / 2 * (dist2.min(1).values + eps).log().mean()
+
+
+class InfoMaxEntropy(nn.Module):
+    """MEG's stand-in for the generator's entropy (Kumar et al. 2019; a remedy, not the paper's):
+    a Deep InfoMax estimate of the mutual information between z and x = G(z), which for a
+    deterministic G rises with H(G(z)) (I(z; x + e) = H(x + e) - H(e) for small noise e). A scalar:
+
+        I_JSD = 2 ln 2 - mean_i softplus(-T(x_i, z_i)) - mean_i softplus(T(x_i, z_{i-1}))
+
+    the Jensen-Shannon bound of Hjelm et al. (2019), shifted to be 0 when the statistics network T
+    cannot tell a sample's own noise from another's; at most 2 ln 2. Pairs (x_i, z_{i-1}), the noise
+    rolled by one, are draws from the product of the marginals, with no random numbers used. T is an
+    MLP over [x, z] (two hidden layers, leaky ReLU) that ascends the same estimate, so it belongs in
+    the generator's optimiser, as in MEG's code; it sees each sample on its own, where Eq. 9 sees
+    only the experts' batch-mean firing rates. Ascending it with weight 1/2 is MEG's BCE loss."""
+
+    def __init__(self, x_dim: int, z_dim: int, hidden: int):
+        super().__init__()
+        self.statistics = nn.Sequential(
+            nn.Linear(x_dim + z_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
+
+    def score(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """T(x, z) for samples x (N, ...) and their noise z (N, z_dim): (N,)."""
+        return self.statistics(torch.cat([x.flatten(1), z.flatten(1)], 1)).squeeze(1)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        own, other = self.score(x, z), self.score(x, z.roll(1, 0))
+        return 2 * math.log(2) - F.softplus(-own).mean() - F.softplus(other).mean()
 
 
 def binary_entropy(p: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:

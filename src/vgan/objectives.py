@@ -9,8 +9,9 @@ one of two readings (`VCDObjective`); the energy step is VGAN's with x~ as the s
 Generator losses take the sampler's `Draw` (samples, reconstruction, conditioning images).
 Each loss returns (loss, stats) where stats are detached scalars for logging.
 
-Remedies beyond the paper, off by default: an `EnergyPenalty` added to the energy step, and a
-sample-level entropy (the nearest-neighbour estimate) beside Eq. 9 in the generator step.
+Remedies beyond the paper, off by default: an `EnergyPenalty` added to the energy step, and
+sample-level entropies (the nearest-neighbour estimate, MEG's mutual information) beside Eq. 9
+in the generator step.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .energy import EnergyOutput, EnergyPenalty
-from .entropy import BATCH_ENTROPIES, nearest_neighbour_entropy
+from .entropy import BATCH_ENTROPIES, InfoMaxEntropy, nearest_neighbour_entropy
 from .samplers import Draw
 
 Stats = Dict[str, torch.Tensor]
@@ -37,6 +38,8 @@ class VGANObjective:
     distances are taken: "pixels", on G(z), or "features", on the energy network's phi(G(z)),
     where distance follows what the energy tells apart. `penalty` is added to the energy step.
     `batch_entropy="pairwise"` replaces Eq. 9 on both sides by `entropy.pairwise_batch_entropy`.
+    `mi_entropy_weight` > 0 adds w_mi * I_JSD(z; G(z)), MEG's estimate by the statistics network
+    `infomax` (an `entropy.InfoMaxEntropy`, whose parameters the caller steps with the generator's).
     """
 
     needs_recon = False  # whether generator_loss reads draw.recon
@@ -51,7 +54,11 @@ class VGANObjective:
         penalty: Optional[EnergyPenalty] = None,
         nn_entropy_space: str = "pixels",
         batch_entropy: str = "eq9",
+        mi_entropy_weight: float = 0.0,
+        infomax: Optional[InfoMaxEntropy] = None,
     ):
+        if mi_entropy_weight and infomax is None:
+            raise ValueError("mi_entropy_weight > 0 needs the statistics network `infomax`")
         self.gen_entropy_weight = gen_entropy_weight
         self.data_entropy_weight = data_entropy_weight
         self.prob_clip = prob_clip
@@ -60,6 +67,7 @@ class VGANObjective:
         self.nn_entropy_space = nn_entropy_space
         self.penalty = penalty or EnergyPenalty()
         self.batch_entropy = BATCH_ENTROPIES[batch_entropy]
+        self.mi_entropy_weight, self.infomax = mi_entropy_weight, infomax
 
     @property
     def needs_input_grad(self) -> bool:
@@ -71,7 +79,7 @@ class VGANObjective:
         return self.batch_entropy(out.logits, self.prob_clip, self.batch_mean)
 
     def generator_loss(self, fake: EnergyOutput, draw: Draw | None = None) -> Tuple[torch.Tensor, Stats]:
-        """mean E(G(z)) - w_g H~(p_g) [- w_nn H_nn(G(z))]."""
+        """mean E(G(z)) - w_g H~(p_g) [- w_nn H_nn(G(z))] [- w_mi I_JSD(z; G(z))]."""
         entropy = self.entropy(fake)
         loss = fake.energy.mean() - self.gen_entropy_weight * entropy
         stats = {"entropy_gen": entropy.detach()}
@@ -79,6 +87,10 @@ class VGANObjective:
             nn_entropy = nearest_neighbour_entropy(draw.x if self.nn_entropy_space == "pixels" else fake.features)
             loss = loss - self.nn_entropy_weight * nn_entropy
             stats["nn_entropy_gen"] = nn_entropy.detach()
+        if self.mi_entropy_weight:
+            info = self.infomax(draw.x, draw.z)
+            loss = loss - self.mi_entropy_weight * info
+            stats["mi_gen"] = info.detach()
         return loss, {"loss_g": loss.detach(), **stats}
 
     def energy_loss(
@@ -150,7 +162,10 @@ class VCDObjective(VGANObjective):
         return loss, {"loss_g": loss.detach(), "recon": recon.detach(), "entropy_gen": entropy.detach()}
 
 
-def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjective | GANObjective:
+def build_objective(
+    cfg, batch_mean: Optional[BatchMean] = None, infomax: Optional[InfoMaxEntropy] = None
+) -> VGANObjective | GANObjective:
+    """The objective `cfg` names; `infomax` is the statistics network that `mi_entropy_weight` needs."""
     if cfg.objective == "gan":
         return GANObjective(cfg.gan_generator_loss)
     penalty = EnergyPenalty(logit=cfg.logit_penalty, r1=cfg.r1_penalty, decorrelation=cfg.expert_decorrelation)
@@ -167,4 +182,6 @@ def build_objective(cfg, batch_mean: Optional[BatchMean] = None) -> VGANObjectiv
         penalty,
         cfg.nn_entropy_space,
         cfg.batch_entropy,
+        cfg.mi_entropy_weight,
+        infomax,
     )

@@ -23,6 +23,7 @@ class Draw(NamedTuple):
     x: torch.Tensor  # the samples that E sees: G(z), or x~ (N, C, H, W)
     recon: Optional[torch.Tensor] = None  # VCD: the clean reconstruction x_bar = Decode(h)
     cond: Optional[torch.Tensor] = None  # VCD: the images x conditioned on
+    z: Optional[torch.Tensor] = None  # VGAN: the noise behind x = G(z) (N, z_dim)
 
 
 def uniform_noise(
@@ -65,8 +66,9 @@ class LatentSampler(nn.Module):
         noise: Optional[torch.Tensor] = None,
         recon: bool = False,
     ) -> Draw:
-        """n samples as a Draw; `noise` (from `noise()`) overrides `rng`."""
-        return Draw(self(n, z=noise, rng=rng))
+        """n samples as a Draw, with their noise; `noise` (from `noise()`) overrides `rng`."""
+        z = self.noise(n, rng) if noise is None else noise
+        return Draw(self.generator(z), z=z)
 
 
 class TransitionSampler(nn.Module):

@@ -12,6 +12,7 @@ RUN_DIR/.lock (vgan.lock); a new run never starts where a run's files are.
 from __future__ import annotations
 
 import gc
+import math
 import re
 import time
 import warnings
@@ -32,6 +33,7 @@ from .curves import plot_curves
 from .data import as_float, batches, check_data_dir, load_dataset
 from .distributed import Dist, globalise_batch_norm
 from .energy import dead_zones, expert_rank
+from .entropy import InfoMaxEntropy
 from .errors import CheckpointError, ConfigError
 from .images import make_grid, save_image, side_by_side
 from .lock import RunLock, check_run_dir
@@ -81,7 +83,8 @@ class DrawStep(nn.Module):
 
 class Trainer:
     """Holds the energy E, the sampler (G(z) or the VCD transition), their optimisers and the run
-    dir; with ema_decay also the sampler's moving average, which `eval_sampler` returns."""
+    dir; with ema_decay also the sampler's moving average, which `eval_sampler` returns, and with
+    mi_entropy_weight the statistics network `infomax`, in the sampler's optimiser."""
 
     def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None, group: Dist = SINGLE):
         self.cfg = cfg
@@ -98,7 +101,12 @@ class Trainer:
             self.device, memory_format=self.memory_format
         )
         self.sampler_ema = AveragedSampler(self.sampler, cfg.ema_decay) if cfg.ema_decay else None
-        self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None)
+        self.infomax = (  # mi_entropy_weight's statistics network T(x, z), stepped with the sampler
+            InfoMaxEntropy(math.prod(image_shape), cfg.z_dim, cfg.hidden).to(self.device)
+            if cfg.mi_entropy_weight
+            else None
+        )
+        self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None, self.infomax)
         if cfg.r1_penalty and (group.enabled or cfg.compile):
             raise ConfigError(
                 "r1_penalty differentiates through the energy's input gradient, which DistributedDataParallel and "
@@ -108,6 +116,11 @@ class Trainer:
             raise ConfigError(
                 "nn_entropy_weight finds nearest neighbours within the whole batch, which torchrun splits over "
                 "processes; run it in one process, or set nn_entropy_weight=0"
+            )
+        if cfg.mi_entropy_weight and group.enabled:
+            raise ConfigError(
+                "mi_entropy_weight trains a statistics network that torchrun does not synchronise over "
+                "processes; run it in one process, or set mi_entropy_weight=0"
             )
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
         self.unwrap()
@@ -120,7 +133,8 @@ class Trainer:
                 torch.compile(m) for m in (self.energy_fwd, self.energy_step, self.draw_step)
             )
         self.opt_e = build_optimizer(cfg, self.energy.parameters())
-        self.opt_g = build_optimizer(cfg, self.sampler.parameters())
+        infomax = [] if self.infomax is None else list(self.infomax.parameters())
+        self.opt_g = build_optimizer(cfg, [*self.sampler.parameters(), *infomax])
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.noise_reseeded = False  # set by load_state_dict: a checkpoint from another kind of device
         fixed = torch.Generator().manual_seed(cfg.seed + 2)
@@ -228,6 +242,7 @@ class Trainer:
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict:
         ema = {} if self.sampler_ema is None else {"sampler_ema": self.sampler_ema.state_dict()}
+        infomax = {} if self.infomax is None else {"infomax": self.infomax.state_dict()}
         return {
             "config": self.cfg.to_dict(),
             "step": self.step,
@@ -239,6 +254,7 @@ class Trainer:
             "noise_rng": self.noise_rng.get_state(),
             "torch_rng": torch.get_rng_state(),
             **ema,
+            **infomax,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -247,6 +263,10 @@ class Trainer:
         # a checkpoint saved without ema_decay has no average; turned on at resume, its first update copies
         if self.sampler_ema is not None and "sampler_ema" in state:
             self.sampler_ema.load_state_dict(state["sampler_ema"])
+        if (self.infomax is None) != ("infomax" not in state):
+            raise ValueError(f"it was trained with{'' if 'infomax' in state else 'out'} mi_entropy_weight's network")
+        if self.infomax is not None:
+            self.infomax.load_state_dict(state["infomax"])
         self.opt_e.load_state_dict(state["opt_e"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.noise_reseeded = self._restore_noise_rng(state["noise_rng"].cpu(), state["step"])
