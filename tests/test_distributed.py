@@ -86,3 +86,14 @@ def test_global_batch_norm_matches_batch_norm_in_one_process(monkeypatch):
     x = torch.randn(8, 3, 4, 4)
     ours = GlobalBatchNorm(bn, Dist(0, 1, 0))(x)
     assert torch.allclose(ours, bn(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("key", ["nn_entropy_weight", "mi_entropy_weight"])
+def test_batch_coupled_entropies_are_refused_under_torchrun(key):
+    from vgan.config import Config
+    from vgan.errors import ConfigError
+    from vgan.train import Trainer
+
+    cfg = Config(hidden=8, feature_dim=8, gen_hidden=8, z_dim=4, experts=4, device="cpu", **{key: 1.0})
+    with pytest.raises(ConfigError, match=f"{key} .*; run it in one process, or set {key}=0"):
+        Trainer(cfg, (1, 4, 4), group=Dist(rank=0, world=2))

@@ -79,9 +79,11 @@ def resume_config(run_dir: str | Path, overrides: Optional[Dict[str, Any]] = Non
                 f"run's checkpoint was built with it; drop {key}=, or train a new run with another name="
             )
     if bool(overrides.get("mi_entropy_weight", saved.mi_entropy_weight)) != bool(saved.mi_entropy_weight):
+        was_on = bool(saved.mi_entropy_weight)
         raise ConfigError(
-            f"--resume cannot turn mi_entropy_weight {'off' if saved.mi_entropy_weight else 'on'}: the run's "
-            "checkpoint was built with(out) its statistics network; keep it zero or non-zero as it was"
+            f"--resume cannot turn mi_entropy_weight {'off' if was_on else 'on'}: the run's checkpoint "
+            f"{'holds' if was_on else 'has no'} statistics network for it; keep it {'> 0' if was_on else '0'}, "
+            "or train a new run with another name="
         )
     return from_dict(overrides, base=saved)
 

@@ -112,16 +112,12 @@ class Trainer:
                 "r1_penalty differentiates through the energy's input gradient, which DistributedDataParallel and "
                 "torch.compile do not support; run it in one process without compile=true, or set r1_penalty=0"
             )
-        if cfg.nn_entropy_weight and group.enabled:
-            raise ConfigError(
-                "nn_entropy_weight finds nearest neighbours within the whole batch, which torchrun splits over "
-                "processes; run it in one process, or set nn_entropy_weight=0"
-            )
-        if cfg.mi_entropy_weight and group.enabled:
-            raise ConfigError(
-                "mi_entropy_weight trains a statistics network that torchrun does not synchronise over "
-                "processes; run it in one process, or set mi_entropy_weight=0"
-            )
+        for key, why in (
+            ("nn_entropy_weight", "finds nearest neighbours within the whole batch, which torchrun splits up"),
+            ("mi_entropy_weight", "trains a statistics network that torchrun does not synchronise over processes"),
+        ):
+            if getattr(cfg, key) and group.enabled:
+                raise ConfigError(f"{key} {why}; run it in one process, or set {key}=0")
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
         self.unwrap()
         if group.enabled:
