@@ -99,6 +99,16 @@ def test_unknown_key_lists_the_valid_ones():
         ({"pack": 3}, r"batch_size \(100\) must be a multiple of pack \(3\)"),
         ({"pack": 2, "energy": "rbm"}, "pack applies to energies multimodal and gan, not rbm"),
         ({"pack": 0}, "'pack' must be > 0"),
+        ({"objective": "cd", "k": 1}, "k has no effect with objective 'cd'"),
+        ({"objective": "cd", "ema_decay": 0.9}, "ema_decay has no effect with objective 'cd'"),
+        (
+            {"langevin_steps": 5},
+            "langevin_steps sets the Langevin chains of objective 'cd'; remove it or set objective",
+        ),
+        ({"objective": "cd", "langevin_init": "noise", "buffer_size": 50}, "buffer_size has no effect with"),
+        ({"objective": "cd", "buffer_size": 50}, r"buffer_size \(50\) must hold one batch \(100 chains\)"),
+        ({"objective": "cd", "buffer_restart": 1.5}, "'buffer_restart' must be in"),
+        ({"objective": "cd", "langevin_init": "replay"}, "choose one of buffer, noise, data"),
     ],
 )
 def test_bad_values_give_one_line_errors(values, message):

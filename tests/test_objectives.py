@@ -3,7 +3,7 @@ import math
 import torch
 
 from vgan.energy import EnergyOutput, MultiModalEnergy
-from vgan.entropy import batch_entropy, pairwise_batch_entropy
+from vgan.entropy import NearestNeighbourEntropy, batch_entropy, pairwise_batch_entropy
 from vgan.networks import EnergyModel, MLPFeatures
 from vgan.objectives import GANObjective, VGANObjective
 
@@ -31,7 +31,7 @@ def test_pairwise_batch_entropy_replaces_eq9_on_both_sides():
     fake = out([5.0, 7.0, 6.0], [[3.0, 0.5], [-2.0, 0.0], [1.0, 1.0]])
     for objective in ("vgan", "vcd"):
         obj = build_objective(Config(objective=objective, batch_entropy="pairwise"))
-        mean = build_objective(Config(objective=objective, batch_entropy="pairwise"), lambda t: t.mean(0))
+        mean = build_objective(Config(objective=objective, batch_entropy="pairwise"), batch_mean=lambda t: t.mean(0))
         loss_e = 2.0 - 6.0 - pairwise_batch_entropy(real.logits)
         assert math.isclose(obj.energy_loss(real, fake)[0].item(), loss_e.item(), rel_tol=1e-6)
         assert math.isclose(mean.energy_loss(real, fake)[0].item(), loss_e.item(), rel_tol=1e-6)  # the DDP path
@@ -51,10 +51,10 @@ def test_gan_losses_match_eq1():
     d_loss = GANObjective().energy_loss(real, fake)[0].item()
     assert math.isclose(d_loss, -math.log(sig(1.0)) - math.log(1 - sig(-0.5)), rel_tol=1e-6)
     assert math.isclose(
-        GANObjective("nonsaturating").generator_loss(fake)[0].item(), -math.log(sig(-0.5)), rel_tol=1e-6
+        GANObjective(generator_loss="nonsaturating").generator_loss(fake)[0].item(), -math.log(sig(-0.5)), rel_tol=1e-6
     )
     assert math.isclose(
-        GANObjective("saturating").generator_loss(fake)[0].item(), math.log(1 - sig(-0.5)), rel_tol=1e-6
+        GANObjective(generator_loss="saturating").generator_loss(fake)[0].item(), math.log(1 - sig(-0.5)), rel_tol=1e-6
     )
 
 
@@ -133,7 +133,7 @@ def test_nn_entropy_space_picks_pixels_or_the_energy_features():
     draw = Draw(x=x, recon=None, cond=None)
     by_space = {}
     for space, d, rho in (("pixels", 2, 3.0), ("features", 3, 0.5)):
-        obj = VGANObjective(gen_entropy_weight=0.0, nn_entropy_weight=2.0, nn_entropy_space=space)
+        obj = VGANObjective(gen_entropy_weight=0.0, sample_entropies=[(2.0, NearestNeighbourEntropy(space))])
         loss, stats = obj.generator_loss(fake, draw)
         h_nn = d / 2 * math.log(rho**2 + 1e-8)
         assert math.isclose(stats["nn_entropy_gen"].item(), h_nn, rel_tol=1e-5)
@@ -157,11 +157,49 @@ def test_mi_entropy_is_subtracted_and_steps_the_statistics_network_too():
     z = torch.rand(4, 3) * 2 - 1
     x = torch.randn(4, 2, requires_grad=True)
     fake = out([1.0, 2.0, 3.0, 4.0], [[0.0], [1.0], [2.0], [3.0]])
-    obj = VGANObjective(gen_entropy_weight=0.0, mi_entropy_weight=1.5, infomax=infomax)
+    obj = VGANObjective(gen_entropy_weight=0.0, sample_entropies=[(1.5, infomax)])
     loss, stats = obj.generator_loss(fake, Draw(x, z=z))
     assert math.isclose(stats["mi_gen"].item(), infomax(x, z).item(), rel_tol=1e-6)
     assert math.isclose(loss.item(), 2.5 - 1.5 * stats["mi_gen"].item(), rel_tol=1e-6)
     loss.backward()  # G (through x) and T descend the same loss, as in MEG's code
     assert x.grad.abs().sum() > 0 and all(p.grad is not None for p in infomax.parameters())
-    with pytest.raises(ValueError, match="needs the statistics network"):
-        VGANObjective(mi_entropy_weight=1.0)
+    assert obj.generator_parameters() == list(infomax.parameters())  # stepped with the generator
+    assert obj.couples_batch == ["mi_gen (InfoMaxEntropy)"] and "torchrun" in obj.unsupported(
+        distributed=True, compiled=False
+    )
+    with pytest.raises(ValueError, match="needs the noise z"):
+        obj.generator_loss(fake, Draw(x))
+
+
+def test_cd_loss_and_its_gradient_sign():
+    from vgan.objectives import CDObjective
+
+    real = EnergyOutput(torch.tensor([1.0, 3.0], requires_grad=True), torch.zeros(2, 1))
+    fake = EnergyOutput(torch.tensor([-2.0, 4.0], requires_grad=True), torch.zeros(2, 1))
+    loss, stats = CDObjective(energy_l2=0.5).energy_loss(real, fake)
+    assert math.isclose(stats["loss_e"].item(), 2.0 - 1.0)  # mean E(x) - mean E(x-)
+    assert math.isclose(stats["energy_l2"].item(), 5.0 + 10.0)
+    assert math.isclose(loss.item(), 1.0 + 0.5 * 15.0)
+    loss.backward()
+    # descending lowers the data's energies and raises the negatives' (plus the L2 pull towards 0)
+    assert torch.allclose(real.energy.grad, torch.tensor([0.5 + 0.5, 0.5 + 1.5]))
+    assert torch.allclose(fake.energy.grad, torch.tensor([-0.5 - 1.0, -0.5 + 2.0]))
+    assert not CDObjective().trains_sampler and CDObjective().generator_parameters() == []
+
+
+def test_cd_step_lowers_data_energy_against_the_negatives():
+    from vgan.energy import ScalarEnergy
+    from vgan.objectives import CDObjective
+
+    torch.manual_seed(0)
+    energy = EnergyModel(MLPFeatures((1, 4, 4), 16, 16), ScalarEnergy(16))
+    x, neg = torch.rand(32, 1, 4, 4) * 0.3, 0.7 + torch.rand(32, 1, 4, 4) * 0.3
+    opt = torch.optim.SGD(energy.parameters(), lr=0.05)
+    gap = lambda: (energy(x).energy.mean() - energy(neg).energy.mean()).item()  # noqa: E731
+    before = gap()
+    for _ in range(10):
+        loss, _ = CDObjective().energy_loss(energy(x), energy(neg))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert gap() < before - 0.05  # from +0.013 to -0.077 in ten steps

@@ -66,3 +66,77 @@ def test_averaged_sampler_is_an_exponential_moving_average_by_hand():
     assert torch.allclose(avg.module.generator.weight, torch.full((3, 2), 1.39))
     assert torch.equal(sampler.generator.weight, weights[-1])  # the sampler itself is left as it was
     assert isinstance(avg.module, LatentSampler) and avg.n_averaged.item() == 3
+
+
+class Quadratic(nn.Module):
+    """E(x) = sum_i (x_i - mu)^2 / (2 var) per row: grad_x E = (x - mu) / var."""
+
+    def __init__(self, mu=0.5, var=1.0):
+        super().__init__()
+        self.mu, self.var = mu, var
+        self.dummy = nn.Parameter(torch.zeros(()))  # a weight, as an energy network has
+
+    def forward(self, x):
+        return ((x - self.mu) ** 2).flatten(1).sum(1) / (2 * self.var) + 0 * self.dummy
+
+
+def test_one_langevin_step_by_hand():
+    from vgan.samplers import langevin
+
+    x0 = torch.tensor([[0.2, 0.9], [0.5, 0.1]])
+    x1, stats = langevin(Quadratic(), x0, steps=1, step_size=0.1, noise=0.05, rng=torch.Generator().manual_seed(3))
+    xi = torch.randn(2, 2, generator=torch.Generator().manual_seed(3))
+    drift = -0.1 * (x0 - 0.5)  # -a grad E
+    assert torch.allclose(x1, (x0 + drift + 0.05 * xi).clamp(0, 1))
+    assert torch.isclose(stats["langevin_grad_norm"], (x0 - 0.5).norm(dim=1).mean())
+    assert torch.isclose(stats["langevin_noise"], torch.tensor(0.05 * 2**0.5))
+    assert torch.isclose(stats["langevin_energy_start"], Quadratic()(x0).mean())
+    far = langevin(Quadratic(mu=5.0), x0, steps=1, step_size=1.0, noise=0.0)[0]
+    assert torch.equal(far, torch.ones(2, 2))  # clamped to the data box [0, 1]
+    assert not x0.requires_grad and Quadratic().dummy.grad is None
+
+
+def test_langevin_chain_samples_a_gaussian_energy():
+    from vgan.samplers import langevin
+
+    # E = |x - mu|^2 / (2 var): with noise^2 = 2 a the chain's stationary law is N(mu, var / (1 - a / (2 var)))
+    var, a = 0.05**2, 0.02 * 0.05**2
+    x = torch.full((4000, 2), 0.5)
+    x, _ = langevin(
+        Quadratic(0.5, var), x, steps=400, step_size=a, noise=(2 * a) ** 0.5, rng=torch.Generator().manual_seed(0)
+    )
+    want_var = var / (1 - a / (2 * var))
+    assert torch.allclose(x.mean(0), torch.full((2,), 0.5), atol=0.003)  # 4000 chains: se 0.0008
+    assert torch.allclose(x.var(0), torch.full((2,), want_var), rtol=0.08)
+
+
+def test_buffer_restarts_the_asked_share_of_chains_and_keeps_the_rest():
+    from vgan.samplers import LangevinSampler
+
+    sampler = LangevinSampler(Quadratic(), (2,), buffer_size=50, restart=0.2, steps=1, step_size=0.0, noise=0.0)
+    sampler.buffer.fill_(5.0)  # outside the box: a kept chain is recognisable
+    start, index = sampler.start(20_000, None, torch.Generator().manual_seed(0), torch.device("cpu"))
+    fresh = (start != 5.0).all(1)
+    assert abs(fresh.float().mean().item() - 0.2) < 0.01 and index.min() >= 0 and index.max() < 50
+    assert start[fresh].min() >= 0 and start[fresh].max() <= 1  # restarted from uniform noise on the box
+    draw = sampler.draw(10, noise=sampler.noise(10, torch.Generator().manual_seed(1)))
+    written = sampler.buffer[(sampler.buffer <= 1).all(1)]  # the drawn rows now hold the chains' ends
+    assert 1 <= len(written) <= 10 and draw.x.shape == (10, 2)
+    assert all(any(torch.equal(row, end) for end in draw.x) for row in written)
+    sampler.eval()
+    before = sampler.buffer.clone()
+    sampler.draw(10, rng=torch.Generator().manual_seed(2))
+    assert torch.equal(sampler.buffer, before)  # evaluation leaves the buffer alone
+
+
+def test_langevin_draws_repeat_from_their_noise_and_data_init_starts_at_the_images():
+    from vgan.samplers import LangevinSampler
+
+    sampler = LangevinSampler(Quadratic(), (1, 2, 2), init="noise", steps=3, step_size=0.1, noise=0.05)
+    seed = sampler.noise(4, torch.Generator().manual_seed(0))
+    assert torch.equal(sampler.draw(4, noise=seed).x, sampler.draw(4, noise=seed).x)
+    ends = LangevinSampler(Quadratic(), (1, 2, 2), init="data", steps=1, step_size=0.5, noise=0.0)
+    x = torch.zeros(3, 1, 2, 2)
+    assert ends.conditional and torch.allclose(ends(x), torch.full_like(x, 0.25))  # x - 0.5 (x - 0.5)
+    with pytest.raises(ValueError, match="pass cond"):
+        ends.draw(3)

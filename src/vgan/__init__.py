@@ -9,9 +9,20 @@ e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K ln 2] for 
 from .config import Config, check_presets, load_config
 from .curves import plot_curves
 from .data import ImageDataset, fetch, load_dataset, verify
-from .energy import EnergyOutput, EnergyPenalty, GANEnergy, MultiModalEnergy, RBMFreeEnergy, dead_zones, expert_rank
+from .energy import (
+    EnergyOutput,
+    EnergyPenalty,
+    GANEnergy,
+    MultiModalEnergy,
+    RBMFreeEnergy,
+    ScalarEnergy,
+    dead_zones,
+    expert_rank,
+)
 from .entropy import (
     InfoMaxEntropy,
+    NearestNeighbourEntropy,
+    SampleEntropy,
     batch_entropy,
     binary_entropy,
     binary_entropy_from_logits,
@@ -21,10 +32,20 @@ from .entropy import (
 )
 from .errors import CheckpointError, ConfigError, DataError, RunDirError, TrainingError, VGANError
 from .networks import EnergyModel, build_energy, build_generator
-from .objectives import GANObjective, VCDObjective, VGANObjective
+from .objectives import CDObjective, GANObjective, Objective, VCDObjective, VGANObjective
 from .presets import list_presets
 from .runs import load_run, resume_config, sample
-from .samplers import AveragedSampler, Draw, LatentSampler, TransitionSampler, build_sampler, uniform_noise
+from .samplers import (
+    AveragedSampler,
+    Draw,
+    LangevinSampler,
+    LatentSampler,
+    NegativeSource,
+    TransitionSampler,
+    build_sampler,
+    langevin,
+    uniform_noise,
+)
 from .train import Trainer, train
 
 __version__ = "0.1.0"
@@ -45,6 +66,7 @@ __all__ = [
     "GANEnergy",
     "MultiModalEnergy",
     "RBMFreeEnergy",
+    "ScalarEnergy",
     "batch_entropy",
     "pairwise_batch_entropy",
     "binary_entropy",
@@ -52,6 +74,8 @@ __all__ = [
     "min_entropy_from_logits",
     "nearest_neighbour_entropy",
     "InfoMaxEntropy",
+    "NearestNeighbourEntropy",
+    "SampleEntropy",
     "CheckpointError",
     "ConfigError",
     "DataError",
@@ -61,10 +85,15 @@ __all__ = [
     "EnergyModel",
     "build_energy",
     "build_generator",
+    "CDObjective",
     "GANObjective",
+    "Objective",
     "VCDObjective",
     "VGANObjective",
     "Draw",
+    "LangevinSampler",
+    "NegativeSource",
+    "langevin",
     "TransitionSampler",
     "build_sampler",
     "load_run",

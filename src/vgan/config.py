@@ -57,8 +57,8 @@ class Config:
     gen_channels: Optional[int] = None  # conv width of generator / autoencoder; None: channels
     code_dim: int = 256  # VCD bottleneck h (256 for MNIST, 2048 for 32x32 colour)
     # energy and objective
-    objective: str = "vgan"  # vgan: Algorithm 1 | gan: Eq. 1 | vcd: Algorithm 2
-    energy: str = "multimodal"  # multimodal: Eq. 8 | gan: -log D(x) | rbm: free energy
+    objective: str = "vgan"  # vgan: Algorithm 1 | gan: Eq. 1 | vcd: Algorithm 2 | cd: contrastive divergence
+    energy: str = "multimodal"  # multimodal: Eq. 8 | gan: -log D(x) | rbm: free energy | scalar: w^T phi(x) + b
     experts: int = 128  # K in Eq. 8
     prob_clip: float = 1e-4  # expert probabilities are clipped to [c, 1 - c]
     k: int = 3  # generator steps per energy step
@@ -67,6 +67,14 @@ class Config:
     gan_generator_loss: str = "nonsaturating"  # nonsaturating: -log D(G(z)) | saturating
     rho: float = 0.01  # VCD: weight of the energy term in Eq. 10
     vcd_loss: str = "authors"  # authors: rho(E - H~) + (1-rho) BCE(x_bar, x) | paper: Eq. 10 as printed
+    # contrastive divergence (objective cd): negatives by x <- clamp(x - a grad E(x) + s xi, [0, 1])
+    langevin_init: str = "buffer"  # buffer: persistent chains | noise: short-run from uniform | data: CD-k
+    langevin_steps: int = 20  # Langevin steps per energy step
+    langevin_step_size: float = 1.0  # a, the step along -grad E
+    langevin_noise: float = 0.01  # s, the noise's standard deviation per coordinate
+    buffer_size: int = 10_000  # persistent chains kept in the replay buffer
+    buffer_restart: float = 0.05  # share of chains restarted from uniform noise at each draw
+    energy_l2: float = 0.0  # cd energy step: + w (mean E(x)^2 + mean E(x-)^2), IGEBM's regulariser
     # remedies for Eq. 8's dead zones and Eq. 9's blind spot (off in the paper's configs; docs/results.md)
     expert_entropy: str = "shannon"  # shannon: Eq. 8 | min: -log max(p, 1-p), slope 1/2 at p = 1/2
     batch_entropy: str = "eq9"  # eq9: H~ of Eq. 9 | pairwise: H~ less the experts' pairwise mutual information
@@ -120,13 +128,14 @@ CHOICES = {
     "device": ("auto", "cpu", "cuda"),
     "dataset": tuple(DATASETS),
     "arch": ("mlp", "conv"),
-    "objective": ("vgan", "gan", "vcd"),
+    "objective": ("vgan", "gan", "vcd", "cd"),
+    "langevin_init": ("buffer", "noise", "data"),
     "vcd_loss": ("authors", "paper"),
     "expert_entropy": ("shannon", "min"),
     "batch_entropy": ("eq9", "pairwise"),
     "energy_activation": ("relu", "leaky_relu"),
     "nn_entropy_space": ("pixels", "features"),
-    "energy": ("multimodal", "gan", "rbm"),
+    "energy": ("multimodal", "gan", "rbm", "scalar"),
     "gan_generator_loss": ("nonsaturating", "saturating"),
     "optimizer": ("adam", "adadelta"),
     "precision": ("fp32", "bf16"),
@@ -158,6 +167,12 @@ CHECKS = {
     "nn_entropy_weight": non_negative,
     "mi_entropy_weight": non_negative,
     "ema_decay": half_open(0, 1),
+    "langevin_steps": positive,
+    "langevin_step_size": positive,
+    "langevin_noise": non_negative,
+    "buffer_size": positive,
+    "buffer_restart": closed_interval(0, 1),
+    "energy_l2": non_negative,
     "lr": positive,
     "betas": pair(half_open(0, 1)),
     "adadelta_rho": closed_interval(0, 1),
@@ -206,12 +221,21 @@ FIXED_ON_RESUME = (
     "energy_activation",
     "expert_entropy",
     "pack",
+    "langevin_init",
+    "buffer_size",
 )
+# keys whose on/off a checkpoint fixes: turned on, they add a network that the checkpoint has or lacks
+ON_OFF_FIXED_ON_RESUME = ("mi_entropy_weight",)
+
+
+def is_conditional(cfg: Config) -> bool:
+    """Whether the negatives start from images: VCD's transitions, CD-k's chains from data."""
+    return cfg.objective == "vcd" or (cfg.objective == "cd" and cfg.langevin_init == "data")
 
 
 def images_per_step(cfg: Config) -> int:
-    """Training images one iteration consumes: VCD splits 2B into B real and B conditioning."""
-    return cfg.batch_size * (2 if cfg.objective == "vcd" else 1)
+    """Training images one iteration consumes: a conditional sampler splits 2B into B real and B conditioning."""
+    return cfg.batch_size * (2 if is_conditional(cfg) else 1)
 
 
 def _gan_needs_gan_energy(cfg: Config) -> Optional[str]:
@@ -245,10 +269,30 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
             "batch_entropy",
         ),
         "vcd": ("nn_entropy_weight", "mi_entropy_weight"),  # Alg. 2's transitions keep Eq. 9 only
+        "cd": (  # no generator, no entropy terms: E(x) - E(x-) alone
+            "k",
+            "gen_entropy_weight",
+            "data_entropy_weight",
+            "batch_entropy",
+            "nn_entropy_weight",
+            "mi_entropy_weight",
+            "ema_decay",
+        ),
     }.get(cfg.objective, ())
     for key in unused:
         if getattr(cfg, key) != off[key]:
             return f"{key} has no effect with objective '{cfg.objective}'; remove it or set objective=vgan"
+    if cfg.objective != "cd":
+        for key in LANGEVIN_KEYS:
+            if getattr(cfg, key) != off[key]:
+                return f"{key} sets the Langevin chains of objective 'cd'; remove it or set objective=cd"
+    if cfg.langevin_init != "buffer":
+        for key in ("buffer_size", "buffer_restart"):
+            if getattr(cfg, key) != off[key]:
+                return (
+                    f"{key} has no effect with langevin_init '{cfg.langevin_init}'; "
+                    "remove it or set langevin_init=buffer"
+                )
     if cfg.nn_entropy_space != "pixels" and not cfg.nn_entropy_weight:
         return "nn_entropy_space has no effect without nn_entropy_weight > 0; set both or remove it"
     if not cfg.spectral_norm_head and not cfg.spectral_norm:
@@ -258,6 +302,11 @@ def _remedies_apply(cfg: Config) -> Optional[str]:
             return f"{key} applies to Eq. 8's experts, not energy '{cfg.energy}'; remove it or set energy=multimodal"
 
 
+def _buffer_holds_a_batch(cfg: Config) -> Optional[str]:
+    if cfg.objective == "cd" and cfg.langevin_init == "buffer" and cfg.buffer_size < cfg.batch_size:
+        return f"buffer_size ({cfg.buffer_size}) must hold one batch ({cfg.batch_size} chains); raise buffer_size"
+
+
 def _pack_fits(cfg: Config) -> Optional[str]:
     if cfg.pack > 1 and cfg.batch_size % cfg.pack:
         return f"batch_size ({cfg.batch_size}) must be a multiple of pack ({cfg.pack}); change one of them"
@@ -265,12 +314,23 @@ def _pack_fits(cfg: Config) -> Optional[str]:
         return "pack applies to energies multimodal and gan, not rbm (its visible term reads one image); set pack=1"
 
 
+LANGEVIN_KEYS = (
+    "langevin_init",
+    "langevin_steps",
+    "langevin_step_size",
+    "langevin_noise",
+    "buffer_size",
+    "buffer_restart",
+    "energy_l2",
+)
+
 RULES: Tuple[Callable[[Config], Optional[str]], ...] = (
     _gan_needs_gan_energy,
     _train_limit_fits_a_step,
     _points_need_mlp,
     _remedies_apply,
     _pack_fits,
+    _buffer_holds_a_batch,
 )
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-3: YAML 1.1 reads it as text
 
@@ -430,6 +490,25 @@ def load_config(
     merged.update(parse_overrides(overrides or []))
     merged.update(values or {})
     return from_dict(merged)
+
+
+def check_resume(saved: Config, overrides: Dict[str, Any]) -> None:
+    """Refuse `overrides` that a run's checkpoint cannot follow: a key of FIXED_ON_RESUME changed,
+    or one of ON_OFF_FIXED_ON_RESUME turned on or off."""
+    for key in FIXED_ON_RESUME:
+        if key in overrides and overrides[key] != getattr(saved, key):
+            raise ConfigError(
+                f"--resume cannot change '{key}' ({getattr(saved, key)!r} -> {overrides[key]!r}): the "
+                f"run's checkpoint was built with it; drop {key}=, or train a new run with another name="
+            )
+    for key in ON_OFF_FIXED_ON_RESUME:
+        was_on = bool(getattr(saved, key))
+        if bool(overrides.get(key, getattr(saved, key))) != was_on:
+            raise ConfigError(
+                f"--resume cannot turn {key} {'off' if was_on else 'on'}: the run's checkpoint "
+                f"{'holds' if was_on else 'has no'} network for it; keep it {'> 0' if was_on else '0'}, "
+                "or train a new run with another name="
+            )
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

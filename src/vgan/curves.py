@@ -27,6 +27,8 @@ PANELS = [
     ("dead zones of Eq. 8: share of generated expert logits", ["dead_saturated", "dead_flat"], False),
     ("reconstruction (VCD)", ["recon"], False),
     ("remedies: penalties and sample-level entropies", ["logit_l2", "r1", "nn_entropy_gen", "mi_gen"], False),
+    ("Langevin chains (CD): per-chain norms of a step", ["langevin_drift", "langevin_noise"], False),
+    ("Langevin chains (CD): energy where they start", ["langevin_energy_start", "energy_l2"], False),
 ]
 LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown as itself
     "energy_real": "$E(x)$, data batch",
@@ -43,6 +45,10 @@ LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown a
     "r1": r"$\|\nabla_x E(x)\|^2$ (r1_penalty)",
     "nn_entropy_gen": r"$\hat H_{NN}(G(z))$ (nn_entropy_weight)",
     "mi_gen": r"$\hat I_{JSD}(z; G(z))$ (mi_entropy_weight)",
+    "langevin_drift": r"$a \|\nabla_x E\|$, the drift",
+    "langevin_noise": r"$s \sqrt{d}$, the noise",
+    "langevin_energy_start": "$E$ at the chains' starts",
+    "energy_l2": r"$E(x)^2 + E(x^-)^2$ (energy_l2)",
 }
 COLUMNS, PANEL_SIZE, DPI = 2, (6.0, 3.2), 100  # each panel 600 x 320 pixels
 

@@ -95,6 +95,15 @@ class EnergyPenalty:
     def needs_input_grad(self) -> bool:
         return self.r1 > 0
 
+    def unsupported(self, *, distributed: bool, compiled: bool) -> Optional[str]:
+        """Why these terms cannot run data-parallel or compiled, or None."""
+        if self.r1 and (distributed or compiled):
+            return (
+                "r1_penalty differentiates through the energy's input gradient, which DistributedDataParallel and "
+                "torch.compile do not support; run it in one process without compile=true, or set r1_penalty=0"
+            )
+        return None
+
     def __call__(
         self, real: EnergyOutput, fake: EnergyOutput, inputs: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
@@ -141,6 +150,20 @@ class GANEnergy(nn.Module):
     def forward(self, phi: torch.Tensor, x: torch.Tensor | None = None) -> EnergyOutput:
         logits = self.unit(phi)  # (N, 1)
         return EnergyOutput(F.softplus(-logits).squeeze(1), logits)
+
+
+class ScalarEnergy(nn.Module):
+    """E(x) = w^T phi(x) + b: one unbounded linear unit, the energy of IGEBM and of most EBMs trained
+    by MCMC. Its logits (N, 1) are E itself. Unbounded below, so VGAN and CD need something to
+    hold it (CD: `energy_l2`, IGEBM's regulariser)."""
+
+    def __init__(self, in_features: int):
+        super().__init__()
+        self.unit = nn.Linear(in_features, 1)
+
+    def forward(self, phi: torch.Tensor, x: torch.Tensor | None = None) -> EnergyOutput:
+        logits = self.unit(phi)  # (N, 1)
+        return EnergyOutput(logits.squeeze(1), logits)
 
 
 class RBMFreeEnergy(nn.Module):

@@ -1,5 +1,10 @@
 """Binary entropies: H(p) of Eq. 8, the batch entropy approximation H~ of Eq. 9, and estimators
-beside Eq. 9 (pairwise, nearest-neighbour, MEG's mutual information) that see what it cannot."""
+beside Eq. 9 (pairwise, nearest-neighbour, MEG's mutual information) that see what it cannot.
+
+A `SampleEntropy` estimates the generator's entropy from one generated batch; an objective adds
+w * estimate to what the generator ascends (`VGANObjective(sample_entropies=[(w, estimator)])`).
+Subclass it to plug in your own.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +58,42 @@ def nearest_neighbour_entropy(x: torch.Tensor, eps: float = 1e-8) -> torch.Tenso
     return flat.shape[1] / 2 * (dist2.min(1).values + eps).log().mean()
 
 
-class InfoMaxEntropy(nn.Module):
+class SampleEntropy(nn.Module):
+    """An estimate of the generator's entropy H(p_g) from one generated batch, which the generator
+    ascends beside Eq. 9 (a remedy, not the paper's). Implement `estimate(draw, fake)`: `draw` is the
+    sampler's `Draw` (samples `.x`, noise `.z`), `fake` the energy's `EnergyOutput` on them (`.features`
+    is phi(x)); return a scalar. Parameters of the estimator are stepped by the generator's optimiser
+    and saved in the checkpoint with the objective. `name` is its key in metrics.jsonl; `couples_batch`
+    says that it cannot be split over torchrun's processes (it reads the whole batch, or holds state
+    that torchrun does not synchronise), so the trainer refuses it there, telling the user to `switch`
+    it off."""
+
+    name = "sample_entropy"
+    couples_batch = True
+    switch = "turn it off"  # how a user turns it off, for messages: e.g. "set nn_entropy_weight=0"
+
+    def estimate(self, draw, fake) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class NearestNeighbourEntropy(SampleEntropy):
+    """`nearest_neighbour_entropy` of the generated batch, in pixels (G(z)) or in the energy
+    network's features phi(G(z)) (`space="features"`), where distance follows what E tells apart."""
+
+    name = "nn_entropy_gen"
+    switch = "set nn_entropy_weight=0"
+
+    def __init__(self, space: str = "pixels"):
+        super().__init__()
+        if space not in ("pixels", "features"):
+            raise ValueError(f"space must be 'pixels' or 'features', got {space!r}")
+        self.space = space
+
+    def estimate(self, draw, fake) -> torch.Tensor:
+        return nearest_neighbour_entropy(draw.x if self.space == "pixels" else fake.features)
+
+
+class InfoMaxEntropy(SampleEntropy):
     """MEG's stand-in for the generator's entropy (Kumar et al. 2019; a remedy, not the paper's):
     a Deep InfoMax estimate of the mutual information between z and x = G(z), which for a
     deterministic G rises with H(G(z)) (I(z; x + e) = H(x + e) - H(e) for small noise e). A scalar:
@@ -66,6 +106,9 @@ class InfoMaxEntropy(nn.Module):
     MLP over [x, z] (two hidden layers, leaky ReLU) that ascends the same estimate, so it belongs in
     the generator's optimiser, as in MEG's code; it sees each sample on its own, where Eq. 9 sees
     only the experts' batch-mean firing rates. Ascending it with weight 1/2 is MEG's BCE loss."""
+
+    name = "mi_gen"
+    switch = "set mi_entropy_weight=0"
 
     def __init__(self, x_dim: int, z_dim: int, hidden: int):
         super().__init__()
@@ -84,6 +127,11 @@ class InfoMaxEntropy(nn.Module):
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         own, other = self.score(x, z), self.score(x, z.roll(1, 0))
         return 2 * math.log(2) - F.softplus(-own).mean() - F.softplus(other).mean()
+
+    def estimate(self, draw, fake) -> torch.Tensor:
+        if draw.z is None:
+            raise ValueError("InfoMaxEntropy needs the noise z behind each sample (a Draw from a LatentSampler)")
+        return self(draw.x, draw.z)
 
 
 def binary_entropy(p: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:

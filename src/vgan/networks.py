@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .config import Config
-from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy
+from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy, ScalarEnergy
 from .layers import Conv2d, ConvTranspose2d
 
 
@@ -235,6 +235,8 @@ def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
         head = MultiModalEnergy(cfg.feature_dim, cfg.experts, cfg.prob_clip, cfg.expert_entropy)
     elif cfg.energy == "gan":
         head = GANEnergy(cfg.feature_dim)
+    elif cfg.energy == "scalar":
+        head = ScalarEnergy(cfg.feature_dim)
     else:
         head = RBMFreeEnergy(cfg.feature_dim, math.prod(image_shape), cfg.experts)
     model = EnergyModel(features, head, cfg.pack)

@@ -9,10 +9,9 @@ from typing import Any, Dict, Optional
 import torch
 
 from .checkpoint import load_checkpoint
-from .config import FIXED_ON_RESUME, Config, from_dict, load_config
+from .config import Config, check_resume, from_dict, load_config
 from .errors import CheckpointError, ConfigError
 from .images import make_grid, save_image
-from .samplers import uniform_noise
 from .train import Trainer, resolve_device, restore
 
 
@@ -72,19 +71,7 @@ def resume_config(run_dir: str | Path, overrides: Optional[Dict[str, Any]] = Non
         run_dir = Path(os.path.abspath(run_dir))
     overrides = overrides or {}
     saved = load_config(run_dir / "config.yaml", values={"out_dir": str(run_dir.parent), "name": run_dir.name})
-    for key in FIXED_ON_RESUME:
-        if key in overrides and overrides[key] != getattr(saved, key):
-            raise ConfigError(
-                f"--resume cannot change '{key}' ({getattr(saved, key)!r} -> {overrides[key]!r}): the "
-                f"run's checkpoint was built with it; drop {key}=, or train a new run with another name="
-            )
-    if bool(overrides.get("mi_entropy_weight", saved.mi_entropy_weight)) != bool(saved.mi_entropy_weight):
-        was_on = bool(saved.mi_entropy_weight)
-        raise ConfigError(
-            f"--resume cannot turn mi_entropy_weight {'off' if was_on else 'on'}: the run's checkpoint "
-            f"{'holds' if was_on else 'has no'} statistics network for it; keep it {'> 0' if was_on else '0'}, "
-            "or train a new run with another name="
-        )
+    check_resume(saved, overrides)
     return from_dict(overrides, base=saved)
 
 
@@ -110,8 +97,7 @@ def sample(
             f"{run_dir} models 2-D points ({trainer.cfg.dataset}), not images; "
             f"`vgan evaluate {run_dir}` plots its samples over the energy landscape"
         )
-    z = uniform_noise(n, trainer.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).to(trainer.device)
-    samples = trainer.samples(z)
+    samples = trainer.samples(n, seed)
     if not torch.isfinite(samples).all():
         raise CheckpointError(
             f"the samples of {trainer.run_dir / checkpoint} are NaN or inf; pick an earlier "

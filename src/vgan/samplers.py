@@ -1,29 +1,33 @@
-"""Samplers: the variational distribution q(x) that the generator defines.
+"""Samplers: where the energy step's negatives come from.
 
-`LatentSampler` is q(x) = p_g(x), x = G(z) (Section 4, Algorithm 1). `TransitionSampler` is
-the transition distribution p_g(x~ | x) of variational contrastive divergence (Section 6,
-Algorithm 2). Both give a `Draw` through `draw()`, which is what the training loop uses.
-`AveragedSampler` keeps a moving average of either's weights for evaluation (`ema_decay`).
+Every sampler is a `NegativeSource`. `LatentSampler` is q(x) = p_g(x), x = G(z) (Section 4,
+Algorithm 1). `TransitionSampler` is the transition distribution p_g(x~ | x) of variational
+contrastive divergence (Section 6, Algorithm 2). `LangevinSampler` runs Langevin chains on the
+energy itself (contrastive divergence, beyond the paper), with no weights of its own. Each gives a
+`Draw` through `draw()`, which is what the training loop uses. `AveragedSampler` keeps a moving
+average of a trained sampler's weights for evaluation (`ema_decay`).
 """
 
 from __future__ import annotations
 
 from itertools import chain
-from typing import NamedTuple, Optional, Sequence
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from .config import Config
+from .data import DATA_BOX
 from .networks import build_autoencoder, build_generator
 
 
 class Draw(NamedTuple):
-    x: torch.Tensor  # the samples that E sees: G(z), or x~ (N, C, H, W)
+    x: torch.Tensor  # the samples that E sees: G(z), x~ or the chains' ends (N, C, H, W)
     recon: Optional[torch.Tensor] = None  # VCD: the clean reconstruction x_bar = Decode(h)
     cond: Optional[torch.Tensor] = None  # VCD: the images x conditioned on
     z: Optional[torch.Tensor] = None  # VGAN: the noise behind x = G(z) (N, z_dim)
+    stats: Optional[Dict[str, torch.Tensor]] = None  # scalars to log (Langevin: the chains' statistics)
 
 
 def uniform_noise(
@@ -34,10 +38,41 @@ def uniform_noise(
 
 
 def _device(module: nn.Module) -> torch.device:
-    return next(module.parameters(), torch.empty(0)).device
+    return next(chain(module.parameters(), module.buffers()), torch.empty(0)).device
 
 
-class LatentSampler(nn.Module):
+class NegativeSource(nn.Module):
+    """Where the energy step's negatives come from; subclass it to plug in your own.
+
+    - `draw(n, cond, *, rng=None, noise=None, recon=False) -> Draw`: n negatives (conditioned on the
+      images `cond` when `conditional`); `noise` is what `noise(n, rng)` returned, so that a draw is
+      reproducible and, under torchrun, each process keeps its slice of the global batch's noise.
+    - `forward(n)` (or `forward(x)` when conditional) with `rng=`: samples for figures and evaluation.
+    - `conditional`: each iteration takes 2 x batch_size images, the second half the draws' `cond`.
+    - `trainable`: its weights descend the objective's generator loss, k steps per energy step.
+    - `distributable`: torchrun can shard its draws over processes.
+    """
+
+    conditional = False
+    trainable = True
+    distributable = True
+
+    def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def draw(
+        self,
+        n: int,
+        cond: Optional[torch.Tensor] = None,
+        *,
+        rng: Optional[torch.Generator] = None,
+        noise: Optional[torch.Tensor] = None,
+        recon: bool = False,
+    ) -> Draw:
+        raise NotImplementedError
+
+
+class LatentSampler(NegativeSource):
     """q(x) = p_g(x): x = G(z), z ~ U[-1, 1]^z_dim (Eq. 6)."""
 
     conditional = False
@@ -71,7 +106,7 @@ class LatentSampler(nn.Module):
         return Draw(self.generator(z), z=z)
 
 
-class TransitionSampler(nn.Module):
+class TransitionSampler(NegativeSource):
     """p_g(x~ | x) of Section 6: h = Encode(x), h~ = m*z + (1-m)*h, x~ = Decode(h~).
 
     m ~ Bernoulli(0.5) and z ~ U[-1, 1]^d, fresh for every sample. Whether noise is mixed in is
@@ -103,6 +138,10 @@ class TransitionSampler(nn.Module):
         h = self.encoder(x)
         return self.decoder(self.mix(h, rng) if noise else h)
 
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """x_bar = Decode(Encode(x)), the transition without noise."""
+        return self(x, noise=False)
+
     def draw(
         self,
         n: int,
@@ -117,11 +156,189 @@ class TransitionSampler(nn.Module):
         return Draw(self.decoder(self.mix(h, rng, noise)), self.decoder(h) if recon else None, cond)
 
 
-def build_sampler(cfg: Config, image_shape: Sequence[int]) -> LatentSampler | TransitionSampler:
-    """Algorithm 2's transition sampler for objective 'vcd', else Algorithm 1's G(z)."""
+class LangevinSampler(NegativeSource):
+    """Negatives from Langevin dynamics on the energy E itself (contrastive divergence):
+
+        x <- clamp(x - a * grad_x E(x) + s * xi, box),   xi ~ N(0, I),   `steps` times,
+
+    a = `step_size`, s = `noise` (IGEBM's and short-run EBMs' form, a and s free rather than tied
+    by s^2 = 2a). The chains start (`init`) from uniform noise on the box (short-run, Nijkamp et al.
+    2019), from images (`cond`: CD-k from data, Hinton 2002; `conditional`), or from a replay
+    buffer of earlier chains' ends (persistent, Du & Mordatch 2019), each restarted from noise with
+    probability `restart`. The buffer is a registered buffer, so checkpoints keep it; it is written
+    back in training mode only. `energy` is held, not owned: its weights stay the energy's.
+
+    A draw's `stats`: `langevin_grad_norm` (mean ||grad_x E|| per chain and step),
+    `langevin_drift` (mean ||a grad_x E||), `langevin_noise` (s sqrt(d), the noise's norm),
+    `langevin_energy_start` (mean E where the chains began) and `langevin_clamped` (the share of
+    coordinates on the box's faces at the end).
+    """
+
+    trainable = False
+    distributable = False  # a per-draw seed and one buffer: torchrun would repeat the chains
+
+    def __init__(
+        self,
+        energy: nn.Module,
+        image_shape: Sequence[int],
+        *,
+        steps: int = 20,
+        step_size: float = 1.0,
+        noise: float = 0.01,
+        init: str = "buffer",
+        buffer_size: int = 10_000,
+        restart: float = 0.05,
+        box: Tuple[float, float] = DATA_BOX,
+    ):
+        super().__init__()
+        if init not in ("noise", "data", "buffer"):
+            raise ValueError(f"init must be 'noise', 'data' or 'buffer', got {init!r}")
+        self.__dict__["energy"] = energy  # not a submodule: no second copy of its weights
+        self.image_shape = tuple(image_shape)
+        self.steps, self.step_size, self.noise_scale = steps, step_size, noise
+        self.init, self.restart, self.box = init, restart, box
+        self.conditional = init == "data"
+        if init == "buffer":
+            self.register_buffer("buffer", self.uniform(buffer_size, None))
+
+    def uniform(self, n: int, rng: Optional[torch.Generator], device: Optional[torch.device] = None) -> torch.Tensor:
+        """n points uniform on the box, (n, *image_shape)."""
+        lo, hi = self.box
+        return lo + (hi - lo) * torch.rand(n, *self.image_shape, generator=rng, device=device)
+
+    def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """One seed (a 1-element int64 tensor) for all the randomness of a draw of n chains."""
+        device = rng.device if rng is not None else _device(self)
+        return torch.randint(0, 2**62, (1,), generator=rng, device=device)
+
+    def draw(
+        self,
+        n: int,
+        cond: Optional[torch.Tensor] = None,
+        *,
+        rng: Optional[torch.Generator] = None,
+        noise: Optional[torch.Tensor] = None,
+        recon: bool = False,
+    ) -> Draw:
+        """n chains' ends; `cond` are the chains' starts when `init` is 'data'."""
+        device = cond.device if cond is not None else self._energy_device()
+        if noise is not None:
+            rng = torch.Generator(device).manual_seed(int(noise.reshape(-1)[0]))
+        start, index = self.start(n, cond, rng, device)
+        x, stats = self.run(start, rng)
+        if index is not None and self.training:
+            if len(index) > len(self.buffer):
+                raise ValueError(
+                    f"a draw of {len(index)} chains cannot be written back to a buffer of {len(self.buffer)}"
+                )
+            self.buffer[index] = x.to(self.buffer.dtype)
+        return Draw(x, cond=cond, stats=stats)
+
+    def forward(self, n_or_x: int | torch.Tensor, *, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Samples: `n` chains from the sampler's start, or chains from the images `x`."""
+        if isinstance(n_or_x, torch.Tensor):
+            return self.run(n_or_x, rng)[0]
+        return self.draw(n_or_x, rng=rng).x
+
+    def start(
+        self, n: int, cond: Optional[torch.Tensor], rng: Optional[torch.Generator], device: torch.device
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The chains' first states, and the buffer rows they came from (None: not from the buffer)."""
+        if self.init == "data":
+            if cond is None:
+                raise ValueError("a LangevinSampler with init='data' starts from images: pass cond")
+            return cond, None
+        if self.init == "noise":
+            return self.uniform(n, rng, device), None
+        size = len(self.buffer)  # distinct rows when they suffice, so that writing back has one value per row
+        if n <= size:
+            index = torch.randperm(size, generator=rng, device=device)[:n]
+        else:
+            index = torch.randint(0, size, (n,), generator=rng, device=device)
+        fresh = torch.rand(n, generator=rng, device=device) < self.restart
+        x = torch.where(fresh.view(-1, *[1] * len(self.image_shape)), self.uniform(n, rng, device), self.buffer[index])
+        return x, index
+
+    def run(self, x: torch.Tensor, rng: Optional[torch.Generator]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """`steps` Langevin steps from x; the chains' ends (detached) and their statistics."""
+        return langevin(
+            self.energy, x, steps=self.steps, step_size=self.step_size, noise=self.noise_scale, box=self.box, rng=rng
+        )
+
+    def _energy_device(self) -> torch.device:
+        return next(self.energy.parameters()).device
+
+
+def langevin(
+    energy: nn.Module,
+    x: torch.Tensor,
+    *,
+    steps: int,
+    step_size: float,
+    noise: float,
+    box: Tuple[float, float] = DATA_BOX,
+    rng: Optional[torch.Generator] = None,
+) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """`steps` steps of x <- clamp(x - step_size grad_x E(x) + noise xi, box) from x (N, ...) on the
+    energy module (an `EnergyModel`, or any module whose output has `.energy`, or gives energies).
+    Returns the chains' ends (detached, x's dtype) and their statistics (`LangevinSampler`). Only
+    x's gradient is computed: the energy's weights get none, and their requires_grad is left alone."""
+    x = x.detach().float()
+    dims = x[0].numel()
+    grad_norm = drift = x.new_zeros(())
+    e_start = None
+    with torch.enable_grad():
+        for _ in range(steps):
+            x.requires_grad_(True)
+            e = _energies(energy, x)
+            if e_start is None:
+                e_start = e.detach().mean()
+            (grad,) = torch.autograd.grad(e.sum(), x)
+            norms = grad.flatten(1).norm(dim=1).mean()
+            grad_norm, drift = grad_norm + norms.detach(), drift + step_size * norms.detach()
+            xi = torch.randn(x.shape, generator=rng, device=x.device, dtype=x.dtype)
+            x = (x.detach() - step_size * grad + noise * xi).clamp_(*box)
+    lo, hi = box
+    steps = max(steps, 1)
+    stats = {
+        "langevin_grad_norm": grad_norm / steps,
+        "langevin_drift": drift / steps,
+        "langevin_noise": x.new_tensor(noise * dims**0.5),
+        "langevin_energy_start": e_start if e_start is not None else x.new_zeros(()),
+        "langevin_clamped": ((x <= lo) | (x >= hi)).float().mean(),
+    }
+    return x.detach(), stats
+
+
+def _energies(energy: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    out = energy(x)
+    return out.energy if hasattr(out, "energy") else out
+
+
+def build_sampler(
+    cfg: Config, image_shape: Sequence[int], energy: Optional[nn.Module] = None
+) -> LatentSampler | TransitionSampler | LangevinSampler:
+    """Algorithm 2's transition sampler for objective 'vcd', Langevin chains on `energy` for 'cd',
+    else Algorithm 1's G(z)."""
     if cfg.objective == "vcd":
         return TransitionSampler(*build_autoencoder(cfg, image_shape), cfg.code_dim)
+    if cfg.objective == "cd":
+        if energy is None:
+            raise ValueError("objective 'cd' draws its negatives by Langevin dynamics on the energy: pass energy")
+        return LangevinSampler(energy, image_shape, **langevin_settings(cfg))
     return LatentSampler(build_generator(cfg, image_shape), cfg.z_dim)
+
+
+def langevin_settings(cfg: Config) -> dict:
+    """The LangevinSampler keywords that a config's langevin_* and buffer_* keys give."""
+    return dict(
+        steps=cfg.langevin_steps,
+        step_size=cfg.langevin_step_size,
+        noise=cfg.langevin_noise,
+        init=cfg.langevin_init,
+        buffer_size=cfg.buffer_size,
+        restart=cfg.buffer_restart,
+    )
 
 
 class AveragedSampler(AveragedModel):

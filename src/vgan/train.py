@@ -12,13 +12,12 @@ RUN_DIR/.lock (vgan.lock); a new run never starts where a run's files are.
 from __future__ import annotations
 
 import gc
-import math
 import re
 import time
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 from torch import nn
@@ -33,14 +32,14 @@ from .curves import plot_curves
 from .data import as_float, batches, check_data_dir, load_dataset
 from .distributed import Dist, globalise_batch_norm
 from .energy import dead_zones, expert_rank
-from .entropy import InfoMaxEntropy
 from .errors import CheckpointError, ConfigError
 from .images import make_grid, save_image, side_by_side
 from .lock import RunLock, check_run_dir
 from .machine import describe_machine, record_session
 from .networks import build_energy
+from .objectives import Objective
 from .runlog import FiniteGuard, RunLogger
-from .samplers import AveragedSampler, Draw, build_sampler, uniform_noise
+from .samplers import AveragedSampler, Draw, NegativeSource, build_sampler
 
 SINGLE = Dist()  # one process, no data parallelism
 GRID_N = 100  # a 10x10 grid of samples from a fixed z each epoch
@@ -82,11 +81,26 @@ class DrawStep(nn.Module):
 
 
 class Trainer:
-    """Holds the energy E, the sampler (G(z) or the VCD transition), their optimisers and the run
-    dir; with ema_decay also the sampler's moving average, which `eval_sampler` returns, and with
-    mi_entropy_weight the statistics network `infomax`, in the sampler's optimiser."""
+    """Holds the energy E, the sampler (a `samplers.NegativeSource`: G(z), the VCD transition or
+    Langevin chains on E), the objective (`objectives.Objective`, with the networks it owns),
+    their optimisers and the run dir; with ema_decay also the sampler's moving average, which
+    `eval_sampler` returns.
 
-    def __init__(self, cfg: Config, image_shape, device: Optional[torch.device] = None, group: Dist = SINGLE):
+    `sampler` and `objective` replace the ones the config names: a `NegativeSource` (or a callable
+    that takes the energy and returns one) and an `Objective`. The objective's own weights are
+    stepped with the sampler's, and both are saved in the checkpoint.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        image_shape,
+        device: Optional[torch.device] = None,
+        group: Dist = SINGLE,
+        *,
+        sampler: Optional[NegativeSource | Callable[[nn.Module], NegativeSource]] = None,
+        objective: Optional[Objective] = None,
+    ):
         self.cfg = cfg
         self.device = device or resolve_device(cfg.device)
         self.run_dir = cfg.run_dir
@@ -97,45 +111,40 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # the same initial weights in every process
         self.memory_format = torch.channels_last if cfg.channels_last and cfg.arch == "conv" else None
         self.energy = build_energy(cfg, image_shape).to(self.device, memory_format=self.memory_format)
-        self.sampler = globalise_batch_norm(build_sampler(cfg, image_shape), group).to(
-            self.device, memory_format=self.memory_format
-        )
-        self.sampler_ema = AveragedSampler(self.sampler, cfg.ema_decay) if cfg.ema_decay else None
-        self.infomax = (  # mi_entropy_weight's statistics network T(x, z), stepped with the sampler
-            InfoMaxEntropy(math.prod(image_shape), cfg.z_dim, cfg.hidden).to(self.device)
-            if cfg.mi_entropy_weight
-            else None
-        )
-        self.objective = objectives.build_objective(cfg, group.batch_mean if group.enabled else None, self.infomax)
-        if cfg.r1_penalty and (group.enabled or cfg.compile):
+        if sampler is None:
+            sampler = build_sampler(cfg, image_shape, self.energy)
+        elif not isinstance(sampler, nn.Module):  # a factory of the energy
+            sampler = sampler(self.energy)
+        self.sampler = globalise_batch_norm(sampler, group).to(self.device, memory_format=self.memory_format)
+        if group.enabled and not self.sampler.distributable:
             raise ConfigError(
-                "r1_penalty differentiates through the energy's input gradient, which DistributedDataParallel and "
-                "torch.compile do not support; run it in one process without compile=true, or set r1_penalty=0"
+                f"the {type(self.sampler).__name__}'s draws cannot be sharded over torchrun's processes; "
+                "run it in one process"
             )
-        for key, why in (
-            ("nn_entropy_weight", "finds nearest neighbours within the whole batch, which torchrun splits up"),
-            ("mi_entropy_weight", "trains a statistics network that torchrun does not synchronise over processes"),
-        ):
-            if getattr(cfg, key) and group.enabled:
-                raise ConfigError(f"{key} {why}; run it in one process, or set {key}=0")
+        trained = self.sampler.trainable
+        self.sampler_ema = AveragedSampler(self.sampler, cfg.ema_decay) if cfg.ema_decay and trained else None
+        batch_mean = group.batch_mean if group.enabled else None
+        self.objective = (objective or objectives.build_objective(cfg, image_shape, batch_mean)).to(self.device)
+        problem = self.objective.unsupported(distributed=group.enabled, compiled=cfg.compile)
+        if problem:
+            raise ConfigError(problem)
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
         self.unwrap()
         if group.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.energy_step = DDP(self.energy, device_ids=ids)  # buffers (spectral norm's u, v) come from rank 0
-            self.draw_step = DDP(self.draw_step, device_ids=ids)  # no buffers: BN keeps no running stats
+            if trained:
+                self.draw_step = DDP(self.draw_step, device_ids=ids)  # no buffers: BN keeps no running stats
         if cfg.compile:
             self.energy_fwd, self.energy_step, self.draw_step = (
                 torch.compile(m) for m in (self.energy_fwd, self.energy_step, self.draw_step)
             )
         self.opt_e = build_optimizer(cfg, self.energy.parameters())
-        infomax = [] if self.infomax is None else list(self.infomax.parameters())
-        self.opt_g = build_optimizer(cfg, [*self.sampler.parameters(), *infomax])
+        generator = [*self.sampler.parameters(), *self.objective.generator_parameters()]
+        self.opt_g = build_optimizer(cfg, generator) if trained and generator else None
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.noise_reseeded = False  # set by load_state_dict: a checkpoint from another kind of device
-        fixed = torch.Generator().manual_seed(cfg.seed + 2)
-        self.fixed_z = uniform_noise(GRID_N, cfg.z_dim, generator=fixed).to(self.device)
-        self.fixed_x: Optional[torch.Tensor] = None  # VCD: validation images for the figures
+        self.fixed_x: Optional[torch.Tensor] = None  # conditional samplers: validation images for the figures
         self.step = 0
 
     # ---- one iteration of Algorithm 1 or 2 ------------------------------------------------
@@ -161,22 +170,10 @@ class Trainer:
         def noise():  # the global batch's noise, this process's slice
             return shard(self.sampler.noise(n_global, self.noise_rng))
 
-        self.energy.requires_grad_(False)  # generator steps need no energy weight gradients
-        for _ in range(self.cfg.k):
-            with self.autocast():
-                draw = self.draw_step(n, cond, noise(), self.objective.needs_recon)
-                fake_out = self.energy_fwd(draw.x)
-            loss_g, stats_g = self.objective.generator_loss(fp32(fake_out), fp32(draw))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.opt_g.step()
-        if self.sampler_ema is not None:
-            self.sampler_ema.update_parameters(self.sampler)
-        self.energy.requires_grad_(True)
-
+        stats_g = self._generator_steps(n, cond, noise) if self.sampler.trainable else {}
         with torch.no_grad(), self.autocast():
-            fake = self.sampler.draw(n, cond, noise=noise()).x
-        inputs = torch.cat([x, fake.to(x.dtype)]).requires_grad_(self.objective.needs_input_grad)  # (2B, C, H, W)
+            draw = self.sampler.draw(n, cond, noise=noise())  # Langevin chains take their own x-gradients
+        inputs = torch.cat([x, draw.x.to(x.dtype)]).requires_grad_(self.objective.needs_input_grad)  # (2B, C, H, W)
         with self.autocast():
             out = self.energy_step(inputs)  # one pass over real and generated: E has no batch norm
         out = fp32(out)
@@ -190,6 +187,7 @@ class Trainer:
         stats = {
             **stats_g,
             **stats_e,
+            **(draw.stats or {}),
             "energy_real": real_out.energy.detach().mean(),
             "energy_fake": fake_out.energy.detach().mean(),
             "logit_abs_fake": fake_out.logits.detach().abs().mean(),
@@ -197,6 +195,22 @@ class Trainer:
         if diagnostics and self.cfg.energy == "multimodal":
             stats.update(dead_zones(fake_out.logits, self.cfg.prob_clip), expert_rank=expert_rank(real_out.logits))
         return self.group.average(stats)
+
+    def _generator_steps(self, n: int, cond: Optional[torch.Tensor], noise) -> Dict[str, torch.Tensor]:
+        """The sampler's k steps on the objective's generator loss; the last step's statistics."""
+        self.energy.requires_grad_(False)  # generator steps need no energy weight gradients
+        for _ in range(self.cfg.k):
+            with self.autocast():
+                draw = self.draw_step(n, cond, noise(), self.objective.needs_recon)
+                fake_out = self.energy_fwd(draw.x)
+            loss_g, stats_g = self.objective.generator_loss(fp32(fake_out), fp32(draw))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+        if self.sampler_ema is not None:
+            self.sampler_ema.update_parameters(self.sampler)
+        self.energy.requires_grad_(True)
+        return stats_g
 
     def unwrap(self) -> None:
         """Drop the DistributedDataParallel and compile wrappers; the trainer then runs single-process."""
@@ -212,33 +226,34 @@ class Trainer:
         return self.sampler if self.sampler_ema is None else self.sampler_ema.module
 
     @torch.no_grad()
-    def samples(self, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """G(z) for the fixed grid noise (or `z`), (N, C, H, W) in [0, 1]."""
-        return self.eval_sampler(len(z) if z is not None else GRID_N, z=self.fixed_z if z is None else z)
+    def samples(self, n: int = GRID_N, seed: Optional[int] = None) -> torch.Tensor:
+        """n samples of an unconditional sampler from the noise of `seed` (default: the run's
+        fixed grid noise, the same every epoch), (N, C, H, W) in [0, 1]."""
+        rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 2 if seed is None else seed)
+        return self.eval_sampler(n, rng=rng)
 
     @torch.no_grad()
     def figure(self) -> Optional[torch.Tensor]:
-        """The per-epoch image: a 10x10 grid of G(z), or for VCD three grids side by side,
-        validation inputs x | reconstructions x_bar | transitions x~ (as Figure 3); None for
-        data that are not images (2-D points)."""
+        """The per-epoch image: a 10x10 grid of samples, or for a conditional sampler grids side by
+        side, validation inputs x | (VCD: reconstructions x_bar |) transitions x~ (as Figure 3);
+        None for data that are not images (2-D points)."""
         if len(self.image_shape) != 3:
             return None
         if not self.sampler.conditional:
             return make_grid(self.samples(), nrow=10)
         x = self.fixed_x
         rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 3)  # the same noise every epoch
-        return side_by_side(
-            [
-                make_grid(x, nrow=10),
-                make_grid(self.eval_sampler(x, noise=False), nrow=10),
-                make_grid(self.eval_sampler(x, rng=rng), nrow=10),
-            ]
-        )
+        reconstruct = getattr(self.eval_sampler, "reconstruct", None)  # VCD's x_bar
+        panels = [x, *([reconstruct(x)] if reconstruct else []), self.eval_sampler(x, rng=rng)]
+        return side_by_side([make_grid(p, nrow=10) for p in panels])
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict:
-        ema = {} if self.sampler_ema is None else {"sampler_ema": self.sampler_ema.state_dict()}
-        infomax = {} if self.infomax is None else {"infomax": self.infomax.state_dict()}
+        parts = {
+            "sampler_ema": self.sampler_ema.state_dict() if self.sampler_ema is not None else None,
+            "objective": self.objective.state_dict() or None,  # only an objective that owns networks
+            "opt_g": self.opt_g.state_dict() if self.opt_g is not None else None,
+        }
         return {
             "config": self.cfg.to_dict(),
             "step": self.step,
@@ -246,11 +261,9 @@ class Trainer:
             "energy": self.energy.state_dict(),
             "sampler": self.sampler.state_dict(),
             "opt_e": self.opt_e.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
             "noise_rng": self.noise_rng.get_state(),
             "torch_rng": torch.get_rng_state(),
-            **ema,
-            **infomax,
+            **{k: v for k, v in parts.items() if v is not None},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -259,12 +272,10 @@ class Trainer:
         # a checkpoint saved without ema_decay has no average; turned on at resume, its first update copies
         if self.sampler_ema is not None and "sampler_ema" in state:
             self.sampler_ema.load_state_dict(state["sampler_ema"])
-        if (self.infomax is None) != ("infomax" not in state):
-            raise ValueError(f"it was trained with{'' if 'infomax' in state else 'out'} mi_entropy_weight's network")
-        if self.infomax is not None:
-            self.infomax.load_state_dict(state["infomax"])
+        self.objective.load_checkpoint(state)
         self.opt_e.load_state_dict(state["opt_e"])
-        self.opt_g.load_state_dict(state["opt_g"])
+        if self.opt_g is not None:
+            self.opt_g.load_state_dict(state["opt_g"])
         self.noise_reseeded = self._restore_noise_rng(state["noise_rng"].cpu(), state["step"])
         torch.set_rng_state(state["torch_rng"].cpu())  # RNG states are CPU byte tensors, wherever loaded
         self.step = state["step"]
@@ -315,8 +326,9 @@ def _resume(trainer: Trainer, run_dir: Path) -> None:
         )
 
 
-def train(cfg: Config, resume: bool = False) -> Trainer:
+def train(cfg: Config, resume: bool = False, **parts) -> Trainer:
     """Train per `cfg`, or continue the run in `cfg.run_dir` when `resume`; returns the Trainer.
+    `parts` (`sampler=`, `objective=`) replace what the config names, as `Trainer` takes them.
 
     Under torchrun, every process calls this; process 0 alone writes the run directory.
     """
@@ -327,13 +339,13 @@ def train(cfg: Config, resume: bool = False) -> Trainer:
     try:
         if group.main:  # writes nothing: another process's run, or an old run's files
             check_run_dir(cfg.run_dir, resume)
-        return _train(cfg, resume, device, group)
+        return _train(cfg, resume, device, group, parts)
     finally:
         gc.collect()  # free the DDP wrappers while the process group still exists
         distributed.teardown()
 
 
-def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trainer:
+def _train(cfg: Config, resume: bool, device: torch.device, group: Dist, parts: dict) -> Trainer:
     run_dir = cfg.run_dir
     if device.type == "cuda":
         device = torch.device("cuda", group.local_rank)
@@ -345,7 +357,7 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist) -> Trai
         )
     train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
     images = train_set.images[: cfg.train_limit] if cfg.train_limit else train_set.images
-    trainer = Trainer(cfg, train_set.image_shape, device, group)
+    trainer = Trainer(cfg, train_set.image_shape, device, group, **parts)
     images = images.to(trainer.device)  # uint8 on the device: batches need no host transfer
     if trainer.sampler.conditional:
         val = load_dataset(cfg.dataset, "val", cfg.data_dir).images[:GRID_N]
@@ -407,7 +419,7 @@ def _run(trainer: Trainer, images: torch.Tensor, resume: bool, group: Dist) -> T
                     values["images_per_s"] = round((trainer.step - tick_step) * per_step / (now - tick), 1)
                     tick, tick_step = now, trainer.step
                     logger.scalars(trainer.step, values)
-                    bar.set_postfix(loss_e=values["loss_e"], loss_g=values["loss_g"], img_s=values["images_per_s"])
+                    bar.set_postfix({k: values[k] for k in ("loss_e", "loss_g", "images_per_s") if k in values})
                 if save:
                     if main:
                         save_checkpoint(trainer.state_dict(), run_dir / "last.pt")

@@ -62,6 +62,7 @@ DATASETS: Dict[str, Dataset] = {
     )
 }
 SPLITS = ("train", "val", "test")
+DATA_BOX = (0.0, 1.0)  # every dataset lies in [0, 1]^d: pixels scaled to [0, 1], 2-D points mapped into it
 
 
 @dataclass
