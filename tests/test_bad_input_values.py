@@ -31,8 +31,8 @@ def sample_nan_weights(w):
     return ["sample", w.run], "holds NaN or inf weights (sampler."
 
 
-def sample_vcd_run(w):
-    return ["sample", w.fake_run("vcd", objective="vcd", code_dim=8)], "is a VCD run"
+def sample_langevin_zero_step(w):
+    return ["sample", w.run, "--langevin-steps", "2", "--langevin-step-size", "0"], "must be a number > 0"
 
 
 def sample_points_run(w):
@@ -67,7 +67,7 @@ SILENT = {
     "resume-a-finished-run": resume(message="nothing to do; raise epochs= or max_steps="),
     "resume-max-steps-reached": resume("max_steps=8", message="nothing to do"),
     "sample-nan-weights": sample_nan_weights,
-    "sample-vcd-run": sample_vcd_run,
+    "sample-langevin-zero-step": sample_langevin_zero_step,
     "sample-points-run": sample_points_run,
     "sample-one-image": lambda w: (["sample", w.run, "--n", "1"], "must be an integer >= 2"),
     "sample-missing-checkpoint": lambda w: (["sample", w.run, "--checkpoint", "epoch_009.pt"], "no checkpoint at"),

@@ -87,3 +87,44 @@ def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
     assert main(["train", *tiny, "name=v", "max_steps=1"]) == 0
     assert main(["augment", str(tmp_path / "v"), *args]) == 2
     assert "not a VCD run" in capsys.readouterr().err
+
+
+def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    from vgan import runs
+    from vgan.samplers import langevin
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    trainer = vgan.load_run(run)
+    refine = runs.langevin_on(trainer, 3, 0.05, 0.01)
+    assert (refine.steps, refine.step_size, refine.noise_scale, refine.init) == (3, 0.05, 0.01, "data")
+    x = trainer.samples(4, 0)
+    want, _ = langevin(trainer.energy, x, steps=3, step_size=0.05, noise=0.01, rng=torch.Generator().manual_seed(1))
+    assert torch.equal(refine(x, rng=torch.Generator().manual_seed(1)), want)  # G(z), then 3 steps on E
+    assert main(["sample", str(run), "--n", "4", "--langevin-steps", "3", "--langevin-step-size", "0.05"]) == 0
+    assert main(["chain", str(run), "--langevin-steps", "2", "--steps", "2", "--n", "3"]) == 0
+    assert Image.open(run / "chain.png").size == (3 * 30 + 2, 3 * 30 + 2)
+    assert main(["chain", str(run)]) == 2 and "--langevin-steps K" in capsys.readouterr().err
+    argv = ["augment", str(run), "--langevin-steps", "2", "--epochs", "1", "--labels", "100", "--eval-n", "100"]
+    assert main(argv) == 0
+    assert "Langevin (" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--metrics", "loglik", "--ais-temperatures", "20", "--ais-runs", "2"]) == 0
+    result = json.loads((run / "evaluate.json").read_text())
+    assert result["ais_runs"] == 2 and result["ais_temperatures"] == 20 and result["ais_chains"] == 50
+    # Eq. 8 bounds E in [0, K ln 2], so log p(x) on the unit box lies within K ln 2 of 0 (K = 8)
+    assert abs(result["loglik_nats"]) <= 8 * 0.6932 and result["log_z"] <= 0.0
+
+
+def test_cd_run_samples_by_its_own_chains_and_leaves_its_buffer(tiny, tmp_path):
+    keys = ["objective=cd", "langevin_steps=2", "buffer_size=100", "name=cd"]
+    assert main(["train", *tiny, *keys]) == 0
+    checkpoint = (tmp_path / "cd" / "last.pt").read_bytes()
+    trainer = vgan.load_run(tmp_path / "cd")
+    before = trainer.sampler.buffer.clone()
+    assert trainer.samples(9, 0).shape == (9, 1, 28, 28) and torch.equal(trainer.sampler.buffer, before)
+    assert main(["sample", str(tmp_path / "cd"), "--n", "9"]) == 0
+    assert main(["chain", str(tmp_path / "cd"), "--n", "2", "--steps", "1"]) == 0  # its own Langevin settings
+    assert (tmp_path / "cd" / "last.pt").read_bytes() == checkpoint

@@ -68,9 +68,24 @@ def _configs(args: argparse.Namespace) -> None:
         raise ConfigError(f"{len(failed)} of {len(errors)} presets do not validate ({', '.join(failed)}); fix them")
 
 
+def _langevin(args: argparse.Namespace) -> dict:
+    """The --langevin-* flags as keywords."""
+    return dict(
+        langevin_steps=args.langevin_steps,
+        langevin_step_size=args.langevin_step_size,
+        langevin_noise=args.langevin_noise,
+    )
+
+
 def _sample(args: argparse.Namespace) -> None:
     path = runs.sample(
-        args.run_dir, n=args.n, out=args.out, seed=args.seed, checkpoint=args.checkpoint, device=args.device or "cpu"
+        args.run_dir,
+        n=args.n,
+        out=args.out,
+        seed=args.seed,
+        checkpoint=args.checkpoint,
+        device=args.device or "cpu",
+        **{**_langevin(args), "langevin_steps": args.langevin_steps or 0},
     )
     print(f"wrote {path}")
 
@@ -98,7 +113,15 @@ def _reconstruct(args: argparse.Namespace) -> None:
 def _chain(args: argparse.Namespace) -> None:
     from .evaluation import chain
 
-    path = chain(args.run_dir, steps=args.steps, n=args.n, out=args.out, seed=args.seed, device=args.device or "cpu")
+    path = chain(
+        args.run_dir,
+        steps=args.steps,
+        n=args.n,
+        out=args.out,
+        seed=args.seed,
+        device=args.device or "cpu",
+        **_langevin(args),
+    )
     print(f"wrote {path}")
 
 
@@ -106,7 +129,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate
 
     metrics = args.metrics.split(",") if args.metrics else None
-    _print_result(evaluate(args.run_dir, metrics, args.n, args.device or "cpu"))
+    ais = {k: getattr(args, f"ais_{k}") for k in ("chains", "runs", "temperatures", "leapfrog")}
+    ais = {k: v for k, v in ais.items() if v is not None}
+    _print_result(evaluate(args.run_dir, metrics, args.n, args.device or "cpu", ais))
 
 
 def _probe(args: argparse.Namespace) -> None:
@@ -129,6 +154,7 @@ def _augment(args: argparse.Namespace) -> None:
         bn_stats=args.bn_stats,
         weighting=args.weighting,
         device=args.device or "cpu",
+        **_langevin(args),
     )
     _print_result(result)
 
@@ -164,6 +190,21 @@ def _reader(sub, name: str, func, run_dir_help: Optional[str] = None, **kwargs) 
     p.add_argument("--device", choices=("cpu", "cuda"), help="device to run on (default cpu)")
     p.set_defaults(func=func)
     return p
+
+
+def _langevin_flags(p: argparse.ArgumentParser, what: str) -> None:
+    """--langevin-steps, -step-size, -noise: Langevin x <- clamp(x - a grad E + s xi, [0, 1]) on a run's energy."""
+    p.add_argument("--langevin-steps", type=number(positive), help=f"{what}: this many Langevin steps on E(x)")
+    p.add_argument(
+        "--langevin-step-size",
+        type=number(positive, float),
+        help="a, the step along -grad E (default: the run's langevin_step_size)",
+    )
+    p.add_argument(
+        "--langevin-noise",
+        type=number(at_least(0), float),
+        help="s, the noise's std per coordinate (default: the run's langevin_noise)",
+    )
 
 
 def _image_writer(sub, name: str, func, *, n: int, out: str, noise: str, **kwargs) -> argparse.ArgumentParser:
@@ -213,9 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
         n=100,
         out="sample.png",
         noise="the noise z",
-        help="a grid of samples G(z) from a run's checkpoint",
+        help="a grid of samples from a run's checkpoint: G(z), CD chains, or transitions of validation images",
     )
     p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
+    _langevin_flags(p, "refine the samples")
 
     p = sub.add_parser(
         "plot",
@@ -254,9 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
         n=30,
         out="chain.png",
         noise="the transition noise",
-        help="VCD: a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain",
+        help="a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain: VCD's learned transitions, "
+        "or Langevin steps on any run's energy",
     )
     p.add_argument("--steps", type=number(positive), default=9, help="transition steps after x (default 9)")
+    _langevin_flags(p, "each transition")
 
     p = _reader(
         sub,
@@ -265,10 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="mode coverage, FID/KID and energy OOD AUROC of a run",
         description="2-D mixtures and StackedMNIST: modes covered and sample quality; image datasets: "
         "FID and KID against the test split (with the real-vs-real floor) and the AUROC of "
-        "E(x) against other datasets and uniform noise. Saves RUN_DIR/evaluate.json.",
+        "E(x) against other datasets and uniform noise; every dataset: the test split's log-likelihood "
+        "under p(x) ~ exp(-E(x)) on [0, 1]^d, log Z by annealed importance sampling. Saves RUN_DIR/evaluate.json.",
     )
-    p.add_argument("--metrics", help="comma-separated subset of modes, fid, ood (default: all that apply)")
+    p.add_argument("--metrics", help="comma-separated subset of modes, fid, ood, loglik (default: all that apply)")
     p.add_argument("--n", type=number(at_least(2)), help="samples to generate (default 2500 for modes, 10000 for fid)")
+    for key, default in (("chains", 25), ("runs", 4), ("temperatures", 500), ("leapfrog", 4)):
+        p.add_argument(f"--ais-{key}", type=number(positive), help=f"loglik: AIS {key} (default {default})")
 
     p = _reader(
         sub,
@@ -296,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--labels", type=number(positive), default=1000, help="labelled training images (default 1000)")
     p.add_argument("--no-augment", action="store_true", help="the baseline row: no transitions")
+    _langevin_flags(p, "transitions from each labelled image, for any run")
     p.add_argument("--dataset", help="dataset of the baseline row when no RUN_DIR is given")
     p.add_argument("--epochs", type=number(positive), default=200, help="default 200, as the authors")
     p.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds, e.g. 0,1,2")

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from ..data import as_float, epoch_order, load_dataset
 from ..errors import ConfigError
 from ..networks import glorot_init
-from ..runs import load_run
+from ..runs import langevin_on, load_run
 from ..samplers import TransitionSampler
 from .classifier import accuracy
 from .inputs import check_augment
@@ -161,7 +161,7 @@ def classifier_step(
     opt: torch.optim.Optimizer,
     x: torch.Tensor,
     y: torch.Tensor,
-    sampler: Optional[TransitionSampler] = None,
+    sampler: Optional[nn.Module] = None,
     rng: Optional[torch.Generator] = None,
     weighting: str = "sum",
     bn_stats: str = "real",
@@ -184,7 +184,7 @@ def classifier_step(
 
 def train_augmented(
     dataset: str,
-    sampler: Optional[TransitionSampler],
+    sampler: Optional[nn.Module],
     *,
     labels: int = 1000,
     epochs: int = 200,
@@ -246,10 +246,14 @@ def augment(
     bn_stats: str = "real",
     weighting: str = "sum",
     device: str = "cpu",
+    langevin_steps: Optional[int] = None,
+    langevin_step_size: Optional[float] = None,
+    langevin_noise: Optional[float] = None,
 ) -> Dict[str, object]:
-    """Table 2 for one row: with a VCD run's transitions (run_dir), or the no-augmentation
-    baseline (`no_augment`, or no run_dir and `dataset` named). Mean and std of the test error
-    over seeds, each seed's result, and the protocol."""
+    """Table 2 for one row: with a VCD run's transitions (run_dir), with `langevin_steps` Langevin
+    steps on a run's energy from each labelled image as the transition (any run; `runs.langevin_on`),
+    or the no-augmentation baseline (`no_augment`, or no run_dir and `dataset` named). Mean and std
+    of the test error over seeds, each seed's result, and the protocol."""
     check_augment(labels=labels, epochs=epochs, seeds=seeds, eval_n=eval_n, dataset=dataset)
     _check_protocol(bn_stats, weighting)
     sampler, data_dir = None, None
@@ -258,8 +262,13 @@ def augment(
         dataset, data_dir = trainer.cfg.dataset, trainer.cfg.data_dir
         if no_augment:  # the baseline row on this run's data
             run_dir = None
+        elif langevin_steps:  # Langevin transitions on the run's energy, for any run
+            sampler = langevin_on(trainer, langevin_steps, langevin_step_size, langevin_noise)
         elif not isinstance(trainer.sampler, TransitionSampler):
-            raise ConfigError(f"{run_dir} is not a VCD run; augmentation needs transitions (objective=vcd)")
+            raise ConfigError(
+                f"{run_dir} is not a VCD run; augmentation needs transitions (objective=vcd), or pass "
+                "--langevin-steps K for Langevin transitions on its energy"
+            )
         else:
             sampler = trainer.eval_sampler.requires_grad_(False)
     if dataset is None:
@@ -282,7 +291,10 @@ def augment(
     return summarise(
         rows,
         {
-            "row": f"VCD ({run_dir})" if run_dir else "No augmentation",
+            "row": (f"Langevin ({run_dir})" if langevin_steps else f"VCD ({run_dir})")
+            if run_dir
+            else "No augmentation",
+            "langevin": _langevin_protocol(sampler) if langevin_steps and sampler is not None else None,
             "dataset": dataset,
             "labels": labels,
             "epochs": epochs,
@@ -292,6 +304,10 @@ def augment(
             "seeds": list(seeds),
         },
     )
+
+
+def _langevin_protocol(sampler) -> Dict[str, float]:
+    return {"steps": sampler.steps, "step_size": sampler.step_size, "noise": sampler.noise_scale}
 
 
 def summarise(rows: List[Dict[str, float]], protocol: Dict[str, object]) -> Dict[str, object]:

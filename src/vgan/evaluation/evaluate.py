@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -13,6 +14,7 @@ from ..checks import at_least, optional, require
 from ..data import DATASETS, Toy2D, as_float, load_dataset
 from ..energy import expert_rank
 from ..errors import ConfigError, DataError
+from ..likelihood import ais_log_z, log_likelihood
 from ..runs import load_run
 from ..train import Trainer
 from .classifier import load_classifier
@@ -24,8 +26,8 @@ DEFAULT_N = {"modes": 2500, "fid": 10_000}  # samples; StackedMNIST studies use 
 
 def metrics_for(dataset: str) -> List[str]:
     if isinstance(DATASETS[dataset], Toy2D) or dataset == "stackedmnist":
-        return ["modes"]
-    return ["fid", "ood"]
+        return ["modes", "loglik"]
+    return ["fid", "ood", "loglik"]
 
 
 @torch.no_grad()
@@ -71,9 +73,15 @@ def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 2
 
 
 def evaluate(
-    run_dir: str | Path, metrics: Optional[List[str]] = None, n: Optional[int] = None, device: str = "cpu"
+    run_dir: str | Path,
+    metrics: Optional[List[str]] = None,
+    n: Optional[int] = None,
+    device: str = "cpu",
+    ais: Optional[Dict[str, int]] = None,
 ) -> Dict[str, object]:
-    """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json."""
+    """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json.
+    `loglik` is the test split's mean log p(x) under p ~ exp(-E) on [0, 1]^d, with log Z by AIS
+    (`likelihood.ais_log_z`, its keywords in `ais`, e.g. {"chains": 50, "temperatures": 1000})."""
     require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
     trainer = load_run(run_dir, device=device)
     dataset = trainer.cfg.dataset
@@ -118,10 +126,31 @@ def evaluate(
                 continue
             if outliers.shape[1:] == inliers.shape[1:]:
                 results[f"auroc_vs_{other}"] = energy_auroc(energy, inliers, outliers)
+    if "loglik" in metrics:
+        results.update(test_log_likelihood(trainer, **(ais or {})))
     if trainer.cfg.energy == "multimodal":
         results.update(expert_ranks(trainer))
     write_atomic(trainer.run_dir / "evaluate.json", json.dumps(results, indent=2))
     return results
+
+
+def test_log_likelihood(trainer: Trainer, **ais) -> Dict[str, float]:
+    """The test split's mean log-likelihood (nats per input, bits per dimension) under the run's
+    energy read one input at a time, with log Z and its spread over independent AIS runs."""
+    energy = trainer.energy.alone()
+    test = as_float(load_dataset(trainer.cfg.dataset, "test", trainer.cfg.data_dir).images).to(trainer.device)
+    start = time.perf_counter()
+    z = ais_log_z(energy, trainer.image_shape, device=trainer.device, **ais)
+    return {
+        **log_likelihood(energy, test, z.log_z),
+        "log_z": z.log_z,
+        "log_z_std": z.log_z_std,
+        "ais_acceptance": z.acceptance,
+        "ais_chains": z.chains * len(z.log_z_runs),
+        "ais_runs": len(z.log_z_runs),
+        "ais_temperatures": z.temperatures,
+        "ais_seconds": round(time.perf_counter() - start, 1),
+    }
 
 
 @torch.no_grad()

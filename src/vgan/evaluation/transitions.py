@@ -14,8 +14,8 @@ from ..checks import at_least, optional, positive, require
 from ..data import as_float, chunks, load_dataset
 from ..errors import ConfigError
 from ..images import make_grid, save_image, side_by_side
-from ..runs import load_run
-from ..samplers import TransitionSampler
+from ..runs import langevin_on, load_run
+from ..samplers import LangevinSampler, TransitionSampler
 from .classifier import load_classifier
 
 
@@ -101,16 +101,30 @@ def chain(
     out: Optional[str | Path] = None,
     seed: int = 0,
     device: str = "cpu",
+    langevin_steps: Optional[int] = None,
+    langevin_step_size: Optional[float] = None,
+    langevin_noise: Optional[float] = None,
 ) -> Path:
     """Figure 5: a Markov chain x -> x~1 -> x~2 ... from n validation images, one row per step
-    (the first row is x). Written to `out` (default <run_dir>/chain.png)."""
+    (the first row is x). Written to `out` (default <run_dir>/chain.png). A VCD run steps by its
+    learned transition; with `langevin_steps` (or for a CD run, with its own settings) each step is
+    that many Langevin steps on the run's energy (`runs.langevin_on`), for any run."""
     if n < 2:
         raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
     require(steps, positive, "--steps", "take 1 or more transition steps")
-    trainer = _transition_run(run_dir, device)
+    trainer = load_run(run_dir, device=device)
+    if langevin_steps or isinstance(trainer.sampler, LangevinSampler):
+        transition = langevin_on(trainer, langevin_steps, langevin_step_size, langevin_noise)
+    elif isinstance(trainer.sampler, TransitionSampler):
+        transition = trainer.eval_sampler
+    else:
+        raise ConfigError(
+            f"{run_dir} was trained with objective '{trainer.cfg.objective}'; learned chains need a VCD run "
+            "(objective=vcd): pass --langevin-steps K to chain by Langevin dynamics on its energy instead"
+        )
     x = as_float(load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
     rows = [x]
     for _ in range(steps):
-        rows.append(trainer.eval_sampler(rows[-1], rng=rng))
+        rows.append(transition(rows[-1], rng=rng))
     return save_image(make_grid(torch.cat(rows), nrow=n), out or trainer.run_dir / "chain.png")

@@ -1,0 +1,79 @@
+"""A grid sweep of config keys around a preset: train each setting (a finished run is reused), evaluate
+it, and print one row per setting, best first.
+
+    python benchmarks/sweep.py toy25_cd --grid langevin_step_size=0.001,0.01,0.1 langevin_noise=0.001,0.01 \
+        --set max_steps=5000 --metrics modes --score high_quality_pct [--seeds 0] [--out-dir runs/sweeps]
+
+Each setting trains `vgan train --config PRESET <set> <grid point> seed=S name=...` into --out-dir, then
+runs `vgan evaluate RUN --metrics ...`; the rows (the grid point, the seed, every metric) are written
+to OUT_DIR/PRESET.json as they finish, so an interrupted sweep continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+from vgan.cli import main as vgan
+
+
+def points(grid: list) -> list:
+    """key=v1,v2 ... -> every combination, as lists of key=value strings."""
+    axes = [[f"{key}={v}" for v in values.split(",")] for key, _, values in (g.partition("=") for g in grid)]
+    return [list(p) for p in itertools.product(*axes)]
+
+
+def name_of(preset: str, point: list, seed: int) -> str:
+    short = "_".join(p.split("=")[1] for p in point)
+    return f"{preset.replace('/', '_')}_{short}_s{seed}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("preset")
+    parser.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="keys fixed for every point")
+    parser.add_argument("--metrics", required=True, help="vgan evaluate --metrics")
+    parser.add_argument("--n", help="vgan evaluate --n")
+    parser.add_argument("--score", required=True, help="the metric that ranks the rows")
+    parser.add_argument("--lower", action="store_true", help="a lower score is better (e.g. fid)")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--out-dir", default="runs/sweeps")
+    args = parser.parse_args()
+    out = Path(args.out_dir)
+    table = out / f"{args.preset.replace('/', '_')}.json"
+    rows = json.loads(table.read_text()) if table.is_file() else []
+    done = {r["name"] for r in rows}
+    for point in points(args.grid):
+        for seed in map(int, args.seeds.split(",")):
+            name = name_of(args.preset, point, seed)
+            if name in done:
+                continue
+            start = time.perf_counter()
+            keys = [*args.set, *point, f"seed={seed}", f"out_dir={out}", f"name={name}", "progress=false"]
+            rc = vgan(["train", "--config", args.preset, *keys])
+            seconds = round(time.perf_counter() - start, 1)
+            row = {"name": name, "point": point, "seed": seed, "train_rc": rc, "train_seconds": seconds}
+            if rc == 0:
+                evaluate = [
+                    "evaluate",
+                    str(out / name),
+                    "--metrics",
+                    args.metrics,
+                    *(["--n", args.n] if args.n else []),
+                ]
+                vgan(evaluate)
+                row.update(json.loads((out / name / "evaluate.json").read_text()))
+            rows.append(row)
+            table.parent.mkdir(parents=True, exist_ok=True)
+            table.write_text(json.dumps(rows, indent=1))
+    ranked = sorted(rows, key=lambda r: r.get(args.score, float("inf") if args.lower else float("-inf")))
+    for r in ranked if args.lower else ranked[::-1]:
+        print(f"{' '.join(r['point']):<60} seed {r['seed']}  {args.score} {r.get(args.score)}")
+
+
+if __name__ == "__main__":
+    main()
