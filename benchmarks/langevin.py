@@ -88,7 +88,8 @@ def sampling_costs(benchmark: str, batch: int, rounds: int) -> dict:
         sampler = build_sampler(cfg, shape, energy).eval()
         rng = torch.Generator().manual_seed(0)
         cond = torch.rand(batch, *shape)
-        draw = (lambda s=sampler: s(cond, rng=rng)) if sampler.conditional else (lambda s=sampler: s(batch, rng=rng))
+        arg = cond if sampler.conditional else batch
+        draw = lambda s=sampler, a=arg, g=rng: s(a, rng=g)  # noqa: E731
         with torch.no_grad():
             ms = alternate({method: draw}, 1, rounds)[method]
         out[f"{method}_ms_per_image"] = ms / batch
