@@ -149,10 +149,11 @@ class Trainer:
 
     # ---- one iteration of Algorithm 1 or 2 ------------------------------------------------
     def train_step(self, x: torch.Tensor, diagnostics: bool = True) -> Dict[str, torch.Tensor]:
-        """k generator steps, then one energy step.
+        """k generator steps (for a trained sampler), then one energy step on x against the
+        sampler's negatives (for CD: the ends of its Langevin chains).
 
-        x is the real batch (B, C, H, W); for VCD it is (2B, C, H, W), split as in the authors'
-        code into B real images and B images that the transitions are conditioned on. It is the
+        x is the real batch (B, C, H, W); for a conditional sampler (VCD, CD-k) it is (2B, C, H, W),
+        split as in the authors' code into B real images and B images that the draws start from. It is the
         global batch: with data parallelism each process keeps its own shard of each half and of
         the noise, which every process draws for the whole batch. `diagnostics=False` skips Eq. 8's
         dead-zone and expert-rank statistics, which the loop computes on logging steps alone.
