@@ -63,7 +63,8 @@ def main() -> None:
                 f"{varied:<8} {mult:>2} {images:>7} {epochs:>6} {r['seconds']:>8.1f} {per_image:>9.3f} "
                 f"{r['peak_mib']:>9.0f}"
             )
-            values.update({f"{varied}_x{mult}.seconds": r["seconds"], f"{varied}_x{mult}.peak_mib": r["peak_mib"]})
+            point_values = {"seconds": r["seconds"], "ms_per_image": per_image, "peak_mib": r["peak_mib"]}
+            values.update({f"{varied}_x{mult}.{k}": v for k, v in point_values.items()})
     if args.record:
         from vgan.records import record_benchmark
 

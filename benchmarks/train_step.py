@@ -280,6 +280,7 @@ def main() -> None:
                 f"{name}.ratio_min": min(ratios),
                 f"{name}.ratio_max": max(ratios),
                 f"{name}.gflop_it": ours["flops"] / 1e9,
+                f"{name}.gflop_s": gflop_s,
                 f"{name}.pct_peak": 100 * gflop_s / peak,
                 f"{name}.peak_mib": ours["peak_rss_mib"],
                 f"{name}.faults_it": statistics.median(r[0]["faults"] for r in rounds),

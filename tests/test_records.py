@@ -133,6 +133,14 @@ def test_the_docs_tables_match_the_committed_records():
     assert render_repo(REPO, check=True) == {}, "run `python -m vgan.records render` and commit the result"
 
 
+def test_every_committed_record_names_its_machine_command_and_scale():
+    records = load_records(REPO / "results")
+    assert len(records) > 50
+    for rid, rec in records.items():
+        assert rec["machine"].get("cpu") or rec["machine"].get("gpu"), rid
+        assert not any(p in rec["command"] for p in ("/work/", "/root/", "/home/")), rid
+
+
 def test_probe_records_its_result_with_the_runs_config_and_machine(trained_run, tmp_path, capsys):
     pytest.importorskip("sklearn")
     from vgan.cli import main as cli
