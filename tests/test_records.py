@@ -31,7 +31,7 @@ def test_a_record_holds_the_command_config_machine_date_scale_and_flat_values():
     rec = record({"fid": 91.3, "per": {"a": 1}}, config=cfg, date="2026-11-30", notes="seed 0")
     assert rec["schema"] == 1 and rec["kind"] == "evaluate" and rec["command"] == "vgan evaluate runs/x"
     assert rec["values"] == {"fid": 91.3, "per.a": 1} and rec["date"] == "2026-11-30" and rec["notes"] == "seed 0"
-    assert rec["config"] == {"name": "x", "dataset": "mnist", "k": 1}  # the keys off the defaults
+    assert rec["config"] == {"name": "x", "dataset": "mnist", "objective": "vgan", "arch": "mlp", "k": 1, "epochs": 10}
     assert rec["config_hash"] == config_hash(cfg.to_dict()) and len(rec["config_hash"]) == 16
     assert config_hash(Config(name="x", k=1)) == rec["config_hash"] != config_hash(Config(name="x", k=2))
     assert record({"a": 1})["config_hash"] is None and len(record({"a": 1})["date"]) == 10
@@ -150,7 +150,7 @@ def test_probe_records_its_result_with_the_runs_config_and_machine(trained_run, 
     assert f"recorded {path}" in capsys.readouterr().out
     rec = load_records(tmp_path / "results")["table1/tiny"]
     assert rec["kind"] == "probe" and rec["command"] == f"vgan probe {trained_run} --limit 300 --record {path}"
-    assert rec["scale"] == "MLP networks, 2 epochs, first 200 images, probe on 300 images a split"
+    assert rec["scale"] == "MLP networks, k = 3, 2 epochs, first 200 images; probe on 300 images a split"
     assert rec["config"]["hidden"] == 32 and "out_dir" not in rec["config"]  # no local paths
     run = json.loads((trained_run / "run.json").read_text())["sessions"][-1]
     assert rec["machine"] == run and 0 <= rec["values"]["test_error_pct"] <= 100

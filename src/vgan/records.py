@@ -66,13 +66,14 @@ def config_hash(config: Any) -> Optional[str]:
 
 
 def config_summary(config: Any) -> Optional[Dict[str, Any]]:
-    """The keys of a config that differ from vgan.Config's defaults (its name and dataset always)."""
+    """The keys of a config that say what it is (name, dataset, objective, arch, k, epochs) and every
+    other key that differs from vgan.Config's defaults."""
     if config is None:
         return None
     from .config import Config
 
     values, defaults = _config_dict(config), Config().to_dict()
-    keep = ("name", "dataset")
+    keep = ("name", "dataset", "objective", "arch", "k", "epochs")
     return {k: v for k, v in values.items() if k in keep or defaults.get(k, object()) != v}
 
 
@@ -213,12 +214,12 @@ def load_records(root: str | Path = ROOT) -> Dict[str, Dict[str, Any]]:
 
 
 def scale_of(config: Any) -> str:
-    """A run's scale in a few words: "MLP networks, 10 epochs" (and its image limit, if any)."""
+    """A run's scale in a few words: "MLP networks, k = 3, 10 epochs" (and its image limit, if any)."""
     c = _config_dict(config)
     nets = "MLP networks" if c["arch"] == "mlp" else "conv networks"
     limit = f", first {c['train_limit']:,} images" if c.get("train_limit") else ""
     steps = f", at most {c['max_steps']:,} iterations" if c.get("max_steps") else ""
-    return f"{nets}, {c['epochs']} epochs{limit}{steps}"
+    return f"{nets}, k = {c['k']}, {c['epochs']} epochs{limit}{steps}"
 
 
 def record_result(
@@ -229,18 +230,20 @@ def record_result(
     run_dir: Optional[str | Path] = None,
     scale: Optional[str] = None,
     argv: Optional[List[str]] = None,
+    program: str = "vgan",
 ) -> Path:
-    """Write the record of a command's `result` to `path`: the command line (`argv`, default this
-    process's), the config, machine and scale of `run_dir` when given (else this machine and
-    `scale`). What `--record PATH` does for vgan evaluate, probe, augment and reproduce."""
+    """Write the record of a command's `result` to `path`: the command line (`program` and `argv`,
+    default this process's arguments), the config, machine and scale of `run_dir` when given (else
+    this machine and `scale`). What `--record PATH` does for vgan evaluate, probe, augment and reproduce."""
     config = None
     if run_dir is not None:
         from .config import load_config
 
         config = load_config(Path(run_dir) / "config.yaml")
     where = scale_of(config) if config is not None else None
-    scale = ", ".join(s for s in (where, scale) if s) or "unspecified"
-    rec = make_record(kind, result, command=command_line(argv), scale=scale, config=config, run_dir=run_dir)
+    scale = "; ".join(s for s in (where, scale) if s) or "unspecified"
+    command = command_line(argv, program)
+    rec = make_record(kind, result, command=command, scale=scale, config=config, run_dir=run_dir)
     return write_record(rec, path)
 
 

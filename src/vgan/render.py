@@ -14,7 +14,7 @@ run it). A spec is one of:
     NAME:                                  # a table, one row per record
       header: [run, modes, KL]
       cells: ["{label}", "{r[modes]:,}", "{r[kl]:.3f}"]
-      rows:
+      rows:                                # `defaults:` holds constants every row shares
         - {record: stackedmnist/seeds/stable_s0, label: "seed 0"}
     NAME: {text: "{r[fid.mean]:.1f}", record: mnist/seeds/stable}     # inline text
     NAME: {figure: mnist/figures/default, alt: "samples"}             # an image and its provenance
@@ -81,6 +81,16 @@ class View:
         return f"{cpu}, {m['threads']} threads" if m.get("threads") else cpu
 
 
+class _Unusable:
+    """A constant whose template failed: formatting it raises that error."""
+
+    def __init__(self, error: str):
+        self.error = error
+
+    def __format__(self, spec: str) -> str:
+        raise RecordError(self.error)
+
+
 class _Formatter(string.Formatter):
     def format_field(self, value: Any, spec: str) -> str:
         if value is None or isinstance(value, Missing):
@@ -111,12 +121,21 @@ def _namespace(row: Dict[str, Any], records: Dict[str, Dict], asked: Dict[str, b
         if rid not in records:
             raise RecordError(f"{where} names record {rid}, which is not under {ROOT}/; add it or fix the name")
         ns[alias] = View(rid, records[rid], asked)
-    return {"P": PAPER, **ns}
+    ns = {"P": PAPER, **ns}
+    for key, value in list(ns.items()):  # a constant may itself be a template: "{P[table2][mnist][No augmentation]}"
+        if isinstance(value, str) and "{" in value:
+            try:
+                ns[key] = _fill(value, ns, where)
+            except RecordError as e:  # an error only where a cell uses it (a row may override the cells)
+                ns[key] = _Unusable(str(e))
+    return ns
 
 
 def _fill(template: str, ns: Dict[str, Any], where: str) -> str:
     try:
         return FORMAT.format(str(template), **ns)
+    except RecordError:
+        raise
     except (KeyError, AttributeError, IndexError, ValueError, TypeError) as e:
         raise RecordError(f"{where}: template {template!r} fails ({type(e).__name__}: {e})") from None
 
@@ -136,7 +155,7 @@ def _table(name: str, spec: Dict, records: Dict[str, Dict]) -> str:
     lines = ["| " + " | ".join(spec["header"]) + " |", "|" + "---|" * len(spec["header"])]
     for i, row in enumerate(spec["rows"]):
         where = f"table {name}, row {i + 1}"
-        ns = _namespace(row, records, asked, where)
+        ns = _namespace({**(spec.get("defaults") or {}), **row}, records, asked, where)
         cells = [_cell(_fill(t, ns, where)) for t in row.get("cells") or spec["cells"]]
         if len(cells) != len(spec["header"]):
             raise RecordError(f"{where} has {len(cells)} cells for {len(spec['header'])} columns; fix the spec")
