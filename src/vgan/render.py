@@ -24,7 +24,8 @@ run it). A spec is one of:
 Templates are Python format strings. `r` is the row's record (`records: {alias: id}` adds more):
 `{r[key]}` reads a value, `{r.command}`, `{r.date}`, `{r.scale}` and `{r.where}` (its machine in
 a few words) read the record; `P` is the paper's numbers (vgan.reproduce.PAPER), and any other
-key of the row is a constant. A value a record lacks renders as "—", but a key that no row of a
+key of the row is a constant, `{name}` in a template or `$name` spliced into one before it is
+formatted (`{r[$metric.seed$s]}`). A value a record lacks renders as "—", but a key that no row of a
 table has is an error (a typo).
 """
 
@@ -43,6 +44,7 @@ from .records import ROOT, RecordError, load_records
 SPECS = Path(ROOT) / "tables"
 MARK = re.compile(r"<!-- records:([\w./-]+) -->(.*?)<!-- /records -->", re.S)
 DASH = "—"
+DOLLAR = re.compile(r"\$(\w+)")
 
 
 class Missing:
@@ -132,8 +134,12 @@ def _namespace(row: Dict[str, Any], records: Dict[str, Dict], asked: Dict[str, b
 
 
 def _fill(template: str, ns: Dict[str, Any], where: str) -> str:
+    def constant(match: re.Match) -> str:  # `$name`: a row's constant spliced in before formatting
+        value = ns.get(match.group(1))
+        return str(value) if isinstance(value, (str, int, float)) else match.group(0)
+
     try:
-        return FORMAT.format(str(template), **ns)
+        return FORMAT.format(DOLLAR.sub(constant, str(template)), **ns)
     except RecordError:
         raise
     except (KeyError, AttributeError, IndexError, ValueError, TypeError) as e:
