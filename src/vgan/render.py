@@ -158,7 +158,7 @@ def _cell(text: str) -> str:
 
 def _table(name: str, spec: Dict, records: Dict[str, Dict]) -> str:
     asked: Dict[str, bool] = {}
-    lines = ["| " + " | ".join(spec["header"]) + " |", "|" + "---|" * len(spec["header"])]
+    lines = ["| " + " | ".join(map(str, spec["header"])) + " |", "|" + "---|" * len(spec["header"])]
     for i, row in enumerate(spec["rows"]):
         where = f"table {name}, row {i + 1}"
         ns = _namespace({**(spec.get("defaults") or {}), **row}, records, asked, where)
