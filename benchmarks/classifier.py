@@ -10,7 +10,7 @@ that as written: NCHW, batch norm as separate layers in eval mode, evaluation in
 a test pass every epoch. vgan folds batch norm into the convolutions for evaluation, runs
 channels-last, evaluates in larger batches and takes the test pass only at a new best validation
 error (in the first epochs that is nearly every epoch, so this short run understates what a
-200-epoch row saves; docs/performance.md gives both). `augmented` adds a fresh transition of
+200-epoch row saves; docs/engineering/performance.md gives both). `augmented` adds a fresh transition of
 every batch from an (untrained) MLP VCD generator, the same module on both sides. One
 difference in what is computed: the plain loop lets both passes update the batch-norm running
 statistics, as such a loop does; vgan's default (`bn_stats="real"`) lets only the real pass

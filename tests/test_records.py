@@ -102,6 +102,8 @@ def test_blocks_are_rendered_from_the_records_and_a_missing_value_is_a_dash(tmp_
     assert "Intro <!-- records:inline -->91.34 on Test CPU, 2 threads<!-- /records -->." in text
     assert "| first | 91.3 | 2.2 |\n| second | — | 2.2 |" in text
     assert render_page(text, SPECS, records, tmp_path / "p.md", tmp_path, set())[1] == []  # stable
+    quoted = "Mark a block as `<!-- records:NAME -->` ... `<!-- /records -->`."  # prose about markers
+    assert render_page(quoted, SPECS, records, tmp_path / "p.md", tmp_path, set()) == (quoted, [])
 
 
 def test_a_value_no_record_has_and_an_unknown_block_are_errors(tmp_path):

@@ -67,7 +67,7 @@ class Config:
     gan_generator_loss: str = "nonsaturating"  # nonsaturating: -log D(G(z)) | saturating
     rho: float = 0.01  # VCD: weight of the energy term in Eq. 10
     vcd_loss: str = "authors"  # authors: rho(E - H~) + (1-rho) BCE(x_bar, x) | paper: Eq. 10 as printed
-    # remedies for Eq. 8's dead zones and Eq. 9's blind spot (off in the paper's configs; docs/results.md)
+    # remedies for Eq. 8's dead zones and Eq. 9's blind spot (off in the paper's configs; docs/research/remedies.md)
     expert_entropy: str = "shannon"  # shannon: Eq. 8 | min: -log max(p, 1-p), slope 1/2 at p = 1/2
     batch_entropy: str = "eq9"  # eq9: H~ of Eq. 9 | pairwise: H~ less the experts' pairwise mutual information
     logit_penalty: float = 0.0  # energy step: + w (mean a^2 real + mean a^2 generated), a expert logits
@@ -227,7 +227,7 @@ HELP = {
     "tensorboard": "write TensorBoard events under RUN_DIR/tb",
     "progress": "show a progress bar (terminals only)",
 }
-# the remedies beyond the paper (README, "Eq. 8's dead zones"); the `*_stable` presets set them
+# the remedies beyond the paper (docs/research/remedies.md); the `*_stable` presets set them
 REMEDIES = (
     "expert_entropy",
     "batch_entropy",

@@ -79,7 +79,7 @@ class VGANObjective:
         return self.batch_entropy(out.logits, self.prob_clip, self.batch_mean)
 
     def generator_loss(self, fake: EnergyOutput, draw: Draw | None = None) -> Tuple[torch.Tensor, Stats]:
-        """mean E(G(z)) - w_g H~(p_g) [- w_nn H_nn(G(z))] [- w_mi I_JSD(z; G(z))]."""
+        """`mean E(G(z)) - w_g H~(p_g) [- w_nn H_nn(G(z))] [- w_mi I_JSD(z; G(z))]`."""
         entropy = self.entropy(fake)
         loss = fake.energy.mean() - self.gen_entropy_weight * entropy
         stats = {"entropy_gen": entropy.detach()}

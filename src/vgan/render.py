@@ -42,7 +42,7 @@ import yaml
 from .records import ROOT, RecordError, load_records
 
 SPECS = Path(ROOT) / "tables"
-MARK = re.compile(r"<!-- records:([\w./-]+) -->(.*?)<!-- /records -->", re.S)
+MARK = re.compile(r"(?<!`)<!-- records:([\w./-]+) -->(.*?)<!-- /records -->", re.S)  # `quoted` ones are text
 DASH = "—"
 DOLLAR = re.compile(r"\$(\w+)")
 
