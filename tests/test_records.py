@@ -33,7 +33,8 @@ def test_a_record_holds_the_command_config_machine_date_scale_and_flat_values():
     assert rec["values"] == {"fid": 91.3, "per.a": 1} and rec["date"] == "2026-11-30" and rec["notes"] == "seed 0"
     assert rec["config"] == {"name": "x", "dataset": "mnist", "objective": "vgan", "arch": "mlp", "k": 1, "epochs": 10}
     assert rec["config_hash"] == config_hash(cfg.to_dict()) and len(rec["config_hash"]) == 16
-    assert config_hash(Config(name="x", k=1)) == rec["config_hash"] != config_hash(Config(name="x", k=2))
+    assert config_hash(Config(name="y", out_dir="elsewhere", k=1)) == rec["config_hash"]  # the same model
+    assert rec["config_hash"] != config_hash(Config(name="x", k=2))
     assert record({"a": 1})["config_hash"] is None and len(record({"a": 1})["date"]) == 10
 
 

@@ -6,16 +6,16 @@ results/<topic>/<name>.json, and `python -m vgan.records render` writes the docs
 them (vgan.render). A record says what was measured, how, where and at what scale:
 
     {"schema": 1, "kind": "evaluate", "command": "vgan evaluate runs/toy25_vgan",
-     "date": "2026-11-30", "scale": "cpu, MLP, 10 epochs",
-     "machine": {"cpu": "AMD EPYC", "threads": 2, "torch": "2.13.0+cpu", "device": "cpu", ...},
-     "config_hash": "3f1c...", "config": {"name": "toy25_vgan", "dataset": "25gaussians", ...},
-     "values": {"modes": 25, "high_quality_pct": 27.08}}
+     "date": "2026-11-30", "scale": "MLP networks, k = 3, 10 epochs; 2,500 samples",
+     "machine": {"cpu": "AMD EPYC", "threads": 1, "torch": "2.13.0+cpu", "device": "cpu", ...},
+     "config_hash": "bb007edc2efbd043", "config": {"name": "toy25_vgan", "dataset": "25gaussians", ...},
+     "values": {"modes_covered": 24.0, "high_quality_pct": 27.08, ...}}
 
-`config` lists the keys that differ from vgan.Config's defaults; `config_hash` is the first 16
-hex digits of the SHA-256 of the whole resolved config as canonical JSON, so two records of the
-same model share it. `values` is flat: nested results are joined with dots (`per_seed` lists
-become `<key>.seed<N>`). Records copied from an older measurement log carry
-`"source": "transcribed from the measurement log"`.
+`config` lists the keys that say what the model is and those that differ from vgan.Config's
+defaults; `config_hash` is the first 16 hex digits of the SHA-256 of the whole resolved config as
+canonical JSON (less its name and paths), so two records of the same model share it. `values` is
+flat: nested results are joined with dots (`per_seed` lists become `<key>.seed<N>`). Records
+copied from an older measurement log carry `"source": "transcribed from the measurement log"`.
 
     rec = make_record("probe", {"test_error_pct": 58.9}, command="vgan probe runs/x", scale="cpu", run_dir="runs/x")
     write_record(rec, "results/table1/x.json")
@@ -49,6 +49,7 @@ class RecordError(VGANError):
 
 
 WHERE = ("out_dir", "data_dir")  # where a run and its data lie, not what it is: left out of hash and summary
+UNHASHED = ("name",)  # what a run is called: in the summary, not in the hash
 
 
 def _config_dict(config: Any) -> Dict[str, Any]:
@@ -58,10 +59,12 @@ def _config_dict(config: Any) -> Dict[str, Any]:
 
 def config_hash(config: Any) -> Optional[str]:
     """First 16 hex digits of the SHA-256 of a resolved config (a vgan.Config or its dict, less
-    `out_dir` and `data_dir`) as canonical JSON (sorted keys, no spaces); None for no config."""
+    `name`, `out_dir` and `data_dir`) as canonical JSON (sorted keys, no spaces); None for no config.
+    Two runs of the same model share it, whatever they are called and wherever they lie."""
     if config is None:
         return None
-    text = json.dumps(_config_dict(config), sort_keys=True, separators=(",", ":"), default=str)
+    values = {k: v for k, v in _config_dict(config).items() if k not in UNHASHED}
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
