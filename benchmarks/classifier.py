@@ -10,7 +10,7 @@ that as written: NCHW, batch norm as separate layers in eval mode, evaluation in
 a test pass every epoch. vgan folds batch norm into the convolutions for evaluation, runs
 channels-last, evaluates in larger batches and takes the test pass only at a new best validation
 error (in the first epochs that is nearly every epoch, so this short run understates what a
-200-epoch row saves; docs/performance.md gives both). `augmented` adds a fresh transition of
+200-epoch row saves; docs/engineering/performance.md gives both). `augmented` adds a fresh transition of
 every batch from an (untrained) MLP VCD generator, the same module on both sides. One
 difference in what is computed: the plain loop lets both passes update the batch-norm running
 statistics, as such a loop does; vgan's default (`bn_stats="real"`) lets only the real pass
@@ -42,6 +42,7 @@ import vgan
 from vgan.data import as_float, epoch_order, load_dataset
 from vgan.evaluation.augment import train_augmented
 from vgan.networks import glorot_init
+from vgan.records import record_benchmark
 
 LABELS, EPOCH_IMAGES = 1000, 20_000  # labelled images; validation + test images per epoch
 
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--side", help=argparse.SUPPRESS)
+    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_side(args.one, args.side, args.epochs)))
@@ -143,6 +145,7 @@ def main() -> None:
         f"{'row':<10} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'range':>11} {'vgan s/epoch':>12} "
         f"{'ref s/epoch':>11} {'test passes':>11} {'faults/epoch':>12} {'ref':>9}"
     )
+    values = {}
     for row in args.rows.split(","):
         rounds = [
             (in_subprocess(row, "vgan", args.epochs), in_subprocess(row, "ref", args.epochs))
@@ -159,6 +162,23 @@ def main() -> None:
             f"{statistics.median(r[0]['faults'] for r in rounds):>12.0f} "
             f"{statistics.median(r[1]['faults'] for r in rounds):>9.0f}"
         )
+        values.update(
+            {
+                f"{row}.vgan_img_s": images / t_ours,
+                f"{row}.ref_img_s": images / t_ref,
+                f"{row}.ratio": t_ref / t_ours,
+                f"{row}.ratio_min": min(ratios),
+                f"{row}.ratio_max": max(ratios),
+                f"{row}.vgan_s_epoch": t_ours / args.epochs,
+                f"{row}.ref_s_epoch": t_ref / args.epochs,
+                f"{row}.test_passes": rounds[0][0]["test_passes"],
+                f"{row}.faults_epoch": statistics.median(r[0]["faults"] for r in rounds),
+                f"{row}.ref_faults_epoch": statistics.median(r[1]["faults"] for r in rounds),
+            }
+        )
+    if args.record:
+        scale = f"{args.epochs} epochs a side, {args.rounds} rounds, {torch.get_num_threads()} threads"
+        record_benchmark(args.record, values, scale=scale, script="benchmarks/classifier.py")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ through), and the generator's last deconv forward (sampling) and forward + backw
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 
 from vgan import layers
 from vgan.allocator import keep_freed_memory
+from vgan.records import record_benchmark
 
 SHAPES = {  # name: (image channels, side, conv width)
     "mnist": (1, 28, 64),
@@ -67,13 +69,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
     args = parser.parse_args()
     keep_freed_memory()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
     print(f"{'case':<34} {'nn ms':>8} {'vgan ms':>8} {'speed-up':>9}")
+    values = {}
     for name, (plain, ours) in cases(args.batch):
         a, b = ms(plain, args.iters), ms(ours, args.iters)
         print(f"{name:<34} {a:>8.2f} {b:>8.2f} {a / b:>8.2f}x")
+        key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")  # "mnist_deconv_64_1_fwd_no_grad"
+        values.update({f"{key}.nn_ms": a, f"{key}.vgan_ms": b, f"{key}.speedup": a / b})
+    if args.record:
+        scale = f"batch {args.batch}, {args.iters} iterations, {torch.get_num_threads()} threads"
+        record_benchmark(args.record, values, scale=scale, script="benchmarks/layers.py")
 
 
 if __name__ == "__main__":

@@ -47,9 +47,11 @@ def main() -> None:
     parser.add_argument("--config", default="mnist_vgan")
     parser.add_argument("--images", type=int, default=5000, help="training images at 1x")
     parser.add_argument("--epochs", type=int, default=1, help="epochs at 1x")
+    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
     args = parser.parse_args()
     print(f"config {args.config}; 1x = {args.images} images, {args.epochs} epoch(s)")
     print(f"{'varied':<8} {'x':>2} {'images':>7} {'epochs':>6} {'seconds':>8} {'ms/image':>9} {'peak MiB':>9}")
+    values = {}
     for varied in ("data", "epochs"):
         for mult in (1, 2, 4):
             with tempfile.TemporaryDirectory() as tmp:
@@ -61,6 +63,13 @@ def main() -> None:
                 f"{varied:<8} {mult:>2} {images:>7} {epochs:>6} {r['seconds']:>8.1f} {per_image:>9.3f} "
                 f"{r['peak_mib']:>9.0f}"
             )
+            point_values = {"seconds": r["seconds"], "ms_per_image": per_image, "peak_mib": r["peak_mib"]}
+            values.update({f"{varied}_x{mult}.{k}": v for k, v in point_values.items()})
+    if args.record:
+        from vgan.records import record_benchmark
+
+        scale = f"{args.config}, 1x = {args.images} images and {args.epochs} epoch(s)"
+        record_benchmark(args.record, values, scale=scale, script="benchmarks/scaling.py")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import vgan
 from vgan.config import images_per_step
+from vgan.records import record_benchmark
 
 PRESETS = {
     "vgan_cpu": dict(objective="vgan", arch="mlp", k=3),
@@ -242,6 +243,7 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="vgan config keys for the vgan side")
+    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_side(args.one, args.side, args.iters, args.warmup, args.overrides)))
@@ -255,6 +257,7 @@ def main() -> None:
         f"{'preset':<11} {'vgan img/s':>10} {'ref img/s':>10} {'ratio':>6} {'range':>11} {'GFLOP/it':>9} "
         f"{'GFLOP/s':>8} {'% peak':>7} {'peak MiB':>9} {'faults/it':>9} {'ref':>8}"
     )
+    values = {"matmul_peak_gflop_s": peak}
     for name in args.presets.split(","):
         rounds = [(in_subprocess(name, "vgan", args), in_subprocess(name, "ref", args)) for _ in range(args.rounds)]
         ours = min(rounds, key=lambda r: r[0]["seconds"])[0]  # for FLOPs and memory
@@ -269,6 +272,24 @@ def main() -> None:
             f"{statistics.median(r[0]['faults'] for r in rounds):>8.0f} "
             f"{statistics.median(r[1]['faults'] for r in rounds):>8.0f}"
         )
+        values.update(
+            {
+                f"{name}.vgan_img_s": ours["n_img"] / t_ours,
+                f"{name}.ref_img_s": ours["n_img"] / t_ref,
+                f"{name}.ratio": t_ref / t_ours,
+                f"{name}.ratio_min": min(ratios),
+                f"{name}.ratio_max": max(ratios),
+                f"{name}.gflop_it": ours["flops"] / 1e9,
+                f"{name}.gflop_s": gflop_s,
+                f"{name}.pct_peak": 100 * gflop_s / peak,
+                f"{name}.peak_mib": ours["peak_rss_mib"],
+                f"{name}.faults_it": statistics.median(r[0]["faults"] for r in rounds),
+                f"{name}.ref_faults_it": statistics.median(r[1]["faults"] for r in rounds),
+            }
+        )
+    if args.record:
+        scale = f"{args.rounds} rounds of {args.iters} iterations, {torch.get_num_threads()} threads"
+        record_benchmark(args.record, values, scale=scale, script="benchmarks/train_step.py")
 
 
 if __name__ == "__main__":

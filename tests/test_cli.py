@@ -78,3 +78,17 @@ def test_help_on_every_subcommand(args, capsys):
     with pytest.raises(SystemExit) as info:
         main([*args, "--help"])
     assert info.value.code == 0 and "usage: vgan" in capsys.readouterr().out
+
+
+def test_configs_keys_and_train_help_list_every_key_with_type_default_and_help(capsys):
+    from vgan.config import HELP, Config
+
+    assert main(["configs", "--keys"]) == 0
+    keys = capsys.readouterr().out
+    lines = {ln.split()[0]: ln for ln in keys.splitlines()}
+    assert list(lines) == list(Config().to_dict())
+    assert lines["k"].split()[1:3] == ["int", "3"] and HELP["k"] in lines["k"]
+    assert "int or null" in lines["train_limit"] and "[fixed on --resume]" in lines["arch"]
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert keys.strip() in capsys.readouterr().out  # the same table, from the same source

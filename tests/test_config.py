@@ -133,6 +133,24 @@ def test_every_key_has_a_check():
     assert set(CHECKS) | set(CHOICES) <= set(Config().to_dict())
 
 
+def test_every_key_has_one_line_of_help():
+    """Adding a key means adding its line to HELP: `vgan train --help`, `vgan configs --keys` and the
+    docs' key reference print it."""
+    from vgan.config import HELP, describe_keys
+
+    keys = list(Config().to_dict())
+    missing = [k for k in keys if k not in HELP]
+    assert not missing, f"add a line to vgan.config.HELP for: {', '.join(missing)}"
+    assert not set(HELP) - set(keys), f"HELP names keys Config lacks: {', '.join(sorted(set(HELP) - set(keys)))}"
+    assert all(h.strip() and "\n" not in h and len(h) <= 100 for h in HELP.values())
+    rows = {r["key"]: r for r in describe_keys()}
+    assert list(rows) == keys
+    assert rows["k"]["type"] == "int" and rows["k"]["default"] == 3 and rows["k"]["allowed"] == "> 0"
+    assert rows["train_limit"]["type"] == "int or null" and rows["betas"]["type"] == "list of float"
+    assert rows["arch"]["allowed"] == "mlp | conv" and rows["arch"]["fixed_on_resume"]
+    assert not rows["epochs"]["fixed_on_resume"]
+
+
 @pytest.mark.parametrize(
     "values, message",
     [

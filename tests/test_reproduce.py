@@ -87,17 +87,24 @@ def test_reproduce_table2_smoke(mnist, tmp_path, capsys, monkeypatch):
 def test_reproduce_table1_smoke_with_controls(tmp_path, capsys):
     pytest.importorskip("sklearn")
     args = ["reproduce", "table1", "--scale", "smoke", "--out-dir", str(tmp_path / "out"), "--device", "cpu"]
-    assert main(args) == 0
+    assert main([*args, "--record", str(tmp_path / "rec" / "table1.json")]) == 0
     root = tmp_path / "out" / "table1_smoke"
+    record = json.loads((tmp_path / "rec" / "table1.json").read_text())  # vgan.records: the same numbers
+    assert record["kind"] == "reproduce" and record["command"] == "vgan " + " ".join(args) + " --record " + str(
+        tmp_path / "rec" / "table1.json"
+    )
+    assert record["scale"] == "table1 at scale smoke" and record["machine"]["cpu"]
     table = (root / "table1_smoke.md").read_text()
     assert "Probe protocol: features standardised" in table and "C in {0.01, 0.1, 1.0}" in table
     rows = ROW1.findall(table)
     assert [r[0] for r in rows] == [r.label for r in table_rows("table1")]
     labels = {r[0] for r in rows}
     assert {"GAN k=1 (saturating)", "Random-init energy network", "Raw pixels"} <= labels
+    slugs = {r.label: r.slug for r in table_rows("table1")}
     for row, ours, paper, source in rows:
         saved = json.loads(Path(source).read_text())
         assert f"{saved['test_error_pct']:.2f}" == ours
+        assert record["values"][f"{slugs[row]}.test_error_pct"] == saved["test_error_pct"]
         assert paper == str(PAPER["table1"]["cifar10"].get(row, "—"))
     assert "gan_generator_loss: saturating" in (root / "gan_k_1_saturating" / "config.yaml").read_text()
     assert json.loads((root / "raw_pixels" / "probe.json").read_text())["feature_dim"] == 3 * 32 * 32

@@ -4,7 +4,7 @@ PyTorch's CPU tensors come from the C library's malloc. glibc hands blocks above
 threshold (at most 32 MiB by default) to the kernel on every free, and trims the top of the
 heap, so each training step faults in its large activations page by page again: about 18,000
 page faults per iteration of the paper's VCD networks, against a few hundred with this setting
-(benchmarks/train_step.py, docs/performance.md). `keep_freed_memory()` raises both
+(benchmarks/train_step.py, docs/engineering/performance.md). `keep_freed_memory()` raises both
 thresholds, the same thing as running under MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_;
 the process then keeps its peak heap (its resident memory stays at that peak) and reuses it.
 """

@@ -1,12 +1,12 @@
 """The `vgan` command line: a thin layer over vgan.train, vgan.runs, vgan.presets and vgan.data.
 
 vgan train [--config PRESET|FILE] [--resume RUN_DIR] [key=value ...]
-vgan configs [--check]
+vgan configs [--check | --keys]
 vgan sample RUN_DIR [--n 100] [--out FILE.png]
 vgan plot RUN_DIR [--out FILE.png]
 vgan reconstruct RUN_DIR | vgan chain RUN_DIR [--steps 9] [--n 30]
 vgan evaluate RUN_DIR [--metrics modes,fid,ood] | vgan probe RUN_DIR | vgan augment [RUN_DIR]
-vgan reproduce table1|table2 [--scale smoke|cpu|paper]
+vgan reproduce table1|table2 [--scale smoke|cpu|paper]     (each with --record PATH: vgan.records)
 vgan data fetch mnist | vgan data verify [mnist]
 """
 
@@ -20,7 +20,7 @@ from typing import List, Optional
 
 from . import data, runs
 from .checks import SEED, Parser, at_least, folder, number, positive, seed_list
-from .config import Config, check_presets, load_config, parse_overrides
+from .config import check_presets, describe_keys, load_config, parse_overrides
 from .curves import plot_curves
 from .errors import ConfigError, VGANError, expected
 from .presets import list_presets
@@ -32,6 +32,27 @@ def _print_result(result: dict) -> None:
     width = max(map(len, result))
     for key, value in result.items():
         print(f"{key:>{width}}  {value:.4f}" if isinstance(value, float) else f"{key:>{width}}  {value}")
+
+
+def keys_text() -> str:
+    """Every config key, one line each: name, type, default and its help (vgan.config.HELP)."""
+    rows = describe_keys()
+    width = max(len(r["key"]) for r in rows)
+    lines = []
+    for r in rows:
+        default = "null" if r["default"] is None else r["default"]
+        fixed = " [fixed on --resume]" if r["fixed_on_resume"] else ""
+        lines.append(f"  {r['key']:<{width}}  {r['type']:<13} {str(default):<13} {r['help']}{fixed}")
+    return "\n".join(lines)
+
+
+def _record(args: argparse.Namespace, kind: str, result: dict, run_dir=None, scale=None) -> None:
+    """--record PATH: the command's result as a record (vgan.records)."""
+    if args.record:
+        from .records import record_result
+
+        path = record_result(args.record, kind, result, run_dir=run_dir, scale=scale, argv=args.argv)
+        print(f"recorded {path}")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -54,6 +75,9 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _configs(args: argparse.Namespace) -> None:
+    if args.keys:
+        print(keys_text())
+        return
     presets = list_presets()
     width = max(map(len, presets), default=0)
     if not args.check:
@@ -131,13 +155,17 @@ def _evaluate(args: argparse.Namespace) -> None:
     metrics = args.metrics.split(",") if args.metrics else None
     ais = {k: getattr(args, f"ais_{k}") for k in ("chains", "runs", "temperatures", "leapfrog")}
     ais = {k: v for k, v in ais.items() if v is not None}
-    _print_result(evaluate(args.run_dir, metrics, args.n, args.device or "cpu", ais))
+    result = evaluate(args.run_dir, metrics, args.n, args.device or "cpu", ais)
+    _print_result(result)
+    _record(args, "evaluate", result, run_dir=args.run_dir, scale=f"{result.get('samples')} samples")
 
 
 def _probe(args: argparse.Namespace) -> None:
     from .evaluation import probe
 
-    _print_result(probe(args.run_dir, limit=args.limit, device=args.device or "cpu"))
+    result = probe(args.run_dir, limit=args.limit, device=args.device or "cpu")
+    _print_result(result)
+    _record(args, "probe", result, run_dir=args.run_dir, scale=f"probe on {args.limit or 'all'} images a split")
 
 
 def _augment(args: argparse.Namespace) -> None:
@@ -157,13 +185,16 @@ def _augment(args: argparse.Namespace) -> None:
         **_langevin(args),
     )
     _print_result(result)
+    scale = f"classifier: {args.labels} labels, {args.epochs} epochs, {args.eval_n or 'all'} evaluation images"
+    _record(args, "augment", result, run_dir=None if args.no_augment else args.run_dir, scale=scale)
 
 
 def _reproduce(args: argparse.Namespace) -> None:
     from .reproduce import reproduce
 
     rows = args.rows.split(",") if args.rows else None
-    print(f"wrote {reproduce(args.table, args.scale, args.seeds, args.out_dir, args.device, rows)}")
+    record = (args.record, args.argv) if args.record else None
+    print(f"wrote {reproduce(args.table, args.scale, args.seeds, args.out_dir, args.device, rows, record)}")
 
 
 def _fetch(args: argparse.Namespace) -> None:
@@ -183,11 +214,19 @@ def _verify(args: argparse.Namespace) -> None:
         print(f"ok  {name}: " + (", ".join(str(p) for p in paths) if paths else "generated, nothing to check"))
 
 
-def _reader(sub, name: str, func, run_dir_help: Optional[str] = None, **kwargs) -> argparse.ArgumentParser:
-    """A subcommand that reads a run: RUN_DIR (optional where `run_dir_help` says so) and --device."""
+RECORD = "also write the result as a record (JSON: command, config hash, machine, date, scale, values)"
+
+
+def _reader(
+    sub, name: str, func, run_dir_help: Optional[str] = None, record: bool = False, **kwargs
+) -> argparse.ArgumentParser:
+    """A subcommand that reads a run: RUN_DIR (optional where `run_dir_help` says so), --device
+    and, for a measurement, --record PATH."""
     p = sub.add_parser(name, **kwargs)
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?" if run_dir_help else None, help=run_dir_help)
     p.add_argument("--device", choices=("cpu", "cuda"), help="device to run on (default cpu)")
+    if record:
+        p.add_argument("--record", metavar="PATH", help=RECORD)
     p.set_defaults(func=func)
     return p
 
@@ -223,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train a VGAN or GAN (Algorithm 1 / Eq. 1)",
-        description="Train from the defaults, a YAML config and key=value overrides. "
-        f"Keys: {', '.join(Config().to_dict())}.",
+        description="Train from the defaults, a YAML config and key=value overrides.",
+        epilog="config keys (key=value; type, default, what it does):\n" + keys_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--config",
@@ -242,9 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
         "configs",
         help="list the presets that `train --config NAME` takes",
         description="Prints each preset shipped in the package (vgan/configs/) with its one-line "
-        "description; --check validates every preset's config instead.",
+        "description; --check validates every preset's config instead, --keys lists every config key.",
     )
     p.add_argument("--check", action="store_true", help="validate every preset (config only: no data, no training)")
+    p.add_argument("--keys", action="store_true", help="every config key with its type, default and help")
     p.set_defaults(func=_configs)
 
     p = _image_writer(
@@ -306,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "evaluate",
         _evaluate,
+        record=True,
         help="mode coverage, FID/KID and energy OOD AUROC of a run",
         description="2-D mixtures and StackedMNIST: modes covered and sample quality; image datasets: "
         "FID and KID against the test split (with the real-vs-real floor) and the AUROC of "
@@ -321,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "probe",
         _probe,
+        record=True,
         help="Table 1: linear probe on phi(x), test error in %%",
         description="Extracts phi(x) (the layer under the energy head) for the train, validation and "
         "test splits, fits a multinomial logistic regression (scikit-learn) for each C in "
@@ -332,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "augment",
         _augment,
+        record=True,
         run_dir_help="a VCD run (omit for the baseline row)",
         help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
         description="Trains the authors' classifier (Glorot init, Adadelta rho 0.95, lr 1.0 x0.1 at 60% and "
@@ -388,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", help="comma-separated row names to compute (default all), e.g. no_augmentation,vcd_rho_1")
     p.add_argument("--out-dir", default="runs/reproduce", help="where runs and tables go")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--record", metavar="PATH", help=RECORD)
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("data", help="fetch and verify datasets")
@@ -407,6 +452,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run one command; bad input gives one line on stderr and status 2, a bug its traceback and 1."""
     try:
         args = build_parser().parse_args(argv)
+        args.argv = sys.argv[1:] if argv is None else list(argv)  # for the command line of a --record
     except SystemExit as e:  # --help (0), or a usage error already printed as one line
         if not e.code:
             raise

@@ -75,7 +75,7 @@ class Config:
     buffer_size: int = 10_000  # persistent chains kept in the replay buffer
     buffer_restart: float = 0.05  # share of chains restarted from uniform noise at each draw
     energy_l2: float = 0.0  # cd energy step: + w (mean E(x)^2 + mean E(x-)^2), IGEBM's regulariser
-    # remedies for Eq. 8's dead zones and Eq. 9's blind spot (off in the paper's configs; docs/results.md)
+    # remedies for Eq. 8's dead zones and Eq. 9's blind spot (off in the paper's configs; docs/research/remedies.md)
     expert_entropy: str = "shannon"  # shannon: Eq. 8 | min: -log max(p, 1-p), slope 1/2 at p = 1/2
     batch_entropy: str = "eq9"  # eq9: H~ of Eq. 9 | pairwise: H~ less the experts' pairwise mutual information
     logit_penalty: float = 0.0  # energy step: + w (mean a^2 real + mean a^2 generated), a expert logits
@@ -183,7 +183,73 @@ CHECKS = {
     "save_every": positive,
     "ckpt_every": positive,
 }
-# the remedies beyond the paper (README, "Eq. 8's dead zones"); the `*_stable` presets set them
+# one line of help per key: `vgan train --help`, `vgan configs --keys` and the docs' key reference
+# (docs/guides/configuration.md) all print it; test_config checks that every key has one
+HELP = {
+    "name": "run name; the run directory is <out_dir>/<name>",
+    "out_dir": "folder that holds the run directories",
+    "seed": "seed of the weights, the noise and the data order",
+    "device": "where to train: auto (CUDA when present), cpu or cuda",
+    "dataset": "training data (`vgan data fetch NAME` fetches and verifies it)",
+    "data_dir": "your own copy of the dataset, looked in first (torchvision's layouts work)",
+    "train_limit": "train on the first N training images only (null: all)",
+    "batch_size": "images per batch; under torchrun the global batch",
+    "arch": "networks: mlp (CPU size) or conv (the paper's Section 7.1 networks)",
+    "hidden": "width of the mlp energy's hidden layers",
+    "channels": "conv width of the energy and generator",
+    "feature_dim": "size of phi(x), the layer under the energy's head (Table 1 probes it)",
+    "z_dim": "size of the generator's noise z ~ U[-1, 1]",
+    "gen_hidden": "generator's first dense layer (and the mlp generator's width)",
+    "gen_channels": "conv width of the generator or VCD autoencoder (null: channels)",
+    "code_dim": "VCD: size of the code h in [-1, 1]^d (256 for MNIST, 2048 for 32x32 colour)",
+    "objective": "vgan: Algorithm 1 | gan: Eq. 1 | vcd: Algorithm 2 (transitions) | cd: contrastive divergence",
+    "energy": "multimodal: Eq. 8 (K experts) | gan: -log D(x) | rbm: free energy | scalar: w^T phi(x) + b",
+    "experts": "K, the number of experts in Eq. 8",
+    "prob_clip": "expert probabilities are clipped to [c, 1 - c], as in the authors' code",
+    "k": "generator steps per energy step",
+    "gen_entropy_weight": "weight of H~(p_g) (Eq. 9) in the generator step; 0 drops it",
+    "data_entropy_weight": "weight of H~(p_data) (Eq. 9) in the energy step; 0 drops it",
+    "gan_generator_loss": "GAN generator loss: nonsaturating -log D(G(z)) or saturating (Eq. 1 as printed)",
+    "rho": "VCD: weight of the energy term in Eq. 10 (1 - rho weighs the reconstruction)",
+    "vcd_loss": "VCD: Eq. 10 as the authors' code computes it, or as the paper prints it",
+    "langevin_init": "CD: chains start from a replay buffer (persistent), uniform noise (short-run) or data (CD-k)",
+    "langevin_steps": "CD: Langevin steps x <- clamp(x - a grad E(x) + s xi, [0, 1]) per energy step",
+    "langevin_step_size": "CD: a, the step along -grad E(x)",
+    "langevin_noise": "CD: s, the standard deviation of the noise xi per coordinate",
+    "buffer_size": "CD, persistent: chains kept in the replay buffer (at least batch_size)",
+    "buffer_restart": "CD, persistent: share of chains restarted from uniform noise at each draw",
+    "energy_l2": "CD: energy step adds w (mean E(x)^2 + mean E(x-)^2), IGEBM's regulariser",
+    "expert_entropy": "H of each expert in Eq. 8: shannon (the paper's) or min, slope 1/2 at p = 1/2",
+    "batch_entropy": "eq9: the paper's H~ | pairwise: H~ less the experts' pairwise mutual information",
+    "logit_penalty": "energy step adds w (mean a^2 real + mean a^2 generated) on the expert logits a",
+    "r1_penalty": "energy step adds w/2 mean ||grad_x E(x)||^2 on real data (R1)",
+    "expert_decorrelation": "energy step adds w x mean squared correlation of two experts' logits on real data",
+    "spectral_norm": "spectral normalisation of the energy network's weights",
+    "spectral_norm_head": "with spectral_norm: normalise the expert layer too (false: phi only)",
+    "pack": "PacGAN: the energy scores packs of this many images (1: the paper's)",
+    "energy_activation": "energy nonlinearity: relu (the paper's) or leaky_relu (slope 0.2)",
+    "nn_entropy_weight": "generator step adds w x the nearest-neighbour entropy estimate of G(z)",
+    "nn_entropy_space": "where that estimate measures distances: pixels or features (phi(G(z)))",
+    "mi_entropy_weight": "generator step adds w x MEG's estimate of I(z; G(z)) from a statistics network",
+    "ema_decay": "figures and evaluation draw from an EMA of the generator's weights (0: off)",
+    "optimizer": "optimiser of both players: adadelta (the paper's) or adam",
+    "lr": "learning rate of both players",
+    "betas": "Adam's betas",
+    "adadelta_rho": "Adadelta's rho",
+    "adadelta_eps": "Adadelta's eps",
+    "epochs": "passes over the training images",
+    "max_steps": "stop after this many iterations (null: epochs decide)",
+    "precision": "fp32, or bf16 autocast of the networks (losses stay fp32)",
+    "compile": "wrap the networks in torch.compile",
+    "channels_last": "keep conv networks in channels-last memory format",
+    "keep_freed_memory": "CPU on glibc: keep freed memory for reuse (no page faults per step)",
+    "log_every": "iterations between metrics lines (metrics.jsonl, TensorBoard)",
+    "save_every": "iterations between refreshes of last.pt",
+    "ckpt_every": "epochs between kept checkpoints epoch_NNN.pt",
+    "tensorboard": "write TensorBoard events under RUN_DIR/tb",
+    "progress": "show a progress bar (terminals only)",
+}
+# the remedies beyond the paper (docs/research/remedies.md); the `*_stable` presets set them
 REMEDIES = (
     "expert_entropy",
     "batch_entropy",
@@ -231,6 +297,36 @@ ON_OFF_FIXED_ON_RESUME = ("mi_entropy_weight",)
 def is_conditional(cfg: Config) -> bool:
     """Whether the negatives start from images: VCD's transitions, CD-k's chains from data."""
     return cfg.objective == "vcd" or (cfg.objective == "cd" and cfg.langevin_init == "data")
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:  # Optional[X]
+        return f"{_type_name(args[0])} or null"
+    if origin in (list, List):
+        return f"list of {_type_name(args[0])}"
+    return hint.__name__
+
+
+def describe_keys() -> List[Dict[str, Any]]:
+    """Every config key in order: its `key`, `type`, `default`, `allowed` values (from CHOICES or
+    CHECKS), one line of `help` (HELP) and whether `--resume` can change it (`fixed_on_resume`).
+    `vgan train --help`, `vgan configs --keys` and the docs' key reference are printed from this."""
+    defaults = Config().to_dict()
+    rows = []
+    for key, hint in typing.get_type_hints(Config).items():
+        allowed = " | ".join(CHOICES[key]) if key in CHOICES else CHECKS[key].text if key in CHECKS else ""
+        rows.append(
+            dict(
+                key=key,
+                type=_type_name(hint),
+                default=defaults[key],
+                allowed=allowed,
+                help=HELP.get(key, "(no help yet: add a line to vgan.config.HELP)"),
+                fixed_on_resume=key in FIXED_ON_RESUME,
+            )
+        )
+    return rows
 
 
 def images_per_step(cfg: Config) -> int:

@@ -155,7 +155,7 @@ class VGANObjective(Objective):
         return self.batch_entropy(out.logits, self.prob_clip, self.batch_mean)
 
     def generator_loss(self, fake: EnergyOutput, draw: Optional[Draw] = None) -> Tuple[torch.Tensor, Stats]:
-        """mean E(G(z)) - w_g H~(p_g) - sum_i w_i estimate_i."""
+        """`mean E(G(z)) - w_g H~(p_g) - sum_i w_i estimate_i`."""
         entropy = self.entropy(fake)
         loss = fake.energy.mean() - self.gen_entropy_weight * entropy
         stats = {"entropy_gen": entropy.detach()}

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .atomic import write_atomic
 from .checkpoint import load_checkpoint
@@ -218,9 +218,12 @@ def reproduce(
     out_dir: str | Path = "runs/reproduce",
     device: str = "auto",
     rows: Optional[Sequence[str]] = None,
+    record: Optional[str | Path | Tuple[str | Path, List[str]]] = None,
 ) -> Path:
     """Reproduce Table 1 or Table 2 at `scale` (only the rows whose slugs are in `rows`, if given);
-    returns the Markdown file written (and prints it)."""
+    returns the Markdown file written (and prints it). With `record`, also writes the table's
+    numbers there as a record (vgan.records; values `<row>.test_error_pct`, ...); a (path, argv)
+    pair names the command line it records (default: this process's)."""
     from .evaluation import probe
     from .evaluation.inputs import check_reproduce
     from .evaluation.probe import protocol, random_features
@@ -289,7 +292,28 @@ def reproduce(
             "from the real images. label_kept and ||x~ - x||: `vgan reconstruct` over the validation split."
         ]
     )
+    if record is not None:
+        from .records import record_result
+
+        path, argv = record if isinstance(record, tuple) else (record, None)
+        record_result(path, "reproduce", table_values(sections), scale=f"{table} at scale {scale}", argv=argv)
     return _write_table(table, scale, sections, commands, notes, time.perf_counter() - start, root)
+
+
+def table_values(sections) -> Dict[str, object]:
+    """A table's numbers as a record's values: `<row>.test_error_pct` (and its std, seeds, C,
+    label_kept, distance), prefixed `<dataset>.` past the table's first dataset."""
+    values: Dict[str, object] = {}
+    for i, (dataset, results) in enumerate(sections):
+        prefix = f"{dataset}." if i else ""
+        for row, result, _, quality in results:
+            if result is None:
+                continue
+            keep = {k: result[k] for k in ("test_error_pct", "test_error_std", "val_error_pct", "C") if k in result}
+            keep.update({"seeds": len(result["seeds"])} if "seeds" in result else {})
+            keep.update({k: quality[k] for k in ("label_kept", "distance")} if quality else {})
+            values.update({f"{prefix}{row.slug}.{k}": v for k, v in keep.items()})
+    return values
 
 
 def _pixels(dataset: str, limit: Optional[int]) -> Dict:
