@@ -6,7 +6,9 @@ it, and print one row per setting, best first.
 
 Each setting trains `vgan train --config PRESET <set> <grid point> seed=S name=...` into --out-dir, then
 runs `vgan evaluate RUN --metrics ...`; the rows (the grid point, the seed, every metric) are written
-to OUT_DIR/PRESET.json as they finish, so an interrupted sweep continues where it stopped.
+to OUT_DIR/PRESET.json as they finish, so an interrupted sweep continues where it stopped. With
+--records DIR each point's evaluation is also a record DIR/<run name>.json (vgan.records), whose
+command is the train and evaluate command lines.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import time
 from pathlib import Path
 
 from vgan.cli import main as vgan
+from vgan.config import load_config
+from vgan.records import make_record, scale_of, write_record
 
 
 def points(grid: list) -> list:
@@ -31,6 +35,26 @@ def name_of(preset: str, point: list, seed: int) -> str:
     return f"{preset.replace('/', '_')}_{short}_s{seed}"
 
 
+def record(args, run: Path, row: dict, folder: Path) -> None:
+    """The record of one point: its evaluation, with the commands that trained and evaluated it."""
+    keys = " ".join([*args.set, *row["point"], f"seed={row['seed']}", f"name={row['name']}"])
+    train = f"vgan train --config {args.preset} {keys}"
+    evaluate = f"vgan evaluate runs/{row['name']} --metrics {args.metrics}" + (f" --n {args.n}" if args.n else "")
+    config = load_config(run / "config.yaml")
+    values = {k: v for k, v in json.loads((run / "evaluate.json").read_text()).items() if k not in ("run", "figure")}
+    values["train_seconds"] = row["train_seconds"]
+    samples = f"; {values['samples']:,} samples" if "samples" in values else ""
+    rec = make_record(
+        "evaluate",
+        values,
+        command=f"{train} && {evaluate}",
+        scale=scale_of(config) + samples,
+        config=config,
+        run_dir=run,
+    )
+    write_record(rec, folder / f"{row['name']}.json")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("preset")
@@ -42,6 +66,7 @@ def main() -> None:
     parser.add_argument("--lower", action="store_true", help="a lower score is better (e.g. fid)")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--out-dir", default="runs/sweeps")
+    parser.add_argument("--records", help="also write one record per point into this folder")
     args = parser.parse_args()
     out = Path(args.out_dir)
     table = out / f"{args.preset.replace('/', '_')}.json"
@@ -70,6 +95,10 @@ def main() -> None:
             rows.append(row)
             table.parent.mkdir(parents=True, exist_ok=True)
             table.write_text(json.dumps(rows, indent=1))
+    if args.records:
+        for row in rows:
+            if row["train_rc"] == 0:
+                record(args, out / row["name"], row, Path(args.records))
     ranked = sorted(rows, key=lambda r: r.get(args.score, float("inf") if args.lower else float("-inf")))
     for r in ranked if args.lower else ranked[::-1]:
         print(f"{' '.join(r['point']):<60} seed {r['seed']}  {args.score} {r.get(args.score)}")

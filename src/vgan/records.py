@@ -222,6 +222,11 @@ def scale_of(config: Any) -> str:
     nets = "MLP networks" if c["arch"] == "mlp" else "conv networks"
     limit = f", first {c['train_limit']:,} images" if c.get("train_limit") else ""
     steps = f", at most {c['max_steps']:,} iterations" if c.get("max_steps") else ""
+    if c.get("objective") == "cd":
+        init = {"buffer": "persistent", "noise": "short-run", "data": "from data"}[c["langevin_init"]]
+        a, s = c["langevin_step_size"], c["langevin_noise"]
+        sampler = f"{c['langevin_steps']} Langevin steps ({init}, a = {a:g}, s = {s:g})"
+        return f"{nets}, {sampler}, {c['epochs']} epochs{limit}{steps}"
     return f"{nets}, k = {c['k']}, {c['epochs']} epochs{limit}{steps}"
 
 
