@@ -88,3 +88,15 @@ def test_log_likelihood_of_the_uniform_and_a_shifted_energy():
     ll = log_likelihood(two, x, -2.0)  # E = 2 everywhere: Z = e^-2, p = 1 again
     assert ll["loglik_nats"] == pytest.approx(0.0, abs=1e-12)
     assert log_likelihood(zero, x, 16 * math.log(2))["loglik_bits_per_dim"] == pytest.approx(1.0)
+
+
+def test_reverse_ais_from_exact_samples_brackets_log_z_with_the_forward_run():
+    g = torch.Generator().manual_seed(0)
+    exact = gaussian_log_z(10)
+    samples = (0.5 + 0.1 * torch.randn(400, 10, generator=g)).clamp(0, 1)  # 5 sigma inside the box: exact
+    forward = ais_log_z(Gaussian(), (10,), chains=100, runs=4, temperatures=1000, leapfrog=1, seed=0)
+    reverse = ais_log_z(Gaussian(), (10,), chains=100, runs=4, temperatures=1000, leapfrog=1, seed=0, start=samples)
+    assert abs(reverse.log_z - exact) < 0.1 and abs(forward.log_z - exact) < 0.1
+    assert forward.log_z - 0.05 < reverse.log_z  # low in expectation, high in expectation
+    with pytest.raises(ValueError, match="needs 400 starting states"):
+        ais_log_z(Gaussian(), (10,), chains=100, runs=4, start=samples[:10])

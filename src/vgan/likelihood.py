@@ -12,7 +12,8 @@ dimension.
 
 AIS estimates Z without bias, so log Z-hat is low in expectation (Jensen) and the log-likelihood
 it gives is high in expectation; the spread of independent runs (`log_z_std`) says how far to
-trust it. Z is over the continuous box: a density, not the probability of the quantised image.
+trust it, and reverse AIS from data (`ais_log_z(..., start=images)`) checks it from the other
+side. Z is over the continuous box: a density, not the probability of the quantised image.
 """
 
 from __future__ import annotations
@@ -99,6 +100,39 @@ def hmc_step(
     )
 
 
+def anneal(
+    energy: nn.Module,
+    x: torch.Tensor,
+    betas: Sequence[float],
+    *,
+    leapfrog: int,
+    step_size: float,
+    target_acceptance: float,
+    box: Box,
+    rng: Optional[torch.Generator],
+) -> Tuple[torch.Tensor, List[float]]:
+    """AIS from states x along `betas` (increasing: forward from the base; decreasing: reverse from
+    the model): log w_i = sum_t -(beta_t - beta_{t-1}) E(x_i), each weight taken before the HMC
+    transition at beta_t. The step size is adapted after every transition towards
+    `target_acceptance`, the same for all chains. Returns log w (float64) and the acceptance rates."""
+    e, g = energy_and_grad(energy, x)
+    log_w = torch.zeros(len(x), dtype=torch.float64, device=x.device)
+    step, accepted = step_size, []
+    for b_prev, b in zip(betas[:-1], betas[1:]):
+        log_w -= (b - b_prev) * e.double()
+        x, e, g, acc = hmc_step(energy, x, e, g, b, step, leapfrog, box, rng)
+        rate = acc.mean().item()
+        step *= 1.02 if rate > target_acceptance else 0.98
+        accepted.append(rate)
+    return log_w, accepted
+
+
+def _mean_log(weights: List[torch.Tensor]) -> Tuple[float, List[float]]:
+    """log mean w over all chains pooled, and per run."""
+    mean_log = lambda w: (torch.logsumexp(w, 0) - math.log(len(w))).item()  # noqa: E731
+    return mean_log(torch.cat(weights)), [mean_log(w) for w in weights]
+
+
 @torch.no_grad()
 def ais_log_z(
     energy: nn.Module,
@@ -113,35 +147,49 @@ def ais_log_z(
     box: Box = DATA_BOX,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    start: Optional[torch.Tensor] = None,
 ) -> AISResult:
     """Estimate log Z = log integral over the box of exp(-E(x)) dx for inputs of `shape`, by
     `runs` independent runs of `chains` AIS chains each, `temperatures` steps of the sigmoid
-    schedule, one HMC transition (`leapfrog` steps) per temperature. The step size starts at
-    `step_size` and is adapted after every transition towards `target_acceptance`, the same for
-    all chains of a run."""
+    schedule, one HMC transition (`leapfrog` steps) per temperature (`anneal`).
+
+    Forward (default), the chains start uniform on the box: Z-hat is unbiased, so log Z-hat is low
+    in expectation. With `start` (runs x chains states, e.g. test images), the chains run the
+    schedule in reverse, from p towards the uniform base, and estimate 1/Z (Burda et al. 2015's
+    reverse AIS): were the starts exact samples of p, log Z-hat would be high in expectation; data in
+    their place make it a conservative check. The two bracket log Z when both chains mix; far apart,
+    they say that neither did (a basin the forward chains never found, or one the reverse chains
+    never left)."""
     if min(chains, runs, temperatures, leapfrog) < 1:
         raise ValueError("chains, runs, temperatures and leapfrog must each be at least 1")
     lo, hi = box
     log_z0 = math.prod(shape) * math.log(hi - lo)
     betas = sigmoid_schedule(temperatures).tolist()
     rng = torch.Generator(device).manual_seed(seed)
+    if start is not None:
+        if len(start) < runs * chains:
+            raise ValueError(f"reverse AIS needs {runs * chains} starting states, got {len(start)}")
+        start = start[: runs * chains].to(device).float().view(runs, chains, *shape)
     weights, accepted = [], []
-    for _ in range(runs):
-        x = lo + (hi - lo) * torch.rand(chains, *shape, generator=rng, device=device)
-        e, g = energy_and_grad(energy, x)
-        log_w = torch.zeros(chains, dtype=torch.float64, device=device)
-        step = step_size
-        for b_prev, b in zip(betas[:-1], betas[1:]):
-            log_w -= (b - b_prev) * e.double()
-            x, e, g, acc = hmc_step(energy, x, e, g, b, step, leapfrog, box, rng)
-            rate = acc.mean().item()
-            step *= 1.02 if rate > target_acceptance else 0.98
-            accepted.append(rate)
+    for r in range(runs):
+        x = lo + (hi - lo) * torch.rand(chains, *shape, generator=rng, device=device) if start is None else start[r]
+        log_w, rates = anneal(
+            energy,
+            x,
+            betas if start is None else betas[::-1],
+            leapfrog=leapfrog,
+            step_size=step_size,
+            target_acceptance=target_acceptance,
+            box=box,
+            rng=rng,
+        )
         weights.append(log_w)
-    runs_log_z = [(torch.logsumexp(w, 0) - math.log(len(w))).item() + log_z0 for w in weights]
-    pooled = torch.cat(weights)
+        accepted += rates
+    pooled, per_run = _mean_log(weights)
+    sign = 1.0 if start is None else -1.0  # reverse AIS estimates Z_0 / Z
+    runs_log_z = [log_z0 + sign * v for v in per_run]
     return AISResult(
-        log_z=(torch.logsumexp(pooled, 0) - math.log(len(pooled))).item() + log_z0,
+        log_z=log_z0 + sign * pooled,
         log_z_runs=runs_log_z,
         log_z_std=float(torch.tensor(runs_log_z).std().item()) if runs > 1 else 0.0,
         acceptance=sum(accepted) / len(accepted),

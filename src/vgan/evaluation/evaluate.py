@@ -136,15 +136,22 @@ def evaluate(
 
 def test_log_likelihood(trainer: Trainer, **ais) -> Dict[str, float]:
     """The test split's mean log-likelihood (nats per input, bits per dimension) under the run's
-    energy read one input at a time, with log Z and its spread over independent AIS runs."""
+    energy read one input at a time, with log Z by forward AIS and its spread over independent runs;
+    beside it, log Z by reverse AIS from test images (`likelihood.ais_log_z(start=...)`) and the
+    log-likelihood that gives (`_reverse`): far apart, neither estimate is to be trusted."""
     energy = trainer.energy.alone()
     test = as_float(load_dataset(trainer.cfg.dataset, "test", trainer.cfg.data_dir).images).to(trainer.device)
     start = time.perf_counter()
     z = ais_log_z(energy, trainer.image_shape, device=trainer.device, **ais)
+    back = ais_log_z(energy, trainer.image_shape, device=trainer.device, start=test.flip(0), **ais)
+    reverse = log_likelihood(energy, test, back.log_z)
     return {
         **log_likelihood(energy, test, z.log_z),
+        "loglik_nats_reverse": reverse["loglik_nats"],
         "log_z": z.log_z,
         "log_z_std": z.log_z_std,
+        "log_z_reverse": back.log_z,
+        "log_z_reverse_std": back.log_z_std,
         "ais_acceptance": z.acceptance,
         "ais_chains": z.chains * len(z.log_z_runs),
         "ais_runs": len(z.log_z_runs),
