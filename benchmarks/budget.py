@@ -23,6 +23,7 @@ import torch
 import vgan
 from vgan.config import images_per_step
 from vgan.data import batches, load_dataset
+from vgan.records import record_benchmark
 from vgan.train import Trainer
 
 BENCHMARKS = {
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", help="also write the result to this JSON file")
+    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     result = budget(args.benchmark, args.iters, args.rounds)
@@ -95,6 +97,13 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
+    if args.record:
+        record_benchmark(
+            args.record,
+            result,
+            scale=f"{args.rounds} rounds of {args.iters} iterations a preset, {torch.get_num_threads()} threads",
+            script="benchmarks/budget.py",
+        )
 
 
 if __name__ == "__main__":

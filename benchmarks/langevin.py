@@ -24,6 +24,7 @@ import torch
 import vgan
 from vgan.allocator import keep_freed_memory
 from vgan.networks import build_energy
+from vgan.records import record_benchmark
 from vgan.samplers import build_sampler, langevin
 
 SHAPES = {"mnist": (1, 28, 28), "stackedmnist": (3, 28, 28), "25gaussians": (2,)}
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
     args = parser.parse_args()
     keep_freed_memory()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
@@ -120,6 +122,13 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+    if args.record:
+        record_benchmark(
+            args.record,
+            results,
+            scale=f"batch {args.batch}, {args.rounds} rounds of {args.iters} calls, {torch.get_num_threads()} threads",
+            script="benchmarks/langevin.py",
+        )
 
 
 if __name__ == "__main__":
