@@ -11,9 +11,10 @@ dimension.
     ll = log_likelihood(trainer.energy.alone(), test_images, result.log_z)
 
 AIS estimates Z without bias, so log Z-hat is low in expectation (Jensen) and the log-likelihood
-it gives is high in expectation; the spread of independent runs (`log_z_std`) says how far to
-trust it, and reverse AIS from data (`ais_log_z(..., start=images)`) checks it from the other
-side. Z is over the continuous box: a density, not the probability of the quantised image.
+it gives is high in expectation; `raise_log_likelihood` (reverse annealing from the data, Burda et
+al. 2015) estimates it from below. The two bracket the log-likelihood when the chains mix; far
+apart, they say that the chains did not. Z is over the continuous box: a density, not the
+probability of the quantised image.
 """
 
 from __future__ import annotations
@@ -110,27 +111,26 @@ def anneal(
     target_acceptance: float,
     box: Box,
     rng: Optional[torch.Generator],
+    transition_first: bool = False,
 ) -> Tuple[torch.Tensor, List[float]]:
-    """AIS from states x along `betas` (increasing: forward from the base; decreasing: reverse from
-    the model): log w_i = sum_t -(beta_t - beta_{t-1}) E(x_i), each weight taken before the HMC
-    transition at beta_t. The step size is adapted after every transition towards
+    """Anneal states x along `betas`, accumulating log w_i = sum_t -(beta_t - beta_{t-1}) E(x_i).
+    Forward AIS (`betas` increasing from the base) takes each weight before the HMC transition at
+    beta_t; `transition_first` (reverse annealing from data, `raise_log_likelihood`) takes the
+    transition at beta_{t-1} first. The step size is adapted after every transition towards
     `target_acceptance`, the same for all chains. Returns log w (float64) and the acceptance rates."""
     e, g = energy_and_grad(energy, x)
     log_w = torch.zeros(len(x), dtype=torch.float64, device=x.device)
     step, accepted = step_size, []
     for b_prev, b in zip(betas[:-1], betas[1:]):
-        log_w -= (b - b_prev) * e.double()
-        x, e, g, acc = hmc_step(energy, x, e, g, b, step, leapfrog, box, rng)
+        if not transition_first:
+            log_w -= (b - b_prev) * e.double()
+        x, e, g, acc = hmc_step(energy, x, e, g, b_prev if transition_first else b, step, leapfrog, box, rng)
+        if transition_first:
+            log_w -= (b - b_prev) * e.double()
         rate = acc.mean().item()
         step *= 1.02 if rate > target_acceptance else 0.98
         accepted.append(rate)
     return log_w, accepted
-
-
-def _mean_log(weights: List[torch.Tensor]) -> Tuple[float, List[float]]:
-    """log mean w over all chains pooled, and per run."""
-    mean_log = lambda w: (torch.logsumexp(w, 0) - math.log(len(w))).item()  # noqa: E731
-    return mean_log(torch.cat(weights)), [mean_log(w) for w in weights]
 
 
 @torch.no_grad()
@@ -147,55 +147,72 @@ def ais_log_z(
     box: Box = DATA_BOX,
     seed: int = 0,
     device: torch.device | str = "cpu",
-    start: Optional[torch.Tensor] = None,
 ) -> AISResult:
     """Estimate log Z = log integral over the box of exp(-E(x)) dx for inputs of `shape`, by
     `runs` independent runs of `chains` AIS chains each, `temperatures` steps of the sigmoid
     schedule, one HMC transition (`leapfrog` steps) per temperature (`anneal`).
 
-    Forward (default), the chains start uniform on the box: Z-hat is unbiased, so log Z-hat is low
-    in expectation. With `start` (runs x chains states, e.g. test images), the chains run the
-    schedule in reverse, from p towards the uniform base, and estimate 1/Z (Burda et al. 2015's
-    reverse AIS): were the starts exact samples of p, log Z-hat would be high in expectation; data in
-    their place make it a conservative check. The two bracket log Z when both chains mix; far apart,
-    they say that neither did (a basin the forward chains never found, or one the reverse chains
-    never left)."""
+    The chains start uniform on the box. Z-hat is unbiased, so log Z-hat is low in expectation and
+    the log-likelihood it gives high: an estimate from above (`raise_log_likelihood` is the one
+    from below)."""
     if min(chains, runs, temperatures, leapfrog) < 1:
         raise ValueError("chains, runs, temperatures and leapfrog must each be at least 1")
     lo, hi = box
     log_z0 = math.prod(shape) * math.log(hi - lo)
     betas = sigmoid_schedule(temperatures).tolist()
     rng = torch.Generator(device).manual_seed(seed)
-    if start is not None:
-        if len(start) < runs * chains:
-            raise ValueError(f"reverse AIS needs {runs * chains} starting states, got {len(start)}")
-        start = start[: runs * chains].to(device).float().view(runs, chains, *shape)
+    settings = dict(leapfrog=leapfrog, step_size=step_size, target_acceptance=target_acceptance, box=box, rng=rng)
     weights, accepted = [], []
-    for r in range(runs):
-        x = lo + (hi - lo) * torch.rand(chains, *shape, generator=rng, device=device) if start is None else start[r]
-        log_w, rates = anneal(
-            energy,
-            x,
-            betas if start is None else betas[::-1],
-            leapfrog=leapfrog,
-            step_size=step_size,
-            target_acceptance=target_acceptance,
-            box=box,
-            rng=rng,
-        )
+    for _ in range(runs):
+        x = lo + (hi - lo) * torch.rand(chains, *shape, generator=rng, device=device)
+        log_w, rates = anneal(energy, x, betas, **settings)
         weights.append(log_w)
         accepted += rates
-    pooled, per_run = _mean_log(weights)
-    sign = 1.0 if start is None else -1.0  # reverse AIS estimates Z_0 / Z
-    runs_log_z = [log_z0 + sign * v for v in per_run]
+    mean_log = lambda w: (torch.logsumexp(w, 0) - math.log(len(w))).item()  # noqa: E731
+    runs_log_z = [log_z0 + mean_log(w) for w in weights]
     return AISResult(
-        log_z=log_z0 + sign * pooled,
+        log_z=log_z0 + mean_log(torch.cat(weights)),
         log_z_runs=runs_log_z,
         log_z_std=float(torch.tensor(runs_log_z).std().item()) if runs > 1 else 0.0,
         acceptance=sum(accepted) / len(accepted),
         chains=chains,
         temperatures=temperatures,
     )
+
+
+@torch.no_grad()
+def raise_log_likelihood(
+    energy: nn.Module,
+    x: torch.Tensor,
+    *,
+    temperatures: int = 500,
+    leapfrog: int = 4,
+    step_size: float = 0.01,
+    target_acceptance: float = 0.65,
+    box: Box = DATA_BOX,
+    seed: int = 0,
+) -> Dict[str, float]:
+    """Reverse annealing from each input (RAISE, Burda, Grosse and Salakhutdinov 2015): from x_T = x,
+    an HMC transition at beta_t then the weight exp(-(beta_{t-1} - beta_t) E), down to the uniform
+    base. exp(-E(x)) / Z_0 times the weight estimates, without bias, the likelihood of x under the
+    annealing model (AIS's own sampler), so its log is low in expectation for that model, which is
+    the energy's when the chains mix (where they do not, inputs the annealing model over-weights,
+    e.g. far in the energy's tails, can score above the energy's own log-likelihood). Returns the
+    mean over x (N, ...) in nats per input and bits per dimension, and its standard error."""
+    lo, hi = box
+    log_z0 = x[0].numel() * math.log(hi - lo)
+    betas = sigmoid_schedule(temperatures).tolist()[::-1]
+    rng = torch.Generator(x.device).manual_seed(seed)
+    e0, _ = energy_and_grad(energy, x)
+    settings = dict(leapfrog=leapfrog, step_size=step_size, target_acceptance=target_acceptance, box=box, rng=rng)
+    log_w, _ = anneal(energy, x.float(), betas, transition_first=True, **settings)
+    per_input = -e0.double() - log_z0 + log_w
+    nats = per_input.mean().item()
+    return {
+        "loglik_nats_raise": nats,
+        "loglik_bits_per_dim_raise": -nats / (x[0].numel() * math.log(2)),
+        "loglik_nats_raise_se": (per_input.std() / math.sqrt(len(x))).item() if len(x) > 1 else 0.0,
+    }
 
 
 @torch.no_grad()
