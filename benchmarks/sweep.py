@@ -35,6 +35,10 @@ def name_of(preset: str, point: list, seed: int) -> str:
     return f"{preset.replace('/', '_')}_{short}_s{seed}"
 
 
+def evaluation(args, run: Path) -> list:
+    return ["evaluate", str(run), "--metrics", args.metrics, *(["--n", args.n] if args.n else [])]
+
+
 def record(args, run: Path, row: dict, folder: Path) -> None:
     """The record of one point: its evaluation, with the commands that trained and evaluated it."""
     keys = " ".join([*args.set, *row["point"], f"seed={row['seed']}", f"name={row['name']}"])
@@ -67,11 +71,16 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--out-dir", default="runs/sweeps")
     parser.add_argument("--records", help="also write one record per point into this folder")
+    parser.add_argument("--reevaluate", action="store_true", help="evaluate the finished points again")
     args = parser.parse_args()
     out = Path(args.out_dir)
     table = out / f"{args.preset.replace('/', '_')}.json"
     rows = json.loads(table.read_text()) if table.is_file() else []
     done = {r["name"] for r in rows}
+    for row in rows if args.reevaluate else ():
+        if row["train_rc"] == 0:
+            vgan(evaluation(args, out / row["name"]))
+            row.update(json.loads((out / row["name"] / "evaluate.json").read_text()))
     for point in points(args.grid):
         for seed in map(int, args.seeds.split(",")):
             name = name_of(args.preset, point, seed)
@@ -83,14 +92,7 @@ def main() -> None:
             seconds = round(time.perf_counter() - start, 1)
             row = {"name": name, "point": point, "seed": seed, "train_rc": rc, "train_seconds": seconds}
             if rc == 0:
-                evaluate = [
-                    "evaluate",
-                    str(out / name),
-                    "--metrics",
-                    args.metrics,
-                    *(["--n", args.n] if args.n else []),
-                ]
-                vgan(evaluate)
+                vgan(evaluation(args, out / name))
                 row.update(json.loads((out / name / "evaluate.json").read_text()))
             rows.append(row)
             table.parent.mkdir(parents=True, exist_ok=True)
