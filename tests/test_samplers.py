@@ -140,3 +140,15 @@ def test_langevin_draws_repeat_from_their_noise_and_data_init_starts_at_the_imag
     assert ends.conditional and torch.allclose(ends(x), torch.full_like(x, 0.25))  # x - 0.5 (x - 0.5)
     with pytest.raises(ValueError, match="pass cond"):
         ends.draw(3)
+
+
+def test_figures_read_the_buffer_without_writing_it(tiny, tmp_path):
+    from vgan.cli import main
+
+    keys = ["objective=cd", "langevin_steps=2", "buffer_size=100", "name=cd", "max_steps=4"]
+    assert main(["train", *tiny, *keys]) == 0
+    trainer = vgan.load_run(tmp_path / "cd")
+    trainer.sampler.train()  # as during training
+    before = trainer.sampler.buffer.clone()
+    trainer.figure()
+    assert torch.equal(trainer.sampler.buffer, before) and trainer.sampler.training

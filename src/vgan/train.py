@@ -15,9 +15,9 @@ import gc
 import re
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Iterator, Optional
 
 import torch
 from torch import nn
@@ -62,6 +62,17 @@ def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
         raise ConfigError(
             f"the {cfg.optimizer} optimiser refuses its settings ({e}); fix lr, betas or adadelta_rho/adadelta_eps"
         ) from None
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """`module` in eval mode for the block (a replay buffer is read, not written), then as it was."""
+    was = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was)
 
 
 def fp32(t: tuple) -> tuple:
@@ -231,7 +242,8 @@ class Trainer:
         """n samples of an unconditional sampler from the noise of `seed` (default: the run's
         fixed grid noise, the same every epoch), (N, C, H, W) in [0, 1]."""
         rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 2 if seed is None else seed)
-        return self.eval_sampler(n, rng=rng)
+        with evaluating(self.eval_sampler):
+            return self.eval_sampler(n, rng=rng)
 
     @torch.no_grad()
     def figure(self) -> Optional[torch.Tensor]:
@@ -245,7 +257,8 @@ class Trainer:
         x = self.fixed_x
         rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 3)  # the same noise every epoch
         reconstruct = getattr(self.eval_sampler, "reconstruct", None)  # VCD's x_bar
-        panels = [x, *([reconstruct(x)] if reconstruct else []), self.eval_sampler(x, rng=rng)]
+        with evaluating(self.eval_sampler):
+            panels = [x, *([reconstruct(x)] if reconstruct else []), self.eval_sampler(x, rng=rng)]
         return side_by_side([make_grid(p, nrow=10) for p in panels])
 
     # ---- checkpoints -----------------------------------------------------------------------
