@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -57,6 +58,29 @@ def record(args, run: Path, row: dict, folder: Path) -> None:
         run_dir=run,
     )
     write_record(rec, folder / f"{row['name']}.json")
+
+
+def summary(args, point: list, rows: list, out: Path) -> None:
+    """One record over the seeds of a point: each number per seed (`key.seedN`), its mean and its
+    sample standard deviation (`key.mean`, `key.sd`); written when a point has two seeds or more."""
+    if len(rows) < 2:
+        return
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and k not in ("seed", "train_rc", "step")]
+    values = {"seeds": ",".join(str(r["seed"]) for r in rows)}
+    for key in keys:
+        numbers = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        values.update({f"{key}.seed{r['seed']}": r[key] for r in rows if key in r})
+        if len(numbers) == len(rows):
+            values[f"{key}.mean"] = statistics.mean(numbers)
+            values[f"{key}.sd"] = statistics.stdev(numbers)
+    config = load_config(out / rows[0]["name"] / "config.yaml")
+    command = f"python benchmarks/sweep.py {args.preset} --grid {' '.join(point)} --seeds {values['seeds']}"
+    command += f" --metrics {args.metrics}" + (f" --set {' '.join(args.set)}" if args.set else "")
+    samples = f"; {rows[0]['samples']:,} samples" if "samples" in rows[0] else ""
+    scale = f"{scale_of(config)}{samples}, seeds {values['seeds']}"
+    rec = make_record("evaluate", values, command=command, scale=scale, config=config, run_dir=out / rows[0]["name"])
+    short = "_".join(p.split("=")[1] for p in point)
+    write_record(rec, Path(args.records) / f"{args.preset.replace('/', '_')}_{short}.json")
 
 
 def main() -> None:
@@ -101,6 +125,8 @@ def main() -> None:
         for row in rows:
             if row["train_rc"] == 0:
                 record(args, out / row["name"], row, Path(args.records))
+        for point in points(args.grid):
+            summary(args, point, [r for r in rows if r["point"] == point and r["train_rc"] == 0], out)
     ranked = sorted(rows, key=lambda r: r.get(args.score, float("inf") if args.lower else float("-inf")))
     for r in ranked if args.lower else ranked[::-1]:
         print(f"{' '.join(r['point']):<60} seed {r['seed']}  {args.score} {r.get(args.score)}")
