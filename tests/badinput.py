@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from conftest import TINY
+from conftest import TINY, with_keys
 from vgan.checkpoint import save_checkpoint
 from vgan.cli import main
 from vgan.config import from_dict, parse_overrides, save_config
@@ -64,7 +64,9 @@ class World:
         self.marker = root / "marker"
 
     def train(self, *extra) -> list:
-        return ["train", *TINY, f"out_dir={self.runs}", *extra]
+        """`vgan train` of a tiny run into runs/, with `extra` arguments; a key in `extra` replaces
+        the tiny run's (a key given twice is refused)."""
+        return ["train", *with_keys([*TINY, f"out_dir={self.runs}"], *extra)]
 
     def file(self, name: str, content) -> Path:
         path = self.root / name

@@ -21,6 +21,13 @@ TINY = [
 ]
 
 
+def with_keys(base, *extra) -> list:
+    """The key=value arguments `base`, each key that `extra` gives again replaced by `extra`'s (vgan
+    refuses a key given twice), then `extra`."""
+    given = {str(e).partition("=")[0] for e in extra}
+    return [k for k in base if k.partition("=")[0] not in given] + list(extra)
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """Real MNIST, fetched by the project itself (CI runs `vgan data fetch mnist` first)."""

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 import vgan
+from conftest import with_keys
 from vgan import objectives
 from vgan.checkpoint import load_checkpoint
 from vgan.cli import main
@@ -84,7 +85,7 @@ def test_nan_stops_keeps_last_good_checkpoint_and_resume_recovers(tiny, tmp_path
 
 
 def test_gan_objective_trains_the_same_networks(tiny, tmp_path):
-    assert main(["train", *tiny, "name=gan", "objective=gan", "energy=gan", "epochs=1"]) == 0
+    assert main(["train", *with_keys(tiny, "name=gan", "objective=gan", "energy=gan", "epochs=1")]) == 0
     lines = metrics(tmp_path / "gan")
     assert len(lines) == 4 and "entropy_gen" not in lines[0]
 
@@ -177,7 +178,7 @@ def test_every_remedy_reaches_the_training_step(tiny, tmp_path):
     keys = ["r1_penalty=1", "logit_penalty=0.01", "nn_entropy_weight=0.1", "expert_entropy=min"]
     keys += ["energy_activation=leaky_relu", "spectral_norm=true", "nn_entropy_space=features"]
     keys += ["expert_decorrelation=1", "batch_entropy=pairwise", "pack=2", "mi_entropy_weight=0.5"]
-    assert main(["train", *tiny, "name=all", "max_steps=2", "log_every=1", *keys]) == 0
+    assert main(["train", *with_keys(tiny, "name=all", "max_steps=2", *keys)]) == 0
     lines = metrics(tmp_path / "all")
     logged = {"logit_l2", "r1", "nn_entropy_gen", "expert_correlation", "mi_gen"}
     assert logged <= set(lines[-1])  # each penalty and estimator ran and was logged

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from ..data import as_float, epoch_order, load_dataset
 from ..errors import ConfigError
 from ..networks import glorot_init
-from ..runs import load_run
+from ..runs import load_run, require_images
 from ..samplers import TransitionSampler
 from .classifier import accuracy
 from .inputs import check_augment
@@ -255,6 +255,7 @@ def augment(
     sampler, data_dir = None, None
     if run_dir is not None:
         trainer = load_run(run_dir, device=device)
+        require_images(trainer, "augment")
         dataset, data_dir = trainer.cfg.dataset, trainer.cfg.data_dir
         if no_augment:  # the baseline row on this run's data
             run_dir = None

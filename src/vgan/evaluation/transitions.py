@@ -14,13 +14,15 @@ from ..checks import at_least, optional, positive, require
 from ..data import as_float, chunks, load_dataset
 from ..errors import ConfigError
 from ..images import make_grid, save_image, side_by_side
-from ..runs import load_run
+from ..lock import check_output
+from ..runs import load_run, require_images
 from ..samplers import TransitionSampler
 from .classifier import load_classifier
 
 
-def _transition_run(run_dir, device: str):
+def _transition_run(run_dir, device: str, command: str):
     trainer = load_run(run_dir, device=device)
+    require_images(trainer, command)
     if not isinstance(trainer.sampler, TransitionSampler):
         raise ConfigError(
             f"{run_dir} was trained with objective '{trainer.cfg.objective}'; reconstructions and "
@@ -78,14 +80,15 @@ def reconstruct(
     `eval_n` validation images (all 10,000 by default)."""
     require(n, at_least(2), "--n", "show 2 or more images (the sampler's batch norm needs 2)")
     require(eval_n, optional(positive), "--eval-n", "use 1 or more validation images, or leave it out for all")
-    trainer = _transition_run(run_dir, device)
+    out = check_output(out or Path(run_dir) / "reconstruct.png", default="reconstruct.png")  # before any work
+    trainer = _transition_run(run_dir, device, "reconstruct")
     val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir)
     x = as_float(val.images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
     sampler = trainer.eval_sampler
     with torch.no_grad():
         grids = [make_grid(g, nrow=10) for g in (x, sampler(x, noise=False), sampler(x, rng=rng))]
-    path = save_image(side_by_side(grids), out or trainer.run_dir / "reconstruct.png")
+    path = save_image(side_by_side(grids), out)
     classifier = load_classifier(trainer.cfg.dataset, device, trainer.cfg.data_dir) if classify else None
     count = eval_n or len(val)
     metrics = transition_metrics(sampler, val.images[:count], val.labels[:count], classifier, seed=seed)
@@ -107,10 +110,11 @@ def chain(
     if n < 2:
         raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
     require(steps, positive, "--steps", "take 1 or more transition steps")
-    trainer = _transition_run(run_dir, device)
+    out = check_output(out or Path(run_dir) / "chain.png", default="chain.png")  # before any work
+    trainer = _transition_run(run_dir, device, "chain")
     x = as_float(load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
     rows = [x]
     for _ in range(steps):
         rows.append(trainer.eval_sampler(rows[-1], rng=rng))
-    return save_image(make_grid(torch.cat(rows), nrow=n), out or trainer.run_dir / "chain.png")
+    return save_image(make_grid(torch.cat(rows), nrow=n), out)
