@@ -1,9 +1,20 @@
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from vgan import data
 from vgan.errors import DataError
+
+# The fuzz harness (test_fuzz.py): "ci", the default, is small and the same examples every run;
+# "long" (`pytest --hypothesis-profile long tests/test_fuzz.py`, or VGAN_FUZZ=long) runs twenty
+# times as many, new ones each run, and keeps the failing ones in .hypothesis/ to replay.
+QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much]
+settings.register_profile(
+    "ci", max_examples=10, deadline=None, derandomize=True, database=None, suppress_health_check=QUIET
+)
+settings.register_profile("long", max_examples=200, deadline=None, suppress_health_check=QUIET)
+settings.load_profile(os.environ.get("VGAN_FUZZ", "ci"))
 
 TINY = [
     "arch=mlp",
