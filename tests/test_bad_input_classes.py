@@ -115,6 +115,7 @@ CASES = {
     "resume-samples-a-file": resume(damage=replace_by_file("samples"), message="samples is a file where the run"),
     "resume-tb-a-file": resume(damage=replace_by_file("tb"), message="tb is a file where the run keeps a folder"),
     "resume-run-json-not-json": resume(damage=write("run.json", b"\xff{"), message="run.json is damaged"),
+    "evaluate-json-a-folder": lambda w: (["evaluate", toy_with_folder(w, "evaluate.json")], "is a folder"),
     "sample-checkpoint-of-another-run": lambda w: (["sample", w.run, "--checkpoint", "../x/last.pt"], "a file name"),
     # a failed start: refused before it starts
     "batch-size-1": key("batch_size=1", message="'batch_size' must be >= 2"),
@@ -136,6 +137,12 @@ CASES = {
     "plot-metrics-a-folder": lambda w: (["plot", damaged(w.run, replace_by_folder("metrics.jsonl"))], "is a folder"),
     "name-read-as-a-date": key("name=2001-12-14", message="quote it, e.g. name='2001-12-14'"),
 }
+
+
+def toy_with_folder(w, name):
+    run = w.fake_run("toy", (2,), dataset="8gaussians")
+    (run / name).mkdir()
+    return run
 
 
 def fifo(w):

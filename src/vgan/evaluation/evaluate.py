@@ -12,7 +12,8 @@ from ..atomic import atomic_file, write_atomic
 from ..checks import at_least, optional, require
 from ..data import DATASETS, Toy2D, as_float, load_dataset
 from ..energy import expert_rank
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, RunDirError
+from ..lock import kind, kind_problem
 from ..runs import load_run
 from ..train import Trainer
 from .classifier import load_classifier
@@ -75,6 +76,9 @@ def evaluate(
 ) -> Dict[str, object]:
     """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json."""
     require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
+    for name in ("evaluate.json", "energy_landscape.png"):  # what it writes, checked before the work
+        if kind(Path(run_dir) / name) in ("folder", "special"):
+            raise RunDirError(kind_problem(Path(run_dir) / name))
     trainer = load_run(run_dir, device=device)
     dataset = trainer.cfg.dataset
     metrics = metrics or metrics_for(dataset)
