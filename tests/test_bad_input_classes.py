@@ -129,6 +129,8 @@ CASES = {
     "metrics-twice": lambda w: (["evaluate", w.run, "--metrics", "fid,fid"], "must be distinct comma-separated"),
     "plot-empty-config": lambda w: (["plot", w.file("runs/run/config.yaml", "").parent], "config.yaml lacks name"),
     "plot-step-not-a-number": plot_with(b'{"step": "x", "loss_e": 1}\n{"step": 2}\n', "line 1 is not a metrics"),
+    "data-dir-for-generated-points": key("dataset=8gaussians", "--data-dir", ".", message="data_dir has no effect"),
+    "augment-run-and-another-dataset": lambda w: (["augment", w.run, "--dataset", "fashion-mnist"], "drop --dataset"),
     "name-with-a-line-break": key('name="a\\nb"', message="must be one line of text"),
     # messages that pointed at the wrong cause
     "sample-points-vcd-run": points_vcd("sample"),

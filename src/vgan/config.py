@@ -235,6 +235,8 @@ def _train_limit_fits_a_step(cfg: Config) -> Optional[str]:
 def _points_need_mlp(cfg: Config) -> Optional[str]:
     if cfg.dataset in ("8gaussians", "25gaussians") and cfg.arch != "mlp":
         return f"dataset {cfg.dataset} holds 2-D points, not images; set arch=mlp"
+    if cfg.dataset in ("8gaussians", "25gaussians") and cfg.data_dir is not None:
+        return f"dataset {cfg.dataset} is generated, so data_dir has no effect; remove it (or --data-dir)"
 
 
 def _remedies_apply(cfg: Config) -> Optional[str]:

@@ -256,6 +256,11 @@ def augment(
     if run_dir is not None:
         trainer = load_run(run_dir, device=device)
         require_images(trainer, "augment")
+        if dataset not in (None, trainer.cfg.dataset):
+            raise ConfigError(
+                f"{run_dir} was trained on {trainer.cfg.dataset}, not {dataset}; drop --dataset (it names the "
+                "baseline's dataset when there is no RUN_DIR)"
+            )
         dataset, data_dir = trainer.cfg.dataset, trainer.cfg.data_dir
         if no_augment:  # the baseline row on this run's data
             run_dir = None
