@@ -140,6 +140,9 @@ CASES = {
     "name-read-as-a-date": key("name=2001-12-14", message="quote it, e.g. name='2001-12-14'"),
 }
 
+if not torch.cuda.is_available():  # the baseline row resolves its device as a run does
+    CASES["augment-on-cuda-without-cuda"] = lambda w: (["augment", "--dataset", "mnist", "--device", "cuda"], "CUDA")
+
 
 def toy_with_folder(w, name):
     run = w.fake_run("toy", (2,), dataset="8gaussians")

@@ -38,6 +38,7 @@ from ..errors import ConfigError
 from ..networks import glorot_init
 from ..runs import load_run, require_images
 from ..samplers import TransitionSampler
+from ..train import resolve_device
 from .classifier import accuracy
 from .inputs import check_augment
 
@@ -252,6 +253,7 @@ def augment(
     over seeds, each seed's result, and the protocol."""
     check_augment(labels=labels, epochs=epochs, seeds=seeds, eval_n=eval_n, dataset=dataset)
     _check_protocol(bn_stats, weighting)
+    device = resolve_device(device).type  # "cuda" without CUDA is a one-line error, here as for a run
     sampler, data_dir = None, None
     if run_dir is not None:
         trainer = load_run(run_dir, device=device)
