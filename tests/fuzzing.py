@@ -8,6 +8,7 @@ import re
 import resource
 import shutil
 import signal
+import tempfile
 import typing
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -168,20 +169,26 @@ def run_cli(root: Path, argv: list, may_change=()) -> tuple:
     SECONDS and MAX_RSS; on exit 2 no file changed, on exit 0 only the files under `may_change` (paths
     relative to `root`, or a callable of stdout that gives them); no temporary file left anywhere in
     `root`, no dry-run folder left by a failure, the data cache unchanged. Returns (status, stdout, stderr)."""
-    cwd = os.getcwd()
+    cwd, tmp = os.getcwd(), tempfile.tempdir
+    scratch = tempfile.mkdtemp(prefix="vgan-fuzz-tmp-")  # the command's own temporary folders (--dry-run)
     os.chdir(root)
+    tempfile.tempdir = scratch
     try:
         with time_limit(SECONDS):
-            return _run_cli(root, argv, may_change)
+            return _run_cli(root, argv, may_change, Path(scratch))
     finally:
         os.chdir(cwd)
+        tempfile.tempdir = tmp
+        shutil.rmtree(scratch)
 
 
-def _run_cli(root: Path, argv: list, may_change) -> tuple:
-    before, cache, dry = snapshot(root), cache_listing(), set(Path("/tmp").glob("vgan-dry-run-*"))
+def _run_cli(root: Path, argv: list, may_change, scratch: Path) -> tuple:
+    before, cache = snapshot(root), cache_listing()
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main([str(a) for a in argv])
+    if code in (130, 143):  # Ctrl-C or SIGTERM reached the command: the harness itself is being stopped
+        raise KeyboardInterrupt
     text = err.getvalue()
     context = f"vgan {' '.join(map(repr, argv))}\n{text}"
     assert code in (0, 2) and "Traceback" not in text, context
@@ -198,9 +205,7 @@ def _run_cli(root: Path, argv: list, may_change) -> tuple:
     assert code == 0 or not made, (context, "folders made by a refused command", made)
     assert not _temp_files(root), (context, _temp_files(root))
     assert cache_listing() == cache, (context, "the data cache changed")
-    new_dry = set(Path("/tmp").glob("vgan-dry-run-*")) - dry
-    for folder in new_dry:  # a successful dry run keeps its folder, to look at; the harness does not
-        assert code == 0, (context, "a failed dry run left", folder)
-        shutil.rmtree(folder)
+    left = list(scratch.glob("vgan-*"))
+    assert code == 0 or not left, (context, "a failed command left", left)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < MAX_RSS, context
     return code, out.getvalue(), text

@@ -6,6 +6,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -190,10 +191,12 @@ def test_a_new_run_that_fails_after_its_first_write_leaves_nothing(tiny, tmp_pat
     assert main(["train", *tiny, "name=nan", "max_steps=1"]) == 0  # the name is free
 
 
-def test_a_failed_dry_run_leaves_no_temporary_folder(mnist, capsys):
-    before = set(os.listdir("/tmp"))
+def test_a_failed_dry_run_leaves_no_temporary_folder(mnist, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the dry run makes its folder
     assert main(["train", "--dry-run", *TINY, "lr=3e38"]) == 2
-    assert {n for n in set(os.listdir("/tmp")) - before if n.startswith("vgan-dry-run-")} == set()
+    assert list(tmp_path.glob("vgan-dry-run-*")) == []
+    assert main(["train", "--dry-run", *TINY]) == 0  # a successful one keeps it, to look at
+    assert len(list(tmp_path.glob("vgan-dry-run-*"))) == 1
 
 
 def test_sigterm_during_a_write_leaves_no_temporary_file(world, monkeypatch):
