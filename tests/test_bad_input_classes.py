@@ -241,3 +241,15 @@ def test_tilde_in_a_config_file_is_the_home_folder(world, monkeypatch, capsys):
 def test_a_checkpoint_holding_no_tensors_where_they_belong_is_one_line(world, capsys):
     edit_checkpoint(world.run / "last.pt", lambda s: s.__setitem__("energy", {"w": torch.zeros(3)}))
     world.refused(["sample", world.run], "does not fit the networks", capsys)
+
+
+def test_a_last_batch_of_one_is_drawn_with_the_one_before(world, capsys):
+    """The samplers' batch norm needs two images: 101 samples in chunks of 100, or 501 validation
+    images in chunks of 500, were a traceback (the harness found the second)."""
+    from vgan.data import spans
+
+    assert [(s.start, s.stop) for s in spans(501, 500)] == [(0, 501)] and len(spans(500, 500)) == 1
+    assert main(["evaluate", str(world.fake_run("toy", (2,), dataset="8gaussians")), "--n", "101"]) == 0
+    vcd = world.fake_run("vcd", objective="vcd", code_dim=8)
+    assert main(["reconstruct", str(vcd), "--no-classifier", "--eval-n", "501", "--n", "2"]) == 0
+    assert "images  501" in capsys.readouterr().out

@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from typing import List, Optional
 
 from . import checks, data, runs
-from .checks import SEED, Parser, closed_interval, folder, names, number, positive, seed_list
+from .checks import SEED, Parser, at_least, closed_interval, folder, names, number, positive, seed_list
 from .config import Config, check_presets, load_config, parse_overrides
 from .curves import plot_curves
 from .errors import ConfigError, Terminated, VGANError, expected, one_line, sigterm_raises
@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "that a fixed classifier (trained and cached on first use) labels as x.",
     )
     p.add_argument(
-        "--eval-n", type=number(positive), default=10_000, help="validation images for the metrics (default 10000)"
+        "--eval-n", type=number(at_least(2)), default=10_000, help="validation images for the metrics (default 10000)"
     )
     p.add_argument("--no-classifier", action="store_true", help="skip the label-preservation measure")
 

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
-from ..data import as_float, epoch_order, load_dataset
+from ..data import as_float, epoch_order, load_dataset, spans
 from ..errors import ConfigError
 from ..networks import glorot_init
 from ..runs import load_run, require_images
@@ -127,8 +127,8 @@ def recompute_bn_stats(model: Table2Classifier, images: torch.Tensor, batch_size
         m.reset_running_stats()
         m.momentum = None  # a cumulative average
     model.train()
-    for i in range(0, len(images), batch_size):
-        model(images[i : i + batch_size])
+    for piece in spans(len(images), batch_size):  # no batch of one: batch norm needs two
+        model(images[piece])
     for m in norms:
         m.momentum = 0.1
 

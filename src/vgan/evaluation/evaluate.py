@@ -10,7 +10,7 @@ import torch
 
 from ..atomic import atomic_file, write_atomic
 from ..checks import at_least, optional, require
-from ..data import DATASETS, Toy2D, as_float, load_dataset
+from ..data import DATASETS, Toy2D, as_float, load_dataset, spans
 from ..energy import expert_rank
 from ..errors import ConfigError, DataError, RunDirError
 from ..lock import kind, kind_problem
@@ -36,15 +36,15 @@ def generate(trainer: Trainer, n: int, chunk: int = 100) -> torch.Tensor:
     batch statistics, as in training). With `ema_decay` the averaged weights draw them."""
     rng = torch.Generator(trainer.device).manual_seed(0)
     cond = None
-    if trainer.sampler.conditional:
+    if trainer.sampler.conditional:  # at most one transition of each validation image
         cond = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n]
+        n = len(cond)
     out = []
-    for i in range(0, n, chunk):
-        m = min(chunk, n - i)
+    for piece in spans(n, chunk):  # no batch of one: the generator's batch norm needs two
         if cond is None:
-            out.append(trainer.eval_sampler(m, rng=rng).cpu())
+            out.append(trainer.eval_sampler(piece.stop - piece.start, rng=rng).cpu())
         else:
-            out.append(trainer.eval_sampler(as_float(cond[i : i + m]).to(trainer.device), rng=rng).cpu())
+            out.append(trainer.eval_sampler(as_float(cond[piece]).to(trainer.device), rng=rng).cpu())
     return torch.cat(out)
 
 
@@ -92,7 +92,7 @@ def evaluate(
     if "modes" in metrics:
         count = n or DEFAULT_N["modes"]
         samples = generate(trainer, count)
-        results["samples"] = count
+        results["samples"] = len(samples)
         if isinstance(DATASETS[dataset], Toy2D):
             results.update(toy_modes(samples, DATASETS[dataset]))
             results["figure"] = str(landscape(trainer, samples, trainer.run_dir / "energy_landscape.png"))

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checks import at_least, optional, positive, require
-from ..data import as_float, chunks, load_dataset
+from ..data import as_float, load_dataset, spans
 from ..errors import ConfigError
 from ..images import make_grid, save_image, side_by_side
 from ..lock import check_output
@@ -51,7 +51,8 @@ def transition_metrics(
     device = next(sampler.parameters(), images).device
     rng = torch.Generator(device).manual_seed(seed)
     totals = dict(recon_bce=0.0, recon_mse=0.0, distance=0.0, label_kept=0.0, classifier_accuracy=0.0)
-    for x, y in zip(chunks(images, batch_size, device), labels.to(device).split(batch_size)):
+    for piece in spans(len(images), batch_size):  # no batch of one: the sampler's batch norm needs two
+        x, y = as_float(images[piece].to(device)), labels[piece].to(device)
         recon, moved = sampler(x, noise=False), sampler(x, rng=rng)
         totals["recon_bce"] += F.binary_cross_entropy(recon, x, reduction="sum").item() / x[0].numel()
         totals["recon_mse"] += F.mse_loss(recon, x, reduction="sum").item() / x[0].numel()
@@ -79,7 +80,7 @@ def reconstruct(
     side in one PNG (default <run_dir>/reconstruct.png), and `transition_metrics` over the first
     `eval_n` validation images (all 10,000 by default)."""
     require(n, at_least(2), "--n", "show 2 or more images (the sampler's batch norm needs 2)")
-    require(eval_n, optional(positive), "--eval-n", "use 1 or more validation images, or leave it out for all")
+    require(eval_n, optional(at_least(2)), "--eval-n", "use 2 or more validation images, or leave it out for all")
     out = check_output(out or Path(run_dir) / "reconstruct.png", default="reconstruct.png")  # before any work
     trainer = _transition_run(run_dir, device, "reconstruct")
     val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir)
