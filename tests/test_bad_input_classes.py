@@ -115,6 +115,7 @@ CASES = {
     "resume-run-json-a-folder": resume(damage=replace_by_folder("run.json"), message="run.json is a folder"),
     "resume-samples-a-file": resume(damage=replace_by_file("samples"), message="samples is a file where the run"),
     "resume-tb-a-file": resume(damage=replace_by_file("tb"), message="tb is a file where the run keeps a folder"),
+    "resume-metrics-line-damaged": resume(damage=write("metrics.jsonl", b'{"step": "1"}\n{}\n'), message="line 1"),
     "resume-run-json-not-json": resume(damage=write("run.json", b"\xff{"), message="run.json is damaged"),
     "evaluate-json-a-folder": lambda w: (["evaluate", toy_with_folder(w, "evaluate.json")], "is a folder"),
     "sample-checkpoint-of-another-run": lambda w: (["sample", w.run, "--checkpoint", "../x/last.pt"], "a file name"),

@@ -26,7 +26,7 @@ from . import distributed, objectives
 from .allocator import keep_freed_memory
 from .checkpoint import resume_from, save_checkpoint
 from .config import Config, images_per_step, save_config, validate
-from .curves import plot_curves
+from .curves import plot_curves, read_metrics
 from .data import as_float, batches, check_data_dir, load_dataset
 from .distributed import Dist, globalise_batch_norm
 from .energy import dead_zones, expert_rank
@@ -349,8 +349,10 @@ def _run(trainer: Trainer, images: torch.Tensor, resume: bool, group: Dist) -> T
             f"{run_dir} has trained {trainer.step} of the {total} iterations that {limit} allow: "
             "nothing to do; raise epochs= or max_steps= to train further"
         )
-    if main:  # all is read and checked (the checkpoint above, run.json here) before the first write
+    if main:  # all is read and checked (the checkpoint above, run.json and metrics.jsonl here) before the first write
         sessions = read_sessions(run_dir) if resume else []
+        if resume and (run_dir / "metrics.jsonl").exists():
+            read_metrics(run_dir / "metrics.jsonl")  # a damaged line is refused, not dropped by the rewrite
         save_config(cfg, run_dir / "config.yaml")
         record_session(run_dir, sessions, {**describe_machine(trainer.device, group.world), "start_step": trainer.step})
     logger = RunLogger(run_dir, trainer.step, cfg.tensorboard) if main else None
