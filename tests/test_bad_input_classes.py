@@ -186,8 +186,11 @@ def test_an_alias_bomb_is_refused_at_once_within_a_memory_bound(tmp_path):
 
 
 def test_a_new_run_that_fails_after_its_first_write_leaves_nothing(tiny, tmp_path, capsys):
-    assert main(["train", *tiny, "name=nan", "lr=3e38"]) == 2  # config.yaml and run.json written, then NaN
+    args = with_keys(tiny, f"out_dir={tmp_path / 'new' / 'runs'}", "name=nan", "lr=3e38")
+    assert main(["train", *args]) == 2  # config.yaml and run.json written, then NaN
     assert "no checkpoint was written yet" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # nor the out_dir it made for it
+    assert main(["train", *tiny, "name=nan", "lr=3e38"]) == 2
     assert not (tmp_path / "nan").exists()
     assert main(["train", *tiny, "name=nan", "max_steps=1"]) == 0  # the name is free
 

@@ -225,7 +225,8 @@ def command_lines(draw):
 
 def _purpose(argv):
     if argv[0] == "train":
-        return trained_dir
+        resumed = argv[argv.index("--resume") + 1] if "--resume" in argv else None
+        return (lambda out: [resumed]) if resumed else trained_dir
     if argv[0] == "reproduce":
         return [argv[argv.index("--out-dir") + 1] if "--out-dir" in argv else "runs/reproduce"]
     out = argv[argv.index("--out") + 1] if "--out" in argv else None

@@ -168,11 +168,11 @@ class RunLock:
 
     def __init__(self, run_dir: Path, resume: bool):
         self.run_dir, self.resume, self.fd = Path(run_dir), resume, None
-        self.created, self.before = False, set()  # for discard(): what was there before the run
+        self.made, self.before = [], set()  # for discard(): the folders it made, what was there before
 
     def __enter__(self) -> RunLock:
         try:
-            self.created = not self.run_dir.exists()
+            self.made = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]  # deepest first
             self.run_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, MODE)
         except OSError as e:
@@ -200,18 +200,19 @@ class RunLock:
         return self
 
     def discard(self) -> None:
-        """Remove what this run added to its directory (the directory too, when the run made it),
-        while the lock is still held: a new run that failed leaves nothing behind that would block
-        its name, and no half run to resume."""
+        """Remove what this run added to its directory, and the folders it made for it (out_dir
+        too), while the lock is still held: a new run that failed leaves nothing behind that would
+        block its name, and no half run to resume."""
         for name in set(os.listdir(self.run_dir)) - self.before:
             path = self.run_dir / name
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
-        if self.created:
+        if self.made:
             (self.run_dir / LOCK).unlink(missing_ok=True)  # still locked: no other process can be using it
+        for folder in self.made:
             try:
-                self.run_dir.rmdir()
+                folder.rmdir()
             except OSError:  # something else appeared in it meanwhile: leave it
-                pass
+                break
 
     def release(self) -> None:
         if self.fd is not None:
