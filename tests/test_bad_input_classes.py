@@ -257,3 +257,11 @@ def test_a_last_batch_of_one_is_drawn_with_the_one_before(world, capsys):
     vcd = world.fake_run("vcd", objective="vcd", code_dim=8)
     assert main(["reconstruct", str(vcd), "--no-classifier", "--eval-n", "501", "--n", "2"]) == 0
     assert "images  501" in capsys.readouterr().out
+
+
+def test_a_resumed_run_that_fails_before_its_next_checkpoint_names_the_one_it_has(world, capsys):
+    """A run resumed from a checkpoint at step 0 was told "no checkpoint was written yet"."""
+    run = world.fake_run("fresh")  # last.pt at step 0
+    assert main(["train", "--resume", str(run), "lr=3e38"]) == 2
+    assert f"the last good checkpoint {run / 'last.pt'} is at step 0" in capsys.readouterr().err
+    assert load_checkpoint(run / "last.pt")["step"] == 0

@@ -94,7 +94,7 @@ class FiniteGuard:
                     f"the last good checkpoint {run_dir / 'last.pt'} is at step {last_good}; resume with "
                     f"`vgan train --resume {run_dir}` after lowering lr (or a loss weight you raised)"
                 )
-                if last_good
+                if last_good or (run_dir / "last.pt").exists()  # a resumed run's checkpoint may be at step 0
                 else "no checkpoint was written yet: lower lr (or a loss weight you raised) and train it again"
             )
             raise TrainingError(
