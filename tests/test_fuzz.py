@@ -95,7 +95,7 @@ def test_every_config_value_is_accepted_or_refused_in_one_line(pairs):
         assert load_config(Path(tmp) / "c.yaml") == cfg
 
 
-@settings(max_examples=2 * N)
+@settings(max_examples=4 * N)
 @given(
     st.sampled_from([k for k in KEYS if k not in SLOW]).flatmap(
         lambda k: st.tuples(st.just(k), st.one_of(valid_values(k), values(k, small=True)))
