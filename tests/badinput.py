@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from conftest import TINY
+from conftest import TINY, with_keys
 from vgan.checkpoint import save_checkpoint
 from vgan.cli import main
 from vgan.config import from_dict, parse_overrides, save_config
@@ -41,6 +41,8 @@ def snapshot(root: Path) -> dict:
                 out[key] = "-> " + os.readlink(path)
             elif path.is_dir():
                 out[key] = "dir"
+            elif not path.is_file():  # a pipe or device: reading it could block
+                out[key] = "special"
             else:
                 out[key] = "lock" if name == ".lock" else hashlib.sha256(path.read_bytes()).hexdigest()
     return out
@@ -48,7 +50,9 @@ def snapshot(root: Path) -> dict:
 
 def cache_listing() -> dict:
     """The data cache, by size and mtime (hashing it for each case would be slow)."""
-    root = cache_dir()
+    root = Path(os.environ.get("VGAN_DATA") or cache_dir())  # as set, even where vgan refuses it
+    if not root.is_dir():
+        return {}
     return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
 
 
@@ -64,7 +68,9 @@ class World:
         self.marker = root / "marker"
 
     def train(self, *extra) -> list:
-        return ["train", *TINY, f"out_dir={self.runs}", *extra]
+        """`vgan train` of a tiny run into runs/, with `extra` arguments; a key in `extra` replaces
+        the tiny run's (a key given twice is refused)."""
+        return ["train", *with_keys([*TINY, f"out_dir={self.runs}"], *extra)]
 
     def file(self, name: str, content) -> Path:
         path = self.root / name
@@ -112,13 +118,21 @@ class World:
         return err
 
 
-def nan_weights(run_dir: Path) -> None:
+def edit_checkpoint(path: Path, edit) -> Path:
+    """Rewrite the checkpoint at `path` with `edit(state)` applied to its state."""
     from vgan.checkpoint import load_checkpoint
 
-    state = load_checkpoint(run_dir / "last.pt")
-    name = next(k for k, v in state["sampler"].items() if v.is_floating_point())
-    state["sampler"][name] = torch.full_like(state["sampler"][name], float("nan"))
-    save_checkpoint({k: v for k, v in state.items() if k != "format"}, run_dir / "last.pt")
+    state = {k: v for k, v in load_checkpoint(path).items() if k != "format"}
+    edit(state)
+    return save_checkpoint(state, path)
+
+
+def nan_weights(run_dir: Path) -> None:
+    def poison(state):
+        name = next(k for k, v in state["sampler"].items() if v.is_floating_point())
+        state["sampler"][name] = torch.full_like(state["sampler"][name], float("nan"))
+
+    edit_checkpoint(run_dir / "last.pt", poison)
 
 
 def object_npy(marker) -> bytes:

@@ -1,9 +1,20 @@
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from vgan import data
 from vgan.errors import DataError
+
+# The fuzz harness (test_fuzz.py): "ci", the default, is small and the same examples every run;
+# "long" (`pytest --hypothesis-profile long tests/test_fuzz.py`, or VGAN_FUZZ=long) runs twenty
+# times as many, new ones each run, and keeps the failing ones in .hypothesis/ to replay.
+QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much]
+settings.register_profile(
+    "ci", max_examples=10, deadline=None, derandomize=True, database=None, suppress_health_check=QUIET
+)
+settings.register_profile("long", max_examples=200, deadline=None, suppress_health_check=QUIET)
+settings.load_profile(os.environ.get("VGAN_FUZZ", "ci"))
 
 TINY = [
     "arch=mlp",
@@ -19,6 +30,13 @@ TINY = [
     "save_every=3",
     "progress=false",
 ]
+
+
+def with_keys(base, *extra) -> list:
+    """The key=value arguments `base`, each key that `extra` gives again replaced by `extra`'s (vgan
+    refuses a key given twice), then `extra`."""
+    given = {str(e).partition("=")[0] for e in extra}
+    return [k for k in base if k.partition("=")[0] not in given] + list(extra)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import with_keys
 from vgan.cli import main
 from vgan.evaluation.augment import (
     Table2Classifier,
@@ -135,7 +136,9 @@ def test_recomputed_statistics_are_the_average_over_the_labelled_images():
 
 @pytest.mark.parametrize("bn_stats", ["real", "both", "recompute"])
 def test_augment_cli_records_the_protocol(tiny, tmp_path, capsys, bn_stats):
-    assert main(["train", *tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400", "epochs=1"]) == 0
+    assert (
+        main(["train", *with_keys(tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400", "epochs=1")]) == 0
+    )
     capsys.readouterr()
     args = ["--labels", "100", "--epochs", "2", "--eval-n", "200", "--bn-stats", bn_stats, "--weighting", "half"]
     assert main(["augment", str(tmp_path / "vcd"), *args]) == 0

@@ -15,7 +15,7 @@ def run_cli(*args, env=None):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "epoch=3"], "unknown config key(s) epoch; valid keys are"),
+        (["train", "epoch=3"], "unknown config key(s) epoch (did you mean epochs?)"),
         (["train", "k=three"], "config key 'k' must be int"),
         (["train", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
         (["sample", "nowhere"], "nowhere is not a run directory"),

@@ -48,12 +48,31 @@ def test_a_panel_per_logged_group(tmp_path, cfg, keys, panels):
     assert panels == sum(any(k in keys for k in group) for _, group, _ in PANELS)
 
 
+def edit(path, old, new):
+    path.write_bytes(path.read_bytes().replace(old, new))
+
+
+def metrics_folder(run):
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").mkdir()
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
         (lambda d: d.mkdir(), "is not a run directory"),
         (lambda d: fake_run(d, VGAN_KEYS, steps=0), "holds no metrics yet"),
-        (lambda d: (fake_run(d, VGAN_KEYS) / "config.yaml").write_text("experts: many\n"), "'experts' must be int"),
+        (
+            lambda d: edit(fake_run(d, VGAN_KEYS) / "config.yaml", b"experts: 128", b"experts: many"),
+            "'experts' must be int",
+        ),
+        (lambda d: (fake_run(d, VGAN_KEYS) / "config.yaml").write_text(""), "config.yaml lacks name, dataset"),
+        (
+            lambda d: edit(fake_run(d, VGAN_KEYS) / "metrics.jsonl", b'"step": 100,', b'"step": 1\xff00,'),
+            "line 2 is not",
+        ),
+        (lambda d: edit(fake_run(d, VGAN_KEYS) / "metrics.jsonl", b'"step": 100,', b'"step": "100",'), "line 2 is not"),
+        (lambda d: metrics_folder(fake_run(d, VGAN_KEYS)), "metrics.jsonl is a folder where the run keeps a file"),
     ],
 )
 def test_nothing_to_plot_is_one_line(tmp_path, capsys, make, message):

@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from conftest import with_keys
 from vgan.distributed import Dist, GlobalBatchNorm, globalise_batch_norm
 
 
@@ -28,8 +29,8 @@ def losses(run_dir):
 
 @pytest.mark.parametrize("objective,arch", [("vgan", "mlp"), ("vcd", "mlp"), ("vcd", "conv")])
 def test_two_processes_match_one(tiny, tmp_path, objective, arch):
-    args = [
-        *tiny,
+    args = with_keys(
+        tiny,
         f"objective={objective}",
         f"arch={arch}",
         "channels=4",
@@ -38,7 +39,7 @@ def test_two_processes_match_one(tiny, tmp_path, objective, arch):
         "epochs=1",
         "tensorboard=false",
         "device=cpu",
-    ]
+    )
     single = subprocess.run(
         [sys.executable, "-m", "vgan.cli", "train", *args, "name=one"], capture_output=True, text=True
     )

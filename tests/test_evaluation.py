@@ -3,6 +3,7 @@ from PIL import Image
 from torch import nn
 
 import vgan
+from conftest import with_keys
 from vgan.cli import main
 from vgan.evaluation import accuracy, train_classifier, transition_metrics, transitions
 from vgan.samplers import TransitionSampler
@@ -36,7 +37,7 @@ def test_classifier_learns(mnist):
 
 
 def test_vcd_end_to_end_reconstruct_and_chain(tiny, tmp_path, monkeypatch, capsys):
-    assert main(["train", *tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400"]) == 0
+    assert main(["train", *with_keys(tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400")]) == 0
     run = tmp_path / "vcd"
     assert Image.open(run / "samples" / "epoch_002.png").size == (3 * 302 + 2 * 8, 302)  # x | x_bar | x~
     monkeypatch.setattr(transitions, "load_classifier", lambda *a, **k: ByMean())
@@ -77,7 +78,9 @@ def test_table2_classifier_shapes():
 
 
 def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
-    assert main(["train", *tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400", "epochs=1"]) == 0
+    assert (
+        main(["train", *with_keys(tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400", "epochs=1")]) == 0
+    )
     args = ["--labels", "100", "--epochs", "2", "--eval-n", "200", "--seeds", "0,1"]
     assert main(["augment", str(tmp_path / "vcd"), *args]) == 0
     out = capsys.readouterr().out

@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
 import torch
 
 import vgan
-from vgan.machine import describe_machine, record_session
+from vgan.errors import CheckpointError
+from vgan.machine import describe_machine, read_sessions, record_session
 
 
 def test_the_machine_is_described():
@@ -16,8 +18,15 @@ def test_the_machine_is_described():
 
 
 def test_a_resumed_session_is_appended_and_a_new_run_starts_over(tmp_path):
-    record_session(tmp_path, {"start_step": 0}, resume=False)
-    record_session(tmp_path, {"start_step": 5}, resume=True)
+    record_session(tmp_path, read_sessions(tmp_path), {"start_step": 0})
+    record_session(tmp_path, read_sessions(tmp_path), {"start_step": 5})
     assert json.loads((tmp_path / "run.json").read_text()) == {"sessions": [{"start_step": 0}, {"start_step": 5}]}
-    record_session(tmp_path, {"start_step": 0}, resume=False)
+    record_session(tmp_path, [], {"start_step": 0})
     assert json.loads((tmp_path / "run.json").read_text()) == {"sessions": [{"start_step": 0}]}
+
+
+@pytest.mark.parametrize("text", [b"", b"{", b"\xff", b"[]", b'{"sessions": 5}', b'{"sessions": [1]}', b"[" * 100000])
+def test_a_damaged_run_json_is_refused_not_overwritten(tmp_path, text):
+    (tmp_path / "run.json").write_bytes(text)
+    with pytest.raises(CheckpointError, match=r"run.json is damaged .*; move it aside"):
+        read_sessions(tmp_path)

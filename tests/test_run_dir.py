@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from conftest import with_keys
 from vgan.checkpoint import load_checkpoint
 from vgan.cli import main
 from vgan.lock import RunLock
@@ -31,7 +32,7 @@ def wait_for(path, proc, timeout=120):
 
 def test_a_second_trainer_is_refused_and_kill_9_leaves_no_stale_lock(tiny, tmp_path, capsys):
     run = tmp_path / "long"
-    first = start_trainer([*tiny, "name=long", "epochs=100000", "save_every=1", "tensorboard=false"])
+    first = start_trainer(with_keys(tiny, "name=long", "epochs=100000", "save_every=1", "tensorboard=false"))
     try:
         wait_for(run / "last.pt", first)
         second = subprocess.run(

@@ -8,10 +8,10 @@ import torch
 from PIL import Image
 
 import vgan
+from conftest import with_keys
 from vgan import objectives
-from vgan.checkpoint import load_checkpoint
+from vgan.checkpoint import load_checkpoint, restore
 from vgan.cli import main
-from vgan.train import restore
 
 
 def metrics(run_dir):
@@ -85,7 +85,7 @@ def test_nan_stops_keeps_last_good_checkpoint_and_resume_recovers(tiny, tmp_path
 
 
 def test_gan_objective_trains_the_same_networks(tiny, tmp_path):
-    assert main(["train", *tiny, "name=gan", "objective=gan", "energy=gan", "epochs=1"]) == 0
+    assert main(["train", *with_keys(tiny, "name=gan", "objective=gan", "energy=gan", "epochs=1")]) == 0
     lines = metrics(tmp_path / "gan")
     assert len(lines) == 4 and "entropy_gen" not in lines[0]
 
@@ -184,7 +184,7 @@ def test_every_remedy_reaches_the_training_step(tiny, tmp_path):
     keys = ["r1_penalty=1", "logit_penalty=0.01", "nn_entropy_weight=0.1", "expert_entropy=min"]
     keys += ["energy_activation=leaky_relu", "spectral_norm=true", "nn_entropy_space=features"]
     keys += ["expert_decorrelation=1", "batch_entropy=pairwise", "pack=2", "mi_entropy_weight=0.5"]
-    assert main(["train", *tiny, "name=all", "max_steps=2", "log_every=1", *keys]) == 0
+    assert main(["train", *with_keys(tiny, "name=all", "max_steps=2", *keys)]) == 0
     lines = metrics(tmp_path / "all")
     logged = {"logit_l2", "r1", "nn_entropy_gen", "expert_correlation", "mi_gen"}
     assert logged <= set(lines[-1])  # each penalty and estimator ran and was logged
@@ -215,8 +215,8 @@ def test_the_stable_presets_end_to_end(preset, tiny, tmp_path):
 def test_cd_with_langevin_chains_resumes_exactly(tiny, tmp_path, init):
     keys = ["objective=cd", "energy=scalar", "langevin_steps=3", "langevin_step_size=0.1", "energy_l2=0.1"]
     keys += [f"langevin_init={init}"] + (["buffer_size=120"] if init == "buffer" else ["train_limit=400"])
-    assert main(["train", *tiny, *keys, "name=full"]) == 0
-    assert main(["train", *tiny, *keys, "name=cut", "max_steps=5"]) == 0
+    assert main(["train", *with_keys(tiny, *keys, "name=full")]) == 0
+    assert main(["train", *with_keys(tiny, *keys, "name=cut", "max_steps=5")]) == 0
     assert main(["train", "--resume", str(tmp_path / "cut"), "max_steps=null"]) == 0
     lines = metrics(tmp_path / "full")
     assert lines == metrics(tmp_path / "cut") and len(lines) == 8  # data init: 2 x 50 images an iteration

@@ -5,15 +5,21 @@ The temporary file is created exclusively (O_EXCL: never through an existing fil
 under an unpredictable name `.<name>.<random>.tmp` in the target's folder and written through
 its own descriptor; `os.replace` then swaps it in, which replaces a symlink at the target
 instead of writing through it. Nothing planted in the folder can redirect a write elsewhere.
+
+The writer holds an exclusive `flock` on its temporary file until the rename. A process killed
+mid-write (kill -9; SIGTERM and Ctrl-C run the cleanup) leaves its temporary file unlocked, and
+the next write of the same target removes it (`remove_stale_temp_files`), so none piles up.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, List, Tuple
+from typing import BinaryIO, Iterator, List, Sequence, Tuple
 
 from .errors import RunDirError, os_error
 
@@ -31,6 +37,38 @@ def temp_files(folder: str | Path) -> List[Path]:
     """The temporary files this module leaves in `folder` when a process dies mid-write."""
     folder = Path(folder)
     return sorted(p for p in folder.glob(".*.tmp") if p.is_file() or p.is_symlink()) if folder.is_dir() else []
+
+
+STALE_AFTER = 2.0  # seconds: an unlocked temp file this old has no live writer (mkstemp, then flock)
+
+
+def _unlocked(path: Path) -> bool:
+    """Whether no process holds the flock of the temporary file `path` (its writer is dead)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # a planted symlink or fifo: no writer of ours holds it
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temp_files(folder: str | Path, prefixes: Sequence[str] = ("",), age: float = STALE_AFTER) -> None:
+    """Remove the temporary files in `folder` whose names start with one of `prefixes`, that no live
+    writer holds and that are older than `age` seconds: what writers killed mid-write left. (A writer
+    locks its file just after creating it; `age` spares a file caught in between.)"""
+    now = time.time()
+    for path in temp_files(folder):
+        if path.name.startswith(tuple(prefixes)) and _unlocked(path):
+            try:
+                if now - path.lstat().st_mtime >= age:
+                    path.unlink()
+            except OSError:
+                pass
 
 
 def _sync_dir(folder: Path) -> None:
@@ -60,6 +98,8 @@ def _atomic(path: str | Path) -> Iterator[Tuple[BinaryIO, Path]]:
     tmp, done = Path(name), False
     try:
         with os.fdopen(fd, "wb") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # held until closed: no sweep removes a live write
+            remove_stale_temp_files(path.parent, [f".{path.name}."])
             os.fchmod(f.fileno(), MODE)
             yield f, tmp
             f.flush()

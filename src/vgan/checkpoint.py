@@ -1,16 +1,20 @@
-"""Checkpoints: written atomically (temp file + rename), read with weights_only=True."""
+"""Checkpoints: written atomically (temp file + rename), read with weights_only=True, and a
+training state's fields checked before any of them is used (`check_state`)."""
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import torch
 
 from .atomic import atomic_file
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 
 FORMAT = "vgan-checkpoint-v1"
+MAX_SIDE = 1 << 12  # an image side or channel count beyond any dataset's
 
 
 def save_checkpoint(state: Dict[str, Any], path: str | Path) -> Path:
@@ -23,6 +27,8 @@ def save_checkpoint(state: Dict[str, Any], path: str | Path) -> Path:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Dict[str, Any]:
     """Load a vgan checkpoint, or raise a one-line CheckpointError naming the problem and the fix."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise CheckpointError(f"{path} is a folder or a device, not a checkpoint; move it aside")
     if not path.is_file():
         raise CheckpointError(
             f"no checkpoint at {path}; train first with `vgan train` or pass a run directory that holds last.pt"
@@ -42,3 +48,74 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} is not a vgan checkpoint (no '{FORMAT}' marker); pass a file written by `vgan train`"
         )
     return state
+
+
+def _rng_state(v: Any) -> bool:
+    return isinstance(v, torch.Tensor) and v.dtype == torch.uint8 and v.dim() == 1
+
+
+STATE = {  # field of a training state -> what it must be (Trainer.state_dict writes them)
+    "config": (lambda v: isinstance(v, dict), "a mapping of config keys"),
+    "image_shape": (
+        lambda v: (
+            isinstance(v, (list, tuple))
+            and len(v) in (1, 3)
+            and all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_SIDE for d in v)
+        ),
+        f"1 or 3 sizes in [1, {MAX_SIDE}]",
+    ),
+    "step": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
+    **{k: (lambda v: isinstance(v, dict), "a state dict") for k in ("energy", "sampler", "opt_e")},
+    "noise_rng": (_rng_state, "a generator state (bytes)"),
+    "torch_rng": (_rng_state, "a generator state (bytes)"),
+}
+OPTIONAL = {  # fields of some runs only: the sampler's optimiser (not for CD), its average, the objective's networks
+    k: (lambda v: isinstance(v, dict), "a state dict") for k in ("opt_g", "sampler_ema", "objective")
+}
+
+
+def check_state(state: Dict[str, Any], path: Path) -> Dict[str, Any]:
+    """`state` if each field that `vgan train` writes has its type and range, else a one-line
+    CheckpointError: no field of a damaged or crafted checkpoint reaches the networks unchecked."""
+    for key, (test, text) in [*STATE.items(), *((k, c) for k, c in OPTIONAL.items() if k in state)]:
+        if key not in state or not test(state[key]):
+            got = f"got {shown(state[key])}" if key in state else "it is missing"
+            raise CheckpointError(
+                f"{path} is damaged: its {key} must be {text}, {got}; move it aside and use an epoch_<n>.pt "
+                "of the run instead (copy it to last.pt to resume)"
+            )
+    return state
+
+
+def restore(trainer, path: Path, state: Optional[dict] = None) -> None:
+    """Load the checkpoint at `path` (or its `state`, already read) into `trainer` (a vgan.Trainer),
+    or raise a one-line CheckpointError when it does not fit the networks the trainer's config built."""
+    state = check_state(load_checkpoint(path, trainer.device) if state is None else state, path)
+    try:
+        trainer.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
+        reason = re.sub(r"^Error\(s\) in loading state_dict for \w+: ", "", " ".join(str(e).split()))
+        reason = reason.split(". ")[0][:200] or type(e).__name__  # the first mismatch, with both shapes
+        raise CheckpointError(
+            f"{path} does not fit the networks of this config ({reason}); resume with the "
+            "run's own network keys, or train a new run with another name="
+        ) from None
+
+
+def resume_from(trainer, run_dir: Path) -> None:
+    """Continue `trainer` from RUN_DIR/last.pt; a run stopped before its first checkpoint starts
+    again from step 0, and one whose last.pt was moved aside says which checkpoint to copy."""
+    if (run_dir / "last.pt").exists():
+        restore(trainer, run_dir / "last.pt")
+        if trainer.noise_reseeded:
+            warnings.warn(
+                f"{run_dir} was trained on another kind of device than {trainer.device.type}; its noise "
+                "generator is re-seeded, so the resumed run does not repeat the original's noise",
+                stacklevel=2,
+            )
+        return
+    kept = sorted(run_dir.glob("epoch_*.pt"), key=lambda p: (len(p.stem), p.stem))  # epoch_999 before epoch_1000
+    if kept:  # last.pt was moved aside (corrupt?): say which checkpoint to continue from
+        raise CheckpointError(
+            f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt to resume from it"
+        )

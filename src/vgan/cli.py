@@ -13,16 +13,17 @@ vgan data fetch mnist | vgan data verify [mnist]
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-import tempfile
 import traceback
+from contextlib import nullcontext
 from typing import List, Optional
 
-from . import data, runs
-from .checks import SEED, Parser, at_least, folder, number, positive, seed_list
+from . import checks, data, runs
+from .checks import SEED, Parser, at_least, closed_interval, folder, names, number, positive, seed_list
 from .config import check_presets, describe_keys, load_config, parse_overrides
 from .curves import plot_curves
-from .errors import ConfigError, VGANError, expected
+from .errors import ConfigError, Terminated, VGANError, expected, one_line, sigterm_raises
 from .presets import list_presets
 from .train import train
 
@@ -59,18 +60,22 @@ def _train(args: argparse.Namespace) -> None:
     values = parse_overrides(args.overrides)
     for key in ("device", "data_dir"):
         if getattr(args, key):
+            if key in values:
+                flag = f"--{key.replace('_', '-')}"
+                raise VGANError(f"{key} is given twice, as {flag} and as {key}=; keep one")
             values[key] = getattr(args, key)
     if args.resume and args.dry_run:
         raise VGANError("--dry-run trains a new run in a temporary folder and cannot --resume; drop one of them")
-    if args.dry_run:  # into a temporary directory (kept, to look at), so that it never touches a real run
-        values.update(max_steps=2, log_every=1, out_dir=tempfile.mkdtemp(prefix="vgan-dry-run-"))
+    if args.dry_run:
+        values.update(max_steps=2, log_every=1)
     if args.resume:
         if args.config:
             raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
         cfg = runs.resume_config(args.resume, values)
     else:
         cfg = load_config(args.config, values=values)
-    trainer = train(cfg, resume=bool(args.resume))
+    with runs.dry_run_folder(cfg) if args.dry_run else nullcontext():
+        trainer = train(cfg, resume=bool(args.resume))
     print(f"done: {trainer.step} iterations; samples, checkpoints and logs in {cfg.run_dir}")
 
 
@@ -152,7 +157,7 @@ def _chain(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate
 
-    metrics = args.metrics.split(",") if args.metrics else None
+    metrics = args.metrics
     ais = {k: getattr(args, f"ais_{k}") for k in ("chains", "runs", "temperatures", "leapfrog")}
     ais = {k: v for k, v in ais.items() if v is not None}
     result = evaluate(args.run_dir, metrics, args.n, args.device or "cpu", ais)
@@ -192,9 +197,8 @@ def _augment(args: argparse.Namespace) -> None:
 def _reproduce(args: argparse.Namespace) -> None:
     from .reproduce import reproduce
 
-    rows = args.rows.split(",") if args.rows else None
     record = (args.record, args.argv) if args.record else None
-    print(f"wrote {reproduce(args.table, args.scale, args.seeds, args.out_dir, args.device, rows, record)}")
+    print(f"wrote {reproduce(args.table, args.scale, args.seeds, args.out_dir, args.device, args.rows, record)}")
 
 
 def _fetch(args: argparse.Namespace) -> None:
@@ -233,7 +237,11 @@ def _reader(
 
 def _langevin_flags(p: argparse.ArgumentParser, what: str) -> None:
     """--langevin-steps, -step-size, -noise: Langevin x <- clamp(x - a grad E + s xi, [0, 1]) on a run's energy."""
-    p.add_argument("--langevin-steps", type=number(positive), help=f"{what}: this many Langevin steps on E(x)")
+    p.add_argument(
+        "--langevin-steps",
+        type=number(closed_interval(1, 10**5)),
+        help=f"{what}: this many Langevin steps on E(x)",
+    )
     p.add_argument(
         "--langevin-step-size",
         type=number(positive, float),
@@ -249,7 +257,12 @@ def _langevin_flags(p: argparse.ArgumentParser, what: str) -> None:
 def _image_writer(sub, name: str, func, *, n: int, out: str, noise: str, **kwargs) -> argparse.ArgumentParser:
     """A subcommand that reads a run and writes one PNG."""
     p = _reader(sub, name, func, **kwargs)
-    p.add_argument("--n", type=number(at_least(2)), default=n, help=f"number of images, at least 2 (default {n})")
+    p.add_argument(
+        "--n",
+        type=number(closed_interval(2, checks.MAX_IMAGES)),
+        default=n,
+        help=f"number of images, 2 to {checks.MAX_IMAGES} (default {n})",
+    )
     p.add_argument("--out", help=f"PNG file to write (default RUN_DIR/{out})")
     p.add_argument("--seed", type=number(SEED), default=0, help=f"seed of {noise}")
     return p
@@ -326,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         "that a fixed classifier (trained and cached on first use) labels as x.",
     )
     p.add_argument(
-        "--eval-n", type=number(positive), default=10_000, help="validation images for the metrics (default 10000)"
+        "--eval-n", type=number(at_least(2)), default=10_000, help="validation images for the metrics (default 10000)"
     )
     p.add_argument("--no-classifier", action="store_true", help="skip the label-preservation measure")
 
@@ -340,7 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Markov chain x -> x~1 -> x~2 ... (Figure 5), one column per chain: VCD's learned transitions, "
         "or Langevin steps on any run's energy",
     )
-    p.add_argument("--steps", type=number(positive), default=9, help="transition steps after x (default 9)")
+    p.add_argument(
+        "--steps",
+        type=number(closed_interval(1, checks.MAX_STEPS)),
+        default=9,
+        help="transition steps after x (default 9)",
+    )
     _langevin_flags(p, "each transition")
 
     p = _reader(
@@ -354,10 +372,18 @@ def build_parser() -> argparse.ArgumentParser:
         "E(x) against other datasets and uniform noise; every dataset: the test split's log-likelihood "
         "under p(x) ~ exp(-E(x)) on [0, 1]^d, log Z by annealed importance sampling. Saves RUN_DIR/evaluate.json.",
     )
-    p.add_argument("--metrics", help="comma-separated subset of modes, fid, ood, loglik (default: all that apply)")
-    p.add_argument("--n", type=number(at_least(2)), help="samples to generate (default 2500 for modes, 10000 for fid)")
+    p.add_argument(
+        "--metrics", type=names, help="comma-separated subset of modes, fid, ood, loglik (default: all that apply)"
+    )
+    p.add_argument(
+        "--n",
+        type=number(closed_interval(2, checks.MAX_SAMPLES)),
+        help="samples to generate (default 2500 for modes, 10000 for fid)",
+    )
     for key, default in (("chains", 25), ("runs", 4), ("temperatures", 500), ("leapfrog", 4)):
-        p.add_argument(f"--ais-{key}", type=number(positive), help=f"loglik: AIS {key} (default {default})")
+        p.add_argument(
+            f"--ais-{key}", type=number(closed_interval(1, 10**6)), help=f"loglik: AIS {key} (default {default})"
+        )
 
     p = _reader(
         sub,
@@ -425,11 +451,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seeds",
-        type=number(positive),
+        type=number(closed_interval(1, checks.MAX_SEEDS)),
         default=1,
         help="seeds 0..N-1 of the Table 2 classifier per row (seeds computed earlier are kept too)",
     )
-    p.add_argument("--rows", help="comma-separated row names to compute (default all), e.g. no_augmentation,vcd_rho_1")
+    p.add_argument(
+        "--rows", type=names, help="comma-separated row names to compute (default all), e.g. no_augmentation,vcd_rho_1"
+    )
     p.add_argument("--out-dir", default="runs/reproduce", help="where runs and tables go")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--record", metavar="PATH", help=RECORD)
@@ -449,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run one command; bad input gives one line on stderr and status 2, a bug its traceback and 1."""
+    """Run one command; bad input gives one line on stderr and status 2, a bug its traceback and 1.
+    SIGTERM and Ctrl-C end it as cleanly as an error: no temporary file stays."""
     try:
         args = build_parser().parse_args(argv)
         args.argv = sys.argv[1:] if argv is None else list(argv)  # for the command line of a --record
@@ -458,20 +487,22 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         return e.code if isinstance(e.code, int) else 2
     try:
-        args.func(args)
+        with sigterm_raises():
+            args.func(args)
     except VGANError as e:
-        print(f"vgan: error: {e}", file=sys.stderr)
+        print(f"vgan: error: {one_line(e)}", file=sys.stderr)
         return 2
     except NotImplementedError as e:
-        print(f"vgan: error: not implemented yet: {e}", file=sys.stderr)
+        print(f"vgan: error: not implemented yet: {one_line(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vgan: interrupted; continue a training run with `vgan train --resume RUN_DIR`", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        how = "terminated" if isinstance(e, Terminated) else "interrupted"
+        print(f"vgan: {how}; continue a training run with `vgan train --resume RUN_DIR`", file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(e, Terminated) else 130
     except Exception as e:
         message = expected(e)
         if message:
-            print(f"vgan: error: {message}", file=sys.stderr)
+            print(f"vgan: error: {one_line(message)}", file=sys.stderr)
             return 2
         traceback.print_exc()
         print(

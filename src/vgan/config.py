@@ -8,7 +8,8 @@ by a preset name: `load_config("mnist_gan")`.
 from __future__ import annotations
 
 import dataclasses
-import re
+import difflib
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,9 @@ import yaml
 
 from .atomic import write_atomic
 from .checks import (
+    Check,
+    check_type,
     closed_interval,
-    finite,
     half_open,
     non_negative,
     open_interval,
@@ -30,9 +32,10 @@ from .checks import (
     positive,
     require,
 )
+from .configfile import find_config, load_yaml, parse_overrides  # noqa: F401 (find_config: vgan.config's API)
 from .data import DATASETS
-from .errors import ConfigError
-from .presets import list_presets, preset_path
+from .errors import ConfigError, shown
+from .presets import list_presets
 
 
 @dataclass
@@ -121,9 +124,11 @@ class Config:
 
 
 # ---- what a valid config is: data, one line per key ------------------------------------------
-# Types come from the annotations above (every float must be finite); values must lie in CHOICES
-# or pass CHECKS; RULES tie keys together. A new key gets its line here (test_config checks that
-# every key has one).
+# Types come from the annotations above (every float finite and within float32's range, every int
+# within int64's, text one line); values must lie in CHOICES or pass CHECKS; RULES tie keys
+# together. A new key gets its line here (test_config checks that every key has one).
+SIZE = closed_interval(1, 1 << 20)  # network sizes: products of three fit in int64
+BATCH = Check(lambda v: v >= 2, ">= 2 (the generator's batch norm needs two images)")
 CHOICES = {
     "device": ("auto", "cpu", "cuda"),
     "dataset": tuple(DATASETS),
@@ -146,16 +151,16 @@ CHECKS = {
     "seed": closed_interval(0, 2**32 - 1),
     "data_dir": optional(path_text),
     "train_limit": optional(positive),
-    "batch_size": positive,
-    "hidden": positive,
-    "channels": positive,
-    "feature_dim": positive,
-    "z_dim": positive,
-    "gen_hidden": positive,
-    "gen_channels": optional(positive),
-    "code_dim": positive,
-    "experts": positive,
-    "pack": positive,
+    "batch_size": BATCH,
+    "hidden": SIZE,
+    "channels": SIZE,
+    "feature_dim": SIZE,
+    "z_dim": SIZE,
+    "gen_hidden": SIZE,
+    "gen_channels": optional(SIZE),
+    "code_dim": SIZE,
+    "experts": SIZE,
+    "pack": SIZE,
     "prob_clip": open_interval(0, 0.5),
     "k": positive,
     "gen_entropy_weight": non_negative,
@@ -350,6 +355,8 @@ def _train_limit_fits_a_step(cfg: Config) -> Optional[str]:
 def _points_need_mlp(cfg: Config) -> Optional[str]:
     if cfg.dataset in ("8gaussians", "25gaussians") and cfg.arch != "mlp":
         return f"dataset {cfg.dataset} holds 2-D points, not images; set arch=mlp"
+    if cfg.dataset in ("8gaussians", "25gaussians") and cfg.data_dir is not None:
+        return f"dataset {cfg.dataset} is generated, so data_dir has no effect; remove it (or --data-dir)"
 
 
 def _remedies_apply(cfg: Config) -> Optional[str]:
@@ -428,48 +435,20 @@ RULES: Tuple[Callable[[Config], Optional[str]], ...] = (
     _pack_fits,
     _buffer_holds_a_batch,
 )
-NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-3: YAML 1.1 reads it as text
-
-
-def _check_type(key: str, value: Any, hint: Any) -> Any:
-    """Return `value` converted to the type `hint`, or raise a one-line ConfigError."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Union:  # Optional[X]
-        if value is None:
-            return None
-        return _check_type(key, value, args[0])
-    if origin in (list, List):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"config key '{key}' must be a list, got {value!r}; write e.g. {key}=[0.5,0.999]")
-        return [_check_type(key, v, args[0]) for v in value]
-    if hint is float and isinstance(value, str) and NUMBER.fullmatch(value.strip()):
-        value = float(value)
-    ok = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        str: isinstance(value, str),
-    }[hint]
-    if not ok:
-        raise ConfigError(
-            f"config key '{key}' must be {hint.__name__}, got {value!r} "
-            f"({type(value).__name__}); fix the value in the config or override"
-        )
-    if not finite(value):
-        raise ConfigError(
-            f"config key '{key}' must be a finite number, got {value!r}; fix the value in the config or override"
-        )
-    return float(value) if hint is float else value
+PATHS = ("out_dir", "data_dir")  # `~` stands for the home folder in these, as in a shell
 
 
 def validate(cfg: Config) -> None:
     """Check every key's type and range, then the rules between keys; a one-line ConfigError.
-    Runs whenever a Config is made, so an invalid one never exists."""
+    Runs whenever a Config is made, so an invalid one never exists. `~` in the paths is expanded."""
     for key, hint in typing.get_type_hints(Config).items():
-        setattr(cfg, key, _check_type(key, getattr(cfg, key), hint))
+        setattr(cfg, key, check_type(key, getattr(cfg, key), hint))
+    for key in PATHS:
+        if getattr(cfg, key) is not None:
+            setattr(cfg, key, os.path.expanduser(getattr(cfg, key)))
     for key, allowed in CHOICES.items():
         if getattr(cfg, key) not in allowed:
-            raise ConfigError(f"config key '{key}' is {getattr(cfg, key)!r}; choose one of {', '.join(allowed)}")
+            raise ConfigError(f"config key '{key}' is {shown(getattr(cfg, key))}; choose one of {', '.join(allowed)}")
     for key, check in CHECKS.items():
         require(getattr(cfg, key), check, f"config key '{key}'", f"fix it in the config or override {key}=")
     for rule in RULES:
@@ -478,103 +457,23 @@ def validate(cfg: Config) -> None:
             raise ConfigError(problem)
 
 
+def _unknown(keys: List[str], valid: List[str]) -> str:
+    """The unknown keys (a few), each with the valid keys it may be a typo of."""
+    named = []
+    for key in keys[:5]:
+        close = difflib.get_close_matches(key, valid, n=2)
+        named.append(key + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+    more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+    return f"unknown config key(s) {', '.join(named)}{more}; `vgan train --help` lists the valid keys"
+
+
 def from_dict(values: Dict[str, Any], base: Optional[Config] = None) -> Config:
     """Build a validated Config from `base` (default: the defaults) updated with `values`."""
     hints = typing.get_type_hints(Config)
-    unknown = sorted(str(k) for k in set(values) - set(hints))
+    unknown = sorted(str(k)[:60] for k in set(values) - set(hints))
     if unknown:
-        raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys are: {', '.join(hints)}")
+        raise ConfigError(_unknown(unknown, list(hints)))
     return Config(**{**(base or Config()).to_dict(), **values})
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: Any, first: int, again: int):
-        super().__init__(f"gives the key {key!r} twice (lines {first} and {again}); keep one")
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """yaml.safe_load, but a key given twice in one mapping is an error (YAML keeps the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: Dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden on purpose
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                if key in seen:
-                    raise _DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
-            except TypeError:  # an unhashable key: SafeLoader reports it
-                continue
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-
-def _load(text: str) -> Any:
-    return yaml.load(text, Loader=_StrictLoader)
-
-
-def parse_overrides(items: List[str]) -> Dict[str, Any]:
-    """Parse `key=value` strings; values are read as YAML (`k=3`, `data_dir=null`, `betas=[0.5,0.9]`)."""
-    out = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"override {item!r} is not key=value; write e.g. k=3")
-        try:
-            out[key.strip()] = _load(raw)
-        except (yaml.YAMLError, _DuplicateKey):
-            raise ConfigError(f"override {item!r} has a value that is not valid YAML; quote it") from None
-    return out
-
-
-def find_config(path_or_name: str | Path) -> Path:
-    """The file a config is named by: an existing file, else the preset of that name."""
-    path = Path(path_or_name)
-    found = path if path.is_file() else preset_path(str(path_or_name))
-    if found is None:
-        raise ConfigError(
-            f"config file {path} does not exist or is not a file, and is not a preset name; pass a YAML "
-            "file or a preset that `vgan configs` lists, e.g. mnist_gan"
-        )
-    return found
-
-
-def load_yaml(path: str | Path, _depth: int = 0) -> Dict[str, Any]:
-    """The keys of a config file or preset, its `base:` chain merged in (the base first)."""
-    path = find_config(path)
-    if _depth > 8:
-        raise ConfigError(f"config file {path} is part of a `base:` cycle; make the chain of bases end")
-    try:
-        data = _load(path.read_bytes().decode("utf-8-sig")) or {}
-    except UnicodeDecodeError as e:
-        raise ConfigError(
-            f"config file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
-            f"{e.start}); save it as UTF-8"
-        ) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {path} ({e.strerror}); check its permissions") from None
-    except _DuplicateKey as e:
-        raise ConfigError(f"config file {path} {e}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML ({str(e).splitlines()[0]}); fix its syntax") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of key: value; fix its contents")
-    base = data.pop("base", None)  # `base: other.yaml` (relative to this file, else a preset) is read first
-    if base is None:
-        return data
-    if not (isinstance(base, str) and base.strip() and "\0" not in base):
-        raise ConfigError(
-            f"config file {path} has base: {base!r}; it must name another YAML file or a preset, e.g. "
-            "base: mnist_vgan.yaml"
-        )
-    beside = path.parent / base
-    if not beside.is_file() and preset_path(base) is None:
-        raise ConfigError(
-            f"config file {path} has `base: {base}`, which is neither a file beside it nor a preset; "
-            "fix the base (`vgan configs` lists the presets)"
-        )
-    return {**load_yaml(beside if beside.is_file() else base, _depth + 1), **data}
 
 
 def load_config(
@@ -605,6 +504,29 @@ def check_resume(saved: Config, overrides: Dict[str, Any]) -> None:
                 f"{'holds' if was_on else 'has no'} network for it; keep it {'> 0' if was_on else '0'}, "
                 "or train a new run with another name="
             )
+
+
+RUN_KEYS = ("name", "dataset", "arch", "objective", "energy")  # in every config.yaml that `vgan train` wrote
+
+
+def load_run_config(run_dir: str | Path) -> Config:
+    """The config of the run in `run_dir`, from the config.yaml that `vgan train` wrote there, with
+    out_dir and name where the directory is now (a moved run keeps working). A config.yaml that lacks
+    the keys every run's holds (emptied, or not vgan's) is refused, not read as the defaults."""
+    from .lock import run_file  # on use: vgan.lock reads no config
+
+    run_dir = Path(run_dir)
+    if run_dir.name in ("", ".", ".."):
+        run_dir = Path(os.path.abspath(run_dir))
+    path = run_file(run_dir, "config.yaml")
+    data = load_yaml(path)
+    missing = [k for k in RUN_KEYS if k not in data]
+    if missing:
+        raise ConfigError(
+            f"{path} lacks {', '.join(missing)}, which every run's config.yaml holds: it is not the file that "
+            "`vgan train` wrote (emptied or replaced); restore that file"
+        )
+    return from_dict({**data, "out_dir": str(run_dir.parent), "name": run_dir.name})
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

@@ -8,14 +8,15 @@ on a finished, a running, an interrupted or a resumed run alike.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from .atomic import atomic_path
-from .config import load_config
-from .errors import CheckpointError
+from .config import load_run_config
+from .errors import CheckpointError, shown
+from .lock import check_output, run_file
+from .runlog import metric_record
 
 # (title, metrics.jsonl keys, whether the values lie in [0, K ln 2] for the multimodal energy of
 # Eq. 8); a panel is drawn when the run logged any of its keys. A new metric: one more entry.
@@ -54,14 +55,19 @@ COLUMNS, PANEL_SIZE, DPI = 2, (6.0, 3.2), 100  # each panel 600 x 320 pixels
 
 
 def read_metrics(path: str | Path) -> List[Dict[str, float]]:
-    """The lines of a metrics.jsonl, skipping any that are not whole JSON (one cut short by a crash)."""
-    lines = []
-    for line in Path(path).read_text().splitlines():
-        try:
-            lines.append(json.loads(line))
-        except ValueError:
-            continue
-    return [m for m in lines if isinstance(m, dict) and "step" in m]
+    """The records of a metrics.jsonl. Its last line may be cut short (a crash mid-write: the start of
+    a JSON object, in ASCII) and is then skipped; any other line that is not a record
+    (`runlog.metric_record`) is a one-line CheckpointError."""
+    lines = Path(path).read_bytes().decode(errors="replace").splitlines()
+    records = [metric_record(line) for line in lines]
+    for number, (line, record) in enumerate(zip(lines, records), 1):
+        cut_short = number == len(lines) and line.isascii() and (line.startswith("{") or not line.strip())
+        if record is None and not cut_short:
+            raise CheckpointError(
+                f"{path} line {number} is not a metrics record (a JSON object of numbers with its step): "
+                f"{shown(line)}; the file is damaged or edited: move it aside, or delete that line"
+            )
+    return [r for r in records if r is not None]
 
 
 def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
@@ -69,17 +75,13 @@ def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     from matplotlib.figure import Figure  # imported on use: no pyplot, no global backend
 
     run_dir = Path(run_dir)
-    if not (run_dir / "metrics.jsonl").is_file() or not (run_dir / "config.yaml").is_file():
-        raise CheckpointError(
-            f"{run_dir} is not a run directory (no metrics.jsonl or config.yaml); pass the "
-            "directory that `vgan train` wrote, e.g. runs/mnist_vgan"
-        )
-    metrics = read_metrics(run_dir / "metrics.jsonl")
+    out = check_output(out or run_dir / "curves.png", default="curves.png")  # before any work
+    cfg = load_run_config(run_dir)  # a broken config.yaml is a one-line ConfigError
+    metrics = read_metrics(run_file(run_dir, "metrics.jsonl"))
     if not metrics:
         raise CheckpointError(
             f"{run_dir / 'metrics.jsonl'} holds no metrics yet; plot again after the run's first log_every iterations"
         )
-    cfg = load_config(run_dir / "config.yaml")  # a broken config.yaml is a one-line ConfigError
     band = cfg.experts * math.log(2) if cfg.energy == "multimodal" else None
     panels = [(title, [k for k in keys if any(k in m for m in metrics)], bounded) for title, keys, bounded in PANELS]
     panels = [p for p in panels if p[1]]
@@ -110,7 +112,6 @@ def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
         f"k = {cfg.k}; iteration {last['step']}, epoch {last.get('epoch', '?')}",
         fontsize=11,
     )
-    out = Path(out) if out else run_dir / "curves.png"
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI)
     return out

@@ -3,9 +3,34 @@
 from __future__ import annotations
 
 import errno
-from typing import Optional
+import reprlib
+import signal
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import torch
+
+_REPR = reprlib.Repr()  # bounded: a value of any size or depth shows in a few dozen characters
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+_REPR.maxlevel = 3
+MAX_MESSAGE = 600  # characters of one error line
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for a message, bounded in length and in the work it takes: a YAML alias bomb or
+    a value nested a thousand deep shows as a short prefix, never as its expansion."""
+    return _REPR.repr(value)
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` as one line of at most `limit` characters: whitespace runs (newlines too) become one
+    space, and an overlong middle is cut, so that the problem (the start) and the fix (the end) stay."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 class VGANError(Exception):
@@ -69,3 +94,25 @@ def expected(e: Exception) -> Optional[str]:
     if isinstance(e, OSError) and e.filename is not None:  # a path the user gave: unreadable, a folder, ...
         return str(os_error(e, f"use {e.filename}"))
     return None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that every `finally` (temporary files, locks) runs."""
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises Terminated (as Ctrl-C raises KeyboardInterrupt)."""
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,8 +1,10 @@
-"""One writer per run directory, and no new run over an old one.
+"""One writer per run directory, no new run over an old one, and no run file replaced by
+anything but its run.
 
     check_run_dir(run_dir, resume)        # before any work; writes nothing
-    with RunLock(run_dir, resume):        # before the first write, held until the run ends
-        ...
+    with RunLock(run_dir, resume) as lock:  # before the first write, held until the run ends
+        ...                               # lock.discard(): a new run that failed leaves nothing
+    check_output(out, default)            # a figure's --out: never a run's file, a folder or a device
 
 The lock is an exclusive `flock` on RUN_DIR/.lock, which holds the holder's PID and host for
 the message another process gets. The kernel drops a flock when its process dies, by kill -9
@@ -14,15 +16,19 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import socket
+import stat
 from pathlib import Path
 from typing import List, Optional
 
-from .atomic import MODE, temp_files
-from .errors import RunDirError, os_error
+from .atomic import MODE, remove_stale_temp_files
+from .errors import CheckpointError, RunDirError, os_error
 
 LOCK = ".lock"
-RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "epoch_*.pt", "samples", "tb")  # what a run writes
+RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "epoch_*.pt", "samples", "tb")  # a run is here if any is
+FILES = ("config.yaml", "metrics.jsonl", "run.json", "last.pt", "epoch_*.pt", "curves.png", "samples/epoch_*.png")
+FOLDERS = ("samples", "tb")  # FILES and FOLDERS: all that training writes, each a regular file or a folder
 OWN_TEMP = (*(f".{name}." for name in ("config.yaml", "metrics.jsonl", "last.pt", "curves.png", "run.json")), ".epoch_")
 
 
@@ -31,6 +37,77 @@ def run_files(run_dir: Path) -> List[str]:
     if not run_dir.is_dir():
         return []
     return sorted({p.name for pattern in RUN_FILES for p in run_dir.glob(pattern)})
+
+
+def kind(path: Path) -> Optional[str]:
+    """What is at `path`: "link", "folder", "file" (a regular one), "special" (a device, pipe or
+    socket), or None when nothing is (or it cannot be looked at: its reader says why)."""
+    if path.is_symlink():
+        return "link"
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "special"
+
+
+def kind_problem(path: Path, folder: bool = False) -> Optional[str]:
+    """What makes `path` unfit to be a run's file (`folder`: a run's folder); None when it is fit or absent."""
+    found = kind(path)
+    if found is None or found == ("folder" if folder else "file"):
+        return None
+    if found == "link":
+        return f"{path} is a symbolic link; a run writes only its own files: move the link out of the run directory"
+    if folder:
+        return f"{path} is a file where the run keeps a folder; move it aside"
+    what = "a folder" if found == "folder" else "not a regular file (a device, pipe or socket)"
+    return f"{path} is {what} where the run keeps a file; move it aside"
+
+
+def _wrong_kind(run_dir: Path) -> Optional[str]:
+    for patterns, folder in ((FILES, False), (FOLDERS, True)):
+        for pattern in patterns:
+            for path in sorted(run_dir.glob(pattern)):
+                problem = kind_problem(path, folder)
+                if problem:
+                    return problem
+    return None
+
+
+def run_file(run_dir: Path, name: str) -> Path:
+    """RUN_DIR/name, a regular file that a reader may open, or a one-line CheckpointError that says why not."""
+    path = Path(run_dir) / name
+    problem = kind_problem(path)
+    if problem:
+        raise CheckpointError(problem)
+    if not path.exists():
+        raise CheckpointError(
+            f"{run_dir} is not a run directory (no {name}); pass the directory that `vgan train` wrote, e.g. "
+            "runs/mnist_vgan"
+        )
+    return path
+
+
+def check_output(path: Path, default: Optional[str] = None) -> Path:
+    """`path` as the PNG a command writes, checked before any work: a name ending in .png, not a
+    folder, link, device or other non-regular file, and not a file that training writes into a run
+    directory (curves.png, samples/...), unless it is `default`, the command's own file there."""
+    path = Path(path)
+    found = kind(path)
+    if found == "link":
+        raise RunDirError(f"--out {path} is a symbolic link; vgan does not write through links: name another file")
+    if found == "folder":
+        raise RunDirError(f"cannot write {path}: it is a folder; name a file inside it instead")
+    if found == "special":
+        raise RunDirError(f"--out {path} is not a regular file (a device, pipe or socket); name a regular file")
+    if path.suffix.lower() != ".png":
+        raise RunDirError(f"--out {path} does not end in .png; the figure is a PNG: name a .png file")
+    run_dir = next((d for d in (path.parent, path.parent.parent) if (d / "config.yaml").is_file()), None)
+    if run_dir is not None and path.name != default:
+        inside = path.relative_to(run_dir).as_posix()
+        if any(Path(inside).match(pattern) for pattern in (*FILES, *(f"{f}/*" for f in FOLDERS))):
+            raise RunDirError(f"--out {path} is a file that training keeps in {run_dir}; name another file")
+    return path
 
 
 def _describe(fd: int) -> str:
@@ -65,12 +142,9 @@ def _check_files(run_dir: Path, resume: bool) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"{run_dir} is a file, not a run directory; choose another out_dir= or name=")
     found = run_files(run_dir)
-    links = [name for name in found if (run_dir / name).is_symlink()]
-    if links:
-        raise RunDirError(
-            f"{run_dir / links[0]} is a symbolic link; a run writes only its own files: move the "
-            "link out of the run directory"
-        )
+    problem = _wrong_kind(run_dir) if run_dir.is_dir() else None
+    if problem:
+        raise RunDirError(problem)
     if found and not resume:
         raise RunDirError(
             f"{run_dir} already holds a run ({', '.join(found[:4])}); continue it with "
@@ -80,7 +154,7 @@ def _check_files(run_dir: Path, resume: bool) -> None:
 
 def check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse, writing nothing, a run directory that another process trains in, a new run where
-    a run's files already are, and run files that are symbolic links."""
+    a run's files already are, and run files that are symbolic links or of the wrong kind."""
     who = holder(run_dir)
     if who:
         raise _busy(run_dir, who)
@@ -94,9 +168,11 @@ class RunLock:
 
     def __init__(self, run_dir: Path, resume: bool):
         self.run_dir, self.resume, self.fd = Path(run_dir), resume, None
+        self.made, self.before = [], set()  # for discard(): the folders it made, what was there before
 
     def __enter__(self) -> RunLock:
         try:
+            self.made = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]  # deepest first
             self.run_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, MODE)
         except OSError as e:
@@ -115,13 +191,28 @@ class RunLock:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
             _check_files(self.run_dir, self.resume)
-            stale = [p for p in temp_files(self.run_dir) if p.name.startswith(OWN_TEMP)]
-            for path in stale + temp_files(self.run_dir / "samples"):
-                path.unlink(missing_ok=True)
+            for folder, names in ((self.run_dir, OWN_TEMP), (self.run_dir / "samples", ("",))):
+                remove_stale_temp_files(folder, names, age=0)  # a live writer (vgan plot) holds its lock
+            self.before = set(os.listdir(self.run_dir))
         except BaseException:
             self.release()
             raise
         return self
+
+    def discard(self) -> None:
+        """Remove what this run added to its directory, and the folders it made for it (out_dir
+        too), while the lock is still held: a new run that failed leaves nothing behind that would
+        block its name, and no half run to resume."""
+        for name in set(os.listdir(self.run_dir)) - self.before:
+            path = self.run_dir / name
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+        if self.made:
+            (self.run_dir / LOCK).unlink(missing_ok=True)  # still locked: no other process can be using it
+        for folder in self.made:
+            try:
+                folder.rmdir()
+            except OSError:  # something else appeared in it meanwhile: leave it
+                break
 
     def release(self) -> None:
         if self.fd is not None:

@@ -21,6 +21,7 @@ from typing import Any, Dict, List
 import torch
 
 from .atomic import write_atomic
+from .errors import CheckpointError
 
 
 def cpu_model() -> str:
@@ -55,14 +56,26 @@ def describe_machine(device: torch.device, processes: int = 1) -> Dict[str, Any]
     return info
 
 
-def record_session(run_dir: str | Path, session: Dict[str, Any], resume: bool) -> Path:
-    """Write <run_dir>/run.json with `session`, after the earlier sessions when `resume`."""
+def read_sessions(run_dir: str | Path) -> List[Dict[str, Any]]:
+    """The sessions in <run_dir>/run.json (none when there is no run.json), or a one-line
+    CheckpointError when it is not what `record_session` writes: nothing overwrites it unread."""
     path = Path(run_dir) / "run.json"
-    sessions: List[Dict[str, Any]] = []
-    if resume and path.is_file():
-        try:
-            sessions = json.loads(path.read_text())["sessions"]
-        except (ValueError, KeyError, TypeError):  # unreadable: keep this session at least
-            sessions = []
+    if not path.exists():
+        return []
+    try:
+        sessions = json.loads(path.read_bytes())["sessions"]
+        if isinstance(sessions, list) and all(isinstance(s, dict) for s in sessions):
+            return sessions
+    except (ValueError, KeyError, TypeError, RecursionError):  # not JSON (or not UTF-8), or not its layout
+        pass
+    raise CheckpointError(
+        f"{path} is damaged (not the JSON of the run's sessions); move it aside (it records the machines the run "
+        "trained on) and run again"
+    )
+
+
+def record_session(run_dir: str | Path, sessions: List[Dict[str, Any]], session: Dict[str, Any]) -> Path:
+    """Write <run_dir>/run.json: the earlier `sessions` (`read_sessions`; none for a new run), then `session`."""
+    path = Path(run_dir) / "run.json"
     write_atomic(path, json.dumps({"sessions": [*sessions, session]}, indent=2) + "\n")
     return path

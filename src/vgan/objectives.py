@@ -274,7 +274,7 @@ class CDObjective(Objective):
     def energy_loss(
         self, real: EnergyOutput, fake: EnergyOutput, inputs: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Stats]:
-        """mean E(x) - mean E(x-) [+ energy_l2 (mean E(x)^2 + mean E(x-)^2)] [+ penalty]."""
+        """mean E(x) - mean E(x-), plus energy_l2 * (mean E(x)^2 + mean E(x-)^2) when set, plus the penalty."""
         gap = real.energy.mean() - fake.energy.mean()
         loss, stats = gap, {}
         if self.energy_l2:

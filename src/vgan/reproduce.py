@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .atomic import write_atomic
-from .checkpoint import load_checkpoint
-from .config import REMEDIES, Config, from_dict, images_per_step, load_config, load_yaml
+from .checkpoint import check_state, load_checkpoint
+from .config import REMEDIES, Config, from_dict, images_per_step, load_run_config, load_yaml
 from .data import DATASETS, load_dataset
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
 from .train import resolve_device, train
 
 PAPER = {  # per table, per dataset: the paper's test errors (%)
@@ -133,8 +133,7 @@ def _same_model(cfg: Config) -> None:
     saved = cfg.run_dir / "config.yaml"
     if not saved.is_file():
         return
-    place = {"out_dir": cfg.out_dir, "name": cfg.name}  # a run continues where it is now, even if moved
-    have, want = load_config(saved, values=place).__dict__, cfg.__dict__
+    have, want = load_run_config(cfg.run_dir).__dict__, cfg.__dict__  # placed where it is now
     differ = [k for k in want if k not in HOW and have[k] != want[k]]
     if differ:
         k = differ[0]
@@ -152,16 +151,22 @@ def ensure_trained(cfg: Config) -> Path:
     if last.is_file():
         images = load_dataset(cfg.dataset, "train", cfg.data_dir).images
         n = min(len(images), cfg.train_limit or len(images))
-        if load_checkpoint(last)["step"] >= cfg.epochs * (n // images_per_step(cfg)):
+        if check_state(load_checkpoint(last), last)["step"] >= cfg.epochs * (n // images_per_step(cfg)):
             return cfg.run_dir
     train(cfg, resume=(cfg.run_dir / "config.yaml").is_file())  # an interrupted run resumes, even before last.pt
     return cfg.run_dir
 
 
 def _cached(path: Path, compute: Callable[[], Dict]) -> Dict:
-    """The JSON result at `path`, computed and saved once."""
-    if path.is_file():
-        return json.loads(path.read_text())
+    """The JSON result at `path`, computed and saved once; a damaged one is a one-line error."""
+    if path.exists():
+        try:
+            result = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            result = None
+        if not isinstance(result, dict):
+            raise CheckpointError(f"{path} is damaged (not a JSON result); move it aside to compute it again")
+        return result
     result = compute()
     write_atomic(path, json.dumps(result, indent=2, default=str))
     return result
@@ -179,7 +184,8 @@ def _augment_row(folder: Path, run_dir: Optional[Path], dataset: str, seeds: int
     earlier), summarised into <folder>/augment.json."""
     from .evaluation.augment import augment, summarise
 
-    wanted = set(range(seeds)) | {int(p.stem.rsplit("_", 1)[1]) for p in folder.glob("augment_seed_*.json")}
+    found = (re.fullmatch(r"augment_seed_(\d+)\.json", p.name) for p in folder.glob("augment_seed_*.json"))
+    wanted = set(range(seeds)) | {int(m.group(1)) for m in found if m}
     results = []
     for s in sorted(wanted):
         compute = partial(augment, run_dir, dataset=dataset, seeds=[s], device=dev, **settings)

@@ -4,8 +4,9 @@ first step whose losses turned NaN or inf (FiniteGuard), both safe to resume."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -13,12 +14,27 @@ from .atomic import write_atomic
 from .errors import TrainingError
 
 
-def _logged_step(line: str) -> float:
-    """The step of a metrics.jsonl line; infinity for a line cut short by a crash."""
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def metric_record(line: str) -> Optional[Dict[str, float]]:
+    """The metrics of one metrics.jsonl line, as `RunLogger.scalars` writes it (a JSON object of
+    numbers with an integer step >= 1); None for anything else (a line cut short by a crash, or damaged)."""
     try:
-        return json.loads(line)["step"]
-    except (ValueError, KeyError, TypeError):
-        return float("inf")
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not all(_number(v) for v in record.values()):
+        return None
+    step = record.get("step")
+    return record if isinstance(step, int) and not isinstance(step, bool) and step >= 1 else None
+
+
+def _logged_step(line: str) -> float:
+    """The step of a metrics.jsonl line; infinity for a line that is not a record (dropped on resume)."""
+    record = metric_record(line)
+    return math.inf if record is None else record["step"]
 
 
 class RunLogger:
@@ -76,10 +92,10 @@ class FiniteGuard:
             where = (
                 (
                     f"the last good checkpoint {run_dir / 'last.pt'} is at step {last_good}; resume with "
-                    f"`vgan train --resume {run_dir}` after lowering lr"
+                    f"`vgan train --resume {run_dir}` after lowering lr (or a loss weight you raised)"
                 )
-                if last_good
-                else "no checkpoint was written yet"
+                if last_good or (run_dir / "last.pt").exists()  # a resumed run's checkpoint may be at step 0
+                else "no checkpoint was written yet: lower lr (or a loss weight you raised) and train it again"
             )
             raise TrainingError(
                 f"a loss became NaN or inf at step {step} (epoch {(step - 1) // steps_per_epoch + 1}); {where}"

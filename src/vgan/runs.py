@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import torch
 
-from .checkpoint import load_checkpoint
-from .checks import non_negative, optional, positive, require
-from .config import Config, check_resume, from_dict, load_config
+from .checkpoint import check_state, load_checkpoint, restore
+from .checks import file_name, non_negative, optional, positive, require
+from .config import Config, check_resume, from_dict, load_run_config
 from .data import as_float, load_dataset
 from .errors import CheckpointError, ConfigError
 from .images import make_grid, save_image
+from .lock import check_output, run_file
 from .samplers import LangevinSampler, langevin_settings
-from .train import Trainer, resolve_device, restore
-
-
-def _run_dir(run_dir: str | Path) -> Path:
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise CheckpointError(
-            f"{run_dir} is not a run directory (no config.yaml); pass the directory that "
-            "`vgan train` wrote, e.g. runs/mnist_vgan"
-        )
-    return run_dir
+from .train import Trainer, resolve_device
 
 
 def _finite_weights(trainer: Trainer, path: Path) -> None:
@@ -46,16 +39,19 @@ def load_run(run_dir: str | Path, checkpoint: str = "last.pt", device: str = "cp
     checkpoint with NaN or inf weights is refused. The energy and the sampler are in eval mode, so
     that with `spectral_norm` no evaluation runs a power iteration and changes it, and a replay
     buffer stays as saved."""
-    run_dir = _run_dir(run_dir)
+    run_dir = Path(run_dir)
+    run_file(run_dir, "config.yaml")  # a run directory, or a message that says why not
+    require(checkpoint, file_name, "--checkpoint", "name a checkpoint file in RUN_DIR, e.g. epoch_002.pt")
     device = resolve_device(device)
     path = run_dir / checkpoint
-    state = load_checkpoint(path, device)
+    state = check_state(load_checkpoint(path, device), path)
     try:
-        trainer = Trainer(from_dict(state["config"]), tuple(int(d) for d in state["image_shape"]), device)
-    except (KeyError, TypeError, ValueError) as e:
+        cfg = from_dict(state["config"])
+    except ConfigError as e:
         raise CheckpointError(
-            f"{path} has no usable config or image_shape ({e}); pass a checkpoint that `vgan train` wrote"
+            f"{path} holds a config that does not validate ({e}); pass a checkpoint of the run"
         ) from None
+    trainer = Trainer(cfg, tuple(state["image_shape"]), device)
     restore(trainer, path, state)
     _finite_weights(trainer, path)
     trainer.energy.eval()
@@ -71,13 +67,31 @@ def resume_config(run_dir: str | Path, overrides: Optional[Dict[str, Any]] = Non
 
     The run continues where its directory is now, even if it was moved.
     """
-    run_dir = _run_dir(run_dir)
-    if run_dir.name in ("", ".", ".."):
-        run_dir = Path(os.path.abspath(run_dir))
     overrides = overrides or {}
-    saved = load_config(run_dir / "config.yaml", values={"out_dir": str(run_dir.parent), "name": run_dir.name})
+    saved = load_run_config(run_dir)
     check_resume(saved, overrides)
     return from_dict(overrides, base=saved)
+
+
+@contextmanager
+def dry_run_folder(cfg: Config) -> Iterator[None]:
+    """Point `cfg` at a new temporary folder for the block, so that a dry run (`vgan train --dry-run`)
+    never touches a real run; the folder is kept, to look at, when the block succeeds, removed when it fails."""
+    cfg.out_dir = tempfile.mkdtemp(prefix="vgan-dry-run-")
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(cfg.out_dir, ignore_errors=True)
+        raise
+
+
+def require_images(trainer: Trainer, command: str) -> None:
+    """A one-line ConfigError unless `trainer`'s run models images (not 2-D points)."""
+    if len(trainer.image_shape) != 3:
+        raise ConfigError(
+            f"{trainer.run_dir} models 2-D points ({trainer.cfg.dataset}), not the images that `vgan {command}` "
+            f"draws; `vgan evaluate {trainer.run_dir}` plots its samples over the energy landscape"
+        )
 
 
 def langevin_on(
@@ -118,12 +132,9 @@ def sample(
     if n < 2:
         raise ConfigError(f"cannot sample n={n}; ask for at least 2 (the generator's batch norm uses batch statistics)")
     require(langevin_steps, non_negative, "--langevin-steps", "use 0 (no refinement) or more")
+    out = check_output(out or Path(run_dir) / "sample.png", default="sample.png")  # before any work
     trainer = load_run(run_dir, checkpoint, device)
-    if len(trainer.image_shape) != 3:
-        raise ConfigError(
-            f"{run_dir} models 2-D points ({trainer.cfg.dataset}), not images; "
-            f"`vgan evaluate {run_dir}` plots its samples over the energy landscape"
-        )
+    require_images(trainer, "sample")
     if trainer.sampler.conditional:
         val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n]
         rng = torch.Generator(trainer.device).manual_seed(seed)
@@ -140,4 +151,4 @@ def sample(
             "checkpoint of the run (--checkpoint epoch_<n>.pt)"
         )
     grid = make_grid(samples)
-    return save_image(grid, out or trainer.run_dir / "sample.png")
+    return save_image(grid, out)

@@ -12,11 +12,8 @@ RUN_DIR/.lock (vgan.lock); a new run never starts where a run's files are.
 from __future__ import annotations
 
 import gc
-import re
 import time
-import warnings
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from typing import Callable, Dict, Iterator, Optional
 
 import torch
@@ -26,16 +23,16 @@ from tqdm import tqdm
 
 from . import distributed, objectives
 from .allocator import keep_freed_memory
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import resume_from, save_checkpoint
 from .config import Config, images_per_step, save_config, validate
-from .curves import plot_curves
+from .curves import plot_curves, read_metrics
 from .data import as_float, batches, check_data_dir, load_dataset
 from .distributed import Dist, globalise_batch_norm
 from .energy import dead_zones, expert_rank
-from .errors import CheckpointError, ConfigError
+from .errors import ConfigError
 from .images import make_grid, save_image, side_by_side
 from .lock import RunLock, check_run_dir
-from .machine import describe_machine, record_session
+from .machine import describe_machine, read_sessions, record_session
 from .networks import build_energy
 from .objectives import Objective
 from .runlog import FiniteGuard, RunLogger
@@ -53,11 +50,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def optimizer_settings(cfg: Config) -> Dict[str, object]:
+    """The config's optimiser hyperparameters, as torch names them in a param group."""
+    if cfg.optimizer == "adadelta":
+        return {"lr": cfg.lr, "rho": cfg.adadelta_rho, "eps": cfg.adadelta_eps}
+    return {"lr": cfg.lr, "betas": tuple(cfg.betas)}
+
+
 def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
     try:
-        if cfg.optimizer == "adadelta":
-            return torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.adadelta_rho, eps=cfg.adadelta_eps)
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+        kind = torch.optim.Adadelta if cfg.optimizer == "adadelta" else torch.optim.Adam
+        return kind(params, **optimizer_settings(cfg))
     except ValueError as e:  # an argument torch refuses that config.CHECKS let through
         raise ConfigError(
             f"the {cfg.optimizer} optimiser refuses its settings ({e}); fix lr, betas or adadelta_rho/adadelta_eps"
@@ -287,9 +290,12 @@ class Trainer:
         if self.sampler_ema is not None and "sampler_ema" in state:
             self.sampler_ema.load_state_dict(state["sampler_ema"])
         self.objective.load_checkpoint(state)
-        self.opt_e.load_state_dict(state["opt_e"])
-        if self.opt_g is not None:
-            self.opt_g.load_state_dict(state["opt_g"])
+        for opt, key in ((self.opt_e, "opt_e"), (self.opt_g, "opt_g")):
+            if opt is None:  # a sampler without weights (CD) has no optimiser
+                continue
+            opt.load_state_dict(state[key])  # its moments; the hyperparameters are the config's (a resume may lower lr)
+            for group in opt.param_groups:
+                group.update(optimizer_settings(self.cfg))
         self.noise_reseeded = self._restore_noise_rng(state["noise_rng"].cpu(), state["step"])
         torch.set_rng_state(state["torch_rng"].cpu())  # RNG states are CPU byte tensors, wherever loaded
         self.step = state["step"]
@@ -303,41 +309,6 @@ class Trainer:
             return False
         self.noise_rng.manual_seed(self.cfg.seed + 1 + step)
         return True
-
-
-def restore(trainer: Trainer, path: Path, state: Optional[dict] = None) -> None:
-    """Load the checkpoint at `path` (or its `state`, already read) into `trainer`, or raise a
-    one-line CheckpointError when it does not fit the networks the trainer's config built."""
-    state = load_checkpoint(path, trainer.device) if state is None else state
-    try:
-        if not isinstance(state.get("step"), int) or state["step"] < 0:
-            raise ValueError(f"its step is {state.get('step')!r}")
-        trainer.load_state_dict(state)
-    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
-        reason = re.sub(r"^Error\(s\) in loading state_dict for \w+: ", "", " ".join(str(e).split()))
-        reason = reason.split(". ")[0][:200] or type(e).__name__  # the first mismatch, with both shapes
-        raise CheckpointError(
-            f"{path} does not fit the networks of this config ({reason}); resume with the "
-            "run's own network keys, or train a new run with another name="
-        ) from None
-
-
-def _resume(trainer: Trainer, run_dir: Path) -> None:
-    """Continue from last.pt; a run stopped before its first checkpoint starts again from step 0."""
-    if (run_dir / "last.pt").exists():
-        restore(trainer, run_dir / "last.pt")
-        if trainer.noise_reseeded:
-            warnings.warn(
-                f"{run_dir} was trained on another kind of device than {trainer.device.type}; its noise "
-                "generator is re-seeded, so the resumed run does not repeat the original's noise",
-                stacklevel=2,
-            )
-        return
-    kept = sorted(run_dir.glob("epoch_*.pt"), key=lambda p: (len(p.stem), p.stem))  # epoch_999 before epoch_1000
-    if kept:  # last.pt was moved aside (corrupt?): say which checkpoint to continue from
-        raise CheckpointError(
-            f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt to resume from it"
-        )
 
 
 def train(cfg: Config, resume: bool = False, **parts) -> Trainer:
@@ -381,14 +352,19 @@ def _train(cfg: Config, resume: bool, device: torch.device, group: Dist, parts: 
             f"the {len(images)} training images of {cfg.dataset} make no full iteration of "
             f"{images_per_step(cfg)}; lower batch_size"
         )
-    with RunLock(run_dir, resume) if group.main else nullcontext():  # one writer, held until the run ends
-        return _run(trainer, images, resume, group)
+    with RunLock(run_dir, resume) if group.main else nullcontext() as lock:  # one writer, held until the run ends
+        try:
+            return _run(trainer, images, resume, group)
+        except Exception:
+            if lock is not None and not resume and not (run_dir / "last.pt").exists():
+                lock.discard()  # a new run that failed before its first checkpoint leaves nothing
+            raise
 
 
 def _run(trainer: Trainer, images: torch.Tensor, resume: bool, group: Dist) -> Trainer:
     cfg, run_dir, main = trainer.cfg, trainer.cfg.run_dir, group.main
     if resume:
-        _resume(trainer, run_dir)
+        resume_from(trainer, run_dir)
     per_step = images_per_step(cfg)
     steps_per_epoch = len(images) // per_step
     total = cfg.epochs * steps_per_epoch
@@ -400,9 +376,12 @@ def _run(trainer: Trainer, images: torch.Tensor, resume: bool, group: Dist) -> T
             f"{run_dir} has trained {trainer.step} of the {total} iterations that {limit} allow: "
             "nothing to do; raise epochs= or max_steps= to train further"
         )
-    if main:
+    if main:  # all is read and checked (the checkpoint above, run.json and metrics.jsonl here) before the first write
+        sessions = read_sessions(run_dir) if resume else []
+        if resume and (run_dir / "metrics.jsonl").exists():
+            read_metrics(run_dir / "metrics.jsonl")  # a damaged line is refused, not dropped by the rewrite
         save_config(cfg, run_dir / "config.yaml")
-        record_session(run_dir, {**describe_machine(trainer.device, group.world), "start_step": trainer.step}, resume)
+        record_session(run_dir, sessions, {**describe_machine(trainer.device, group.world), "start_step": trainer.step})
     logger = RunLogger(run_dir, trainer.step, cfg.tensorboard) if main else None
     bar = tqdm(
         total=total,

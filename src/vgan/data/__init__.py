@@ -175,10 +175,19 @@ def batches(
         yield as_float(images[idx].to(device))
 
 
+def spans(n: int, size: int) -> List[slice]:
+    """Slices that cover range(n) in order, `size` at a time; a last piece of one joins the one
+    before it, since the samplers' batch norm (batch statistics, as in training) needs two."""
+    cuts = [*range(0, n, size), n]
+    if len(cuts) > 2 and cuts[-1] - cuts[-2] == 1:
+        del cuts[-2]
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+
+
 def chunks(images: torch.Tensor, batch_size: int, device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
-    """All of `images` in order, as float chunks (b, ...) in [0, 1] on `device`; the last may be short."""
-    for i in range(0, len(images), batch_size):
-        yield as_float(images[i : i + batch_size].to(device))
+    """All of `images` in order, as float chunks (b, ...) in [0, 1] on `device` (`spans`)."""
+    for piece in spans(len(images), batch_size):
+        yield as_float(images[piece].to(device))
 
 
 __all__ = [
@@ -198,6 +207,7 @@ __all__ = [
     "epoch_order",
     "batches",
     "chunks",
+    "spans",
     "as_float",
     "check_data_dir",
     "cache_dir",

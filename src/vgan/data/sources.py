@@ -20,8 +20,18 @@ T = TypeVar("T")
 
 
 def cache_dir() -> Path:
-    """Where fetched data is kept: $VGAN_DATA, default ~/.cache/vgan."""
-    return Path(os.environ.get("VGAN_DATA") or Path.home() / ".cache" / "vgan")
+    """Where fetched data is kept: $VGAN_DATA (`~` expanded), default ~/.cache/vgan; a DataError when
+    $VGAN_DATA names something other than a folder (it is made when missing)."""
+    value = os.environ.get("VGAN_DATA")
+    if not value:
+        return Path.home() / ".cache" / "vgan"
+    path = Path(os.path.expanduser(value))
+    if path.exists() and not path.is_dir():
+        raise DataError(
+            f"VGAN_DATA={value} is not a folder; point it at the folder for vgan's data (made if missing), or unset it "
+            "to use ~/.cache/vgan"
+        )
+    return path
 
 
 def digest(data: bytes, algorithm: str = "sha256") -> str:

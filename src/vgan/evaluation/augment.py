@@ -33,11 +33,12 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
-from ..data import as_float, epoch_order, load_dataset
+from ..data import as_float, epoch_order, load_dataset, spans
 from ..errors import ConfigError
 from ..networks import glorot_init
-from ..runs import langevin_on, load_run
+from ..runs import langevin_on, load_run, require_images
 from ..samplers import TransitionSampler
+from ..train import resolve_device
 from .classifier import accuracy
 from .inputs import check_augment
 
@@ -126,8 +127,8 @@ def recompute_bn_stats(model: Table2Classifier, images: torch.Tensor, batch_size
         m.reset_running_stats()
         m.momentum = None  # a cumulative average
     model.train()
-    for i in range(0, len(images), batch_size):
-        model(images[i : i + batch_size])
+    for piece in spans(len(images), batch_size):  # no batch of one: batch norm needs two
+        model(images[piece])
     for m in norms:
         m.momentum = 0.1
 
@@ -256,9 +257,16 @@ def augment(
     of the test error over seeds, each seed's result, and the protocol."""
     check_augment(labels=labels, epochs=epochs, seeds=seeds, eval_n=eval_n, dataset=dataset)
     _check_protocol(bn_stats, weighting)
+    device = resolve_device(device).type  # "cuda" without CUDA is a one-line error, here as for a run
     sampler, data_dir = None, None
     if run_dir is not None:
         trainer = load_run(run_dir, device=device)
+        require_images(trainer, "augment")
+        if dataset not in (None, trainer.cfg.dataset):
+            raise ConfigError(
+                f"{run_dir} was trained on {trainer.cfg.dataset}, not {dataset}; drop --dataset (it names the "
+                "baseline's dataset when there is no RUN_DIR)"
+            )
         dataset, data_dir = trainer.cfg.dataset, trainer.cfg.data_dir
         if no_augment:  # the baseline row on this run's data
             run_dir = None

@@ -15,7 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..data import as_float, cache_dir, chunks, epoch_order, load_dataset
+from ..data import as_float, cache_dir, epoch_order, load_dataset, spans
 
 
 class DigitClassifier(nn.Module):
@@ -48,8 +48,8 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     model.eval()
     device = next(model.parameters()).device
     correct = 0
-    for x, y in zip(chunks(images, batch_size, device), labels.split(batch_size)):
-        correct += (model(x).argmax(1).cpu() == y).sum().item()
+    for piece in spans(len(images), batch_size):
+        correct += (model(as_float(images[piece].to(device))).argmax(1).cpu() == labels[piece]).sum().item()
     return correct / len(images)
 
 

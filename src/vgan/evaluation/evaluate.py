@@ -11,10 +11,11 @@ import torch
 
 from ..atomic import atomic_file, write_atomic
 from ..checks import at_least, optional, require
-from ..data import DATASETS, Toy2D, as_float, load_dataset
+from ..data import DATASETS, Toy2D, as_float, load_dataset, spans
 from ..energy import expert_rank
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, RunDirError
 from ..likelihood import ais_log_z, log_likelihood, raise_log_likelihood
+from ..lock import kind, kind_problem
 from ..runs import load_run
 from ..train import Trainer
 from .classifier import load_classifier
@@ -37,15 +38,15 @@ def generate(trainer: Trainer, n: int, chunk: int = 100) -> torch.Tensor:
     batch statistics, as in training). With `ema_decay` the averaged weights draw them."""
     rng = torch.Generator(trainer.device).manual_seed(0)
     cond = None
-    if trainer.sampler.conditional:
+    if trainer.sampler.conditional:  # at most one transition of each validation image
         cond = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n]
+        n = len(cond)
     out = []
-    for i in range(0, n, chunk):
-        m = min(chunk, n - i)
+    for piece in spans(n, chunk):  # no batch of one: the generator's batch norm needs two
         if cond is None:
-            out.append(trainer.eval_sampler(m, rng=rng).cpu())
+            out.append(trainer.eval_sampler(piece.stop - piece.start, rng=rng).cpu())
         else:
-            out.append(trainer.eval_sampler(as_float(cond[i : i + m]).to(trainer.device), rng=rng).cpu())
+            out.append(trainer.eval_sampler(as_float(cond[piece]).to(trainer.device), rng=rng).cpu())
     return torch.cat(out)
 
 
@@ -83,6 +84,9 @@ def evaluate(
     `loglik` is the test split's mean log p(x) under p ~ exp(-E) on [0, 1]^d, with log Z by AIS
     (`likelihood.ais_log_z`, its keywords in `ais`, e.g. {"chains": 50, "temperatures": 1000})."""
     require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
+    for name in ("evaluate.json", "energy_landscape.png"):  # what it writes, checked before the work
+        if kind(Path(run_dir) / name) in ("folder", "special"):
+            raise RunDirError(kind_problem(Path(run_dir) / name))
     trainer = load_run(run_dir, device=device)
     dataset = trainer.cfg.dataset
     metrics = metrics or metrics_for(dataset)
@@ -96,7 +100,7 @@ def evaluate(
     if "modes" in metrics:
         count = n or DEFAULT_N["modes"]
         samples = generate(trainer, count)
-        results["samples"] = count
+        results["samples"] = len(samples)
         if isinstance(DATASETS[dataset], Toy2D):
             results.update(toy_modes(samples, DATASETS[dataset]))
             results["figure"] = str(landscape(trainer, samples, trainer.run_dir / "energy_landscape.png"))

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ..checks import Check, at_least, optional, positive, require
-from ..data import get
+from ..data import Toy2D, get
+from ..errors import ConfigError
 
 
 def check_augment(
@@ -31,6 +32,11 @@ def check_augment(
         f"a gradient step takes {batch_size} labelled images; use --labels {batch_size} or more",
     )
     if dataset is not None:
+        if isinstance(get(dataset), Toy2D):
+            raise ConfigError(
+                f"dataset {dataset} holds 2-D points, not images; Table 2's classifier needs an image dataset, "
+                "e.g. --dataset mnist"
+            )
         split = get(dataset).train_size
         require(
             labels,
@@ -46,12 +52,11 @@ def check_augment(
 
 def check_probe(run_dir: str | Path, limit: Optional[int]) -> None:
     """Table 1's probe: `limit` must leave at least one image per class of the run's dataset."""
-    from ..config import load_config
+    from ..config import load_run_config
 
     require(limit, optional(positive), "--limit", "use 1 or more images per split, or leave it out")
-    config = Path(run_dir) / "config.yaml"
-    if limit is not None and config.is_file():  # no config.yaml: load_run says what is wrong
-        dataset = load_config(config).dataset
+    if limit is not None and (Path(run_dir) / "config.yaml").is_file():  # no config.yaml: load_run says why
+        dataset = load_run_config(run_dir).dataset
         classes = get(dataset).classes
         require(
             limit,

@@ -11,16 +11,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checks import at_least, optional, positive, require
-from ..data import as_float, chunks, load_dataset
+from ..data import as_float, load_dataset, spans
 from ..errors import ConfigError
 from ..images import make_grid, save_image, side_by_side
-from ..runs import langevin_on, load_run
+from ..lock import check_output
+from ..runs import langevin_on, load_run, require_images
 from ..samplers import LangevinSampler, TransitionSampler
 from .classifier import load_classifier
 
 
-def _transition_run(run_dir, device: str):
+def _transition_run(run_dir, device: str, command: str):
     trainer = load_run(run_dir, device=device)
+    require_images(trainer, command)
     if not isinstance(trainer.sampler, TransitionSampler):
         raise ConfigError(
             f"{run_dir} was trained with objective '{trainer.cfg.objective}'; reconstructions and "
@@ -49,7 +51,8 @@ def transition_metrics(
     device = next(sampler.parameters(), images).device
     rng = torch.Generator(device).manual_seed(seed)
     totals = dict(recon_bce=0.0, recon_mse=0.0, distance=0.0, label_kept=0.0, classifier_accuracy=0.0)
-    for x, y in zip(chunks(images, batch_size, device), labels.to(device).split(batch_size)):
+    for piece in spans(len(images), batch_size):  # no batch of one: the sampler's batch norm needs two
+        x, y = as_float(images[piece].to(device)), labels[piece].to(device)
         recon, moved = sampler(x, noise=False), sampler(x, rng=rng)
         totals["recon_bce"] += F.binary_cross_entropy(recon, x, reduction="sum").item() / x[0].numel()
         totals["recon_mse"] += F.mse_loss(recon, x, reduction="sum").item() / x[0].numel()
@@ -77,15 +80,16 @@ def reconstruct(
     side in one PNG (default <run_dir>/reconstruct.png), and `transition_metrics` over the first
     `eval_n` validation images (all 10,000 by default)."""
     require(n, at_least(2), "--n", "show 2 or more images (the sampler's batch norm needs 2)")
-    require(eval_n, optional(positive), "--eval-n", "use 1 or more validation images, or leave it out for all")
-    trainer = _transition_run(run_dir, device)
+    require(eval_n, optional(at_least(2)), "--eval-n", "use 2 or more validation images, or leave it out for all")
+    out = check_output(out or Path(run_dir) / "reconstruct.png", default="reconstruct.png")  # before any work
+    trainer = _transition_run(run_dir, device, "reconstruct")
     val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir)
     x = as_float(val.images[:n].to(trainer.device))
     rng = torch.Generator(trainer.device).manual_seed(seed)
     sampler = trainer.eval_sampler
     with torch.no_grad():
         grids = [make_grid(g, nrow=10) for g in (x, sampler(x, noise=False), sampler(x, rng=rng))]
-    path = save_image(side_by_side(grids), out or trainer.run_dir / "reconstruct.png")
+    path = save_image(side_by_side(grids), out)
     classifier = load_classifier(trainer.cfg.dataset, device, trainer.cfg.data_dir) if classify else None
     count = eval_n or len(val)
     metrics = transition_metrics(sampler, val.images[:count], val.labels[:count], classifier, seed=seed)
@@ -112,7 +116,9 @@ def chain(
     if n < 2:
         raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
     require(steps, positive, "--steps", "take 1 or more transition steps")
+    out = check_output(out or Path(run_dir) / "chain.png", default="chain.png")  # before any work
     trainer = load_run(run_dir, device=device)
+    require_images(trainer, "chain")
     if langevin_steps or isinstance(trainer.sampler, LangevinSampler):
         transition = langevin_on(trainer, langevin_steps, langevin_step_size, langevin_noise)
     elif isinstance(trainer.sampler, TransitionSampler):
@@ -127,4 +133,4 @@ def chain(
     rows = [x]
     for _ in range(steps):
         rows.append(transition(rows[-1], rng=rng))
-    return save_image(make_grid(torch.cat(rows), nrow=n), out or trainer.run_dir / "chain.png")
+    return save_image(make_grid(torch.cat(rows), nrow=n), out)
