@@ -3,12 +3,13 @@ each preset (k generator steps and one energy step; for CD its Langevin chains a
 step), measured side by side, and the iterations each preset gets in the wall time that the
 reference preset takes for its own run.
 
-    python benchmarks/budget.py toy25 [--rounds 5] [--iters 20] [--json FILE]
+    python benchmarks/budget.py toy25 [--rounds 5] [--iters 20] [--reference-steps N] [--json FILE]
 
 The presets of a benchmark alternate for --rounds rounds of --iters iterations on the training
 data, one process, so a noisy neighbour slows all of them alike; medians are shown. The first
 preset of the benchmark is the reference: its full run (epochs x iterations per epoch) sets the
-budget, and each preset's `max_steps` at equal wall time is budget / its ms per iteration.
+budget (or --reference-steps of it, for a comparison at reduced scale), and each preset's
+`max_steps` at equal wall time is budget / its ms per iteration.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def iteration_ms(trainers: dict, data: dict, iters: int, rounds: int) -> dict:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def budget(benchmark: str, iters: int, rounds: int) -> dict:
+def budget(benchmark: str, iters: int, rounds: int, reference_steps: int = 0) -> dict:
     presets = BENCHMARKS[benchmark]
     configs = {p: vgan.load_config(p, overrides=["device=cpu", "progress=false"]) for p in presets}
     dataset = load_dataset(configs[presets[0]].dataset, "train")
@@ -65,7 +66,7 @@ def budget(benchmark: str, iters: int, rounds: int) -> dict:
         data[name] = (b for epoch in range(10**6) for b in batches(dataset.images, per, seed=0, epoch=epoch))
     ms = iteration_ms(trainers, data, iters, rounds)
     ref = configs[presets[0]]
-    ref_steps = ref.epochs * (len(dataset.images) // images_per_step(ref))
+    ref_steps = reference_steps or ref.epochs * (len(dataset.images) // images_per_step(ref))
     seconds = ref_steps * ms[presets[0]] / 1e3
     return {
         "reference": presets[0],
@@ -83,11 +84,12 @@ def main() -> None:
     parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reference-steps", type=int, default=0, help="the reference's iterations (default: its run)")
     parser.add_argument("--json", help="also write the result to this JSON file")
     parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    result = budget(args.benchmark, args.iters, args.rounds)
+    result = budget(args.benchmark, args.iters, args.rounds, args.reference_steps)
     print(
         f"reference {result['reference']}: {result['reference_steps']} iterations, "
         f"about {result['budget_seconds']:.0f} s at the measured rate"
@@ -101,7 +103,8 @@ def main() -> None:
         record_benchmark(
             args.record,
             result,
-            scale=f"{args.rounds} rounds of {args.iters} iterations a preset, {torch.get_num_threads()} threads",
+            scale=f"{args.rounds} rounds of {args.iters} iterations a preset, {torch.get_num_threads()} threads"
+            + (f"; a reference of {args.reference_steps} iterations (reduced scale)" if args.reference_steps else ""),
             script="benchmarks/budget.py",
         )
 

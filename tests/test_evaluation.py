@@ -1,3 +1,6 @@
+import json
+
+import pytest
 import torch
 from PIL import Image
 from torch import nn
@@ -93,7 +96,6 @@ def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
 
 
 def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run, tmp_path, capsys):
-    import json
     import shutil
 
     from vgan import runs
@@ -132,3 +134,14 @@ def test_cd_run_samples_by_its_own_chains_and_leaves_its_buffer(tiny, tmp_path):
     assert main(["sample", str(tmp_path / "cd"), "--n", "9"]) == 0
     assert main(["chain", str(tmp_path / "cd"), "--n", "2", "--steps", "1"]) == 0  # its own Langevin settings
     assert (tmp_path / "cd" / "last.pt").read_bytes() == checkpoint
+
+
+def test_loglik_of_a_toy_run_has_the_quadrature_truth_beside_ais(tiny, tmp_path):
+    keys = with_keys(tiny, "name=toy", "dataset=8gaussians", "max_steps=20", "optimizer=adam", "lr=0.01")
+    assert main(["train", *keys]) == 0
+    assert main(["evaluate", str(tmp_path / "toy"), "--metrics", "loglik", "--ais-temperatures", "200"]) == 0
+    result = json.loads((tmp_path / "toy" / "evaluate.json").read_text())
+    assert abs(result["log_z"] - result["log_z_quadrature"]) < 0.1  # AIS against the exact value
+    assert result["loglik_nats_quadrature"] == pytest.approx(
+        result["loglik_nats"] + result["log_z"] - result["log_z_quadrature"], abs=1e-6
+    )

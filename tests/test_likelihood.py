@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from vgan.likelihood import ais_log_z, log_likelihood, raise_log_likelihood, reflect, sigmoid_schedule
+from vgan.likelihood import (
+    ais_log_z,
+    log_likelihood,
+    quadrature_log_z,
+    raise_log_likelihood,
+    reflect,
+    sigmoid_schedule,
+)
 
 
 class Gaussian(nn.Module):
@@ -70,6 +77,13 @@ def test_ais_on_a_two_dimensional_energy_against_quadrature():
     with torch.no_grad():
         exact = (torch.logsumexp(-energy(grid).double(), 0) - 2 * math.log(n)).item()
     assert abs(ais_log_z(energy, (2,), chains=100, runs=2, temperatures=500).log_z - exact) < 0.1
+
+
+def test_quadrature_of_a_gaussian_energy_in_one_and_two_dimensions():
+    for d in (1, 2):
+        assert abs(quadrature_log_z(Gaussian(), d, points=400) - gaussian_log_z(d)) < 1e-4
+    with pytest.raises(ValueError, match="1 or 2 dimensions"):
+        quadrature_log_z(Gaussian(), 3)
 
 
 def test_ais_on_a_784_dimensional_rbm_free_energy():

@@ -14,7 +14,7 @@ from ..checks import at_least, optional, require
 from ..data import DATASETS, Toy2D, as_float, load_dataset, spans
 from ..energy import expert_rank
 from ..errors import ConfigError, DataError, RunDirError
-from ..likelihood import ais_log_z, log_likelihood, raise_log_likelihood
+from ..likelihood import ais_log_z, log_likelihood, quadrature_log_z, raise_log_likelihood
 from ..lock import kind, kind_problem
 from ..runs import load_run
 from ..train import Trainer
@@ -142,16 +142,23 @@ def test_log_likelihood(trainer: Trainer, raise_inputs: int = 100, **ais) -> Dic
     """The test split's mean log-likelihood (nats per input, bits per dimension) under the run's
     energy read one input at a time, with log Z by forward AIS (an estimate from above) and its
     spread over independent runs; beside it RAISE's estimate from below on the first `raise_inputs`
-    test inputs (`likelihood.raise_log_likelihood`). Far apart, the chains did not mix."""
+    test inputs (`likelihood.raise_log_likelihood`). Far apart, the chains did not mix. On 2-D data
+    the exact value by quadrature (`likelihood.quadrature_log_z`) comes too, as `..._quadrature`."""
     energy = trainer.energy.alone()
     test = as_float(load_dataset(trainer.cfg.dataset, "test", trainer.cfg.data_dir).images).to(trainer.device)
     start = time.perf_counter()
     z = ais_log_z(energy, trainer.image_shape, device=trainer.device, **ais)
     schedule = {k: v for k, v in ais.items() if k in ("temperatures", "leapfrog", "seed")}
     lower = raise_log_likelihood(energy, test[:raise_inputs], **schedule)
+    exact = {}
+    if len(trainer.image_shape) == 1 and trainer.image_shape[0] <= 2:
+        log_z = quadrature_log_z(energy, trainer.image_shape[0], device=trainer.device)
+        exact = {f"{k}_quadrature": v for k, v in log_likelihood(energy, test, log_z).items()}
+        exact["log_z_quadrature"] = log_z
     return {
         **log_likelihood(energy, test, z.log_z),
         **lower,
+        **exact,
         "log_z": z.log_z,
         "log_z_std": z.log_z_std,
         "ais_acceptance": z.acceptance,
