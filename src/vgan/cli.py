@@ -1,4 +1,5 @@
-"""The `vgan` command line: a thin layer over vgan.train, vgan.runs, vgan.presets and vgan.data.
+"""The `vgan` command line: its parser and `main`; each command is a handler in vgan.commands, a thin
+layer over vgan.train, vgan.runs, vgan.presets, vgan.data and vgan.evaluation.
 
 vgan train [--config PRESET|FILE] [--resume RUN_DIR] [key=value ...]
 vgan configs [--check | --keys]
@@ -16,207 +17,11 @@ import argparse
 import signal
 import sys
 import traceback
-from contextlib import nullcontext
 from typing import List, Optional
 
-from . import checks, data, runs
+from . import checks, commands, data
 from .checks import SEED, Parser, at_least, closed_interval, folder, names, number, positive, seed_list
-from .config import check_presets, describe_keys, load_config, parse_overrides
-from .curves import plot_curves
-from .errors import ConfigError, Terminated, VGANError, expected, one_line, sigterm_raises
-from .presets import list_presets
-from .train import train
-
-
-def _print_result(result: dict) -> None:
-    """One `key  value` line per entry, floats to 4 decimals."""
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:>{width}}  {value:.4f}" if isinstance(value, float) else f"{key:>{width}}  {value}")
-
-
-def keys_text() -> str:
-    """Every config key, one line each: name, type, default and its help (vgan.config.HELP)."""
-    rows = describe_keys()
-    width = max(len(r["key"]) for r in rows)
-    lines = []
-    for r in rows:
-        default = "null" if r["default"] is None else r["default"]
-        fixed = " [fixed on --resume]" if r["fixed_on_resume"] else ""
-        lines.append(f"  {r['key']:<{width}}  {r['type']:<13} {str(default):<13} {r['help']}{fixed}")
-    return "\n".join(lines)
-
-
-def _record(args: argparse.Namespace, kind: str, result: dict, run_dir=None, scale=None) -> None:
-    """--record PATH: the command's result as a record (vgan.records)."""
-    if args.record:
-        from .records import record_result
-
-        path = record_result(args.record, kind, result, run_dir=run_dir, scale=scale, argv=args.argv)
-        print(f"recorded {path}")
-
-
-def _train(args: argparse.Namespace) -> None:
-    values = parse_overrides(args.overrides)
-    for key in ("device", "data_dir"):
-        if getattr(args, key):
-            if key in values:
-                flag = f"--{key.replace('_', '-')}"
-                raise VGANError(f"{key} is given twice, as {flag} and as {key}=; keep one")
-            values[key] = getattr(args, key)
-    if args.resume and args.dry_run:
-        raise VGANError("--dry-run trains a new run in a temporary folder and cannot --resume; drop one of them")
-    if args.dry_run:
-        values.update(max_steps=2, log_every=1)
-    if args.resume:
-        if args.config:
-            raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
-        cfg = runs.resume_config(args.resume, values)
-    else:
-        cfg = load_config(args.config, values=values)
-    with runs.dry_run_folder(cfg) if args.dry_run else nullcontext():
-        trainer = train(cfg, resume=bool(args.resume))
-    print(f"done: {trainer.step} iterations; samples, checkpoints and logs in {cfg.run_dir}")
-
-
-def _configs(args: argparse.Namespace) -> None:
-    if args.keys:
-        print(keys_text())
-        return
-    presets = list_presets()
-    width = max(map(len, presets), default=0)
-    if not args.check:
-        for name, description in presets.items():
-            print(f"{name:<{width}}  {description}")
-        return
-    errors = check_presets()
-    for name, error in errors.items():
-        print(f"ok     {name}" if error is None else f"error  {name}: {error}")
-    failed = [name for name, error in errors.items() if error is not None]
-    if failed:
-        raise ConfigError(f"{len(failed)} of {len(errors)} presets do not validate ({', '.join(failed)}); fix them")
-
-
-def _langevin(args: argparse.Namespace) -> dict:
-    """The --langevin-* flags as keywords."""
-    return dict(
-        langevin_steps=args.langevin_steps,
-        langevin_step_size=args.langevin_step_size,
-        langevin_noise=args.langevin_noise,
-    )
-
-
-def _sample(args: argparse.Namespace) -> None:
-    path = runs.sample(
-        args.run_dir,
-        n=args.n,
-        out=args.out,
-        seed=args.seed,
-        checkpoint=args.checkpoint,
-        device=args.device or "cpu",
-        **{**_langevin(args), "langevin_steps": args.langevin_steps or 0},
-    )
-    print(f"wrote {path}")
-
-
-def _plot(args: argparse.Namespace) -> None:
-    print(f"wrote {plot_curves(args.run_dir, out=args.out)}")
-
-
-def _reconstruct(args: argparse.Namespace) -> None:
-    from .evaluation import reconstruct  # imported on use: keeps `vgan --help` fast
-
-    result = reconstruct(
-        args.run_dir,
-        n=args.n,
-        eval_n=args.eval_n,
-        out=args.out,
-        seed=args.seed,
-        device=args.device or "cpu",
-        classify=not args.no_classifier,
-    )
-    print(f"wrote {result.pop('figure')}")
-    _print_result(result)
-
-
-def _chain(args: argparse.Namespace) -> None:
-    from .evaluation import chain
-
-    path = chain(
-        args.run_dir,
-        steps=args.steps,
-        n=args.n,
-        out=args.out,
-        seed=args.seed,
-        device=args.device or "cpu",
-        **_langevin(args),
-    )
-    print(f"wrote {path}")
-
-
-def _evaluate(args: argparse.Namespace) -> None:
-    from .evaluation import evaluate
-
-    metrics = args.metrics
-    ais = {k: getattr(args, f"ais_{k}") for k in ("chains", "runs", "temperatures", "leapfrog")}
-    ais = {k: v for k, v in ais.items() if v is not None}
-    result = evaluate(args.run_dir, metrics, args.n, args.device or "cpu", ais)
-    _print_result(result)
-    _record(args, "evaluate", result, run_dir=args.run_dir, scale=f"{result.get('samples')} samples")
-
-
-def _probe(args: argparse.Namespace) -> None:
-    from .evaluation import probe
-
-    result = probe(args.run_dir, limit=args.limit, device=args.device or "cpu")
-    _print_result(result)
-    _record(args, "probe", result, run_dir=args.run_dir, scale=f"probe on {args.limit or 'all'} images a split")
-
-
-def _augment(args: argparse.Namespace) -> None:
-    from .evaluation import augment
-
-    result = augment(
-        args.run_dir,
-        dataset=args.dataset,
-        labels=args.labels,
-        epochs=args.epochs,
-        seeds=args.seeds,
-        eval_n=args.eval_n,
-        no_augment=args.no_augment,
-        bn_stats=args.bn_stats,
-        weighting=args.weighting,
-        device=args.device or "cpu",
-        **_langevin(args),
-    )
-    _print_result(result)
-    scale = f"classifier: {args.labels} labels, {args.epochs} epochs, {args.eval_n or 'all'} evaluation images"
-    _record(args, "augment", result, run_dir=None if args.no_augment else args.run_dir, scale=scale)
-
-
-def _reproduce(args: argparse.Namespace) -> None:
-    from .reproduce import reproduce
-
-    record = (args.record, args.argv) if args.record else None
-    print(f"wrote {reproduce(args.table, args.scale, args.seeds, args.out_dir, args.device, args.rows, record)}")
-
-
-def _fetch(args: argparse.Namespace) -> None:
-    found = data.fetch(args.name, args.data_dir)
-    for path in found.paths:
-        print(f"ok  {path}")
-    print(f"{args.name}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in found.arrays.items())}")
-
-
-def _verify(args: argparse.Namespace) -> None:
-    names = [args.name] if args.name else list(data.DATASETS)
-    for name in names:
-        if not args.name and data.get(name).find(args.data_dir) is None:
-            print(f"--  {name}: no local copy")
-            continue
-        paths = data.verify(name, args.data_dir)
-        print(f"ok  {name}: " + (", ".join(str(p) for p in paths) if paths else "generated, nothing to check"))
-
+from .errors import Terminated, VGANError, expected, one_line, sigterm_raises
 
 RECORD = "also write the result as a record (JSON: command, config hash, machine, date, scale, values)"
 
@@ -276,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a VGAN or GAN (Algorithm 1 / Eq. 1)",
         description="Train from the defaults, a YAML config and key=value overrides.",
-        epilog="config keys (key=value; type, default, what it does):\n" + keys_text(),
+        epilog="config keys (key=value; type, default, what it does):\n" + commands.keys_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -289,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=folder, help="your own copy of the dataset (torchvision's layout works)")
     p.add_argument("--dry-run", action="store_true", help="smoke test: two iterations into a temporary directory")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. k=3 epochs=1")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=commands.train)
 
     p = sub.add_parser(
         "configs",
@@ -299,12 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--check", action="store_true", help="validate every preset (config only: no data, no training)")
     p.add_argument("--keys", action="store_true", help="every config key with its type, default and help")
-    p.set_defaults(func=_configs)
+    p.set_defaults(func=commands.configs)
 
     p = _image_writer(
         sub,
         "sample",
-        _sample,
+        commands.sample,
         n=100,
         out="sample.png",
         noise="the noise z",
@@ -324,12 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--out", help="PNG file to write (default RUN_DIR/curves.png)")
-    p.set_defaults(func=_plot)
+    p.set_defaults(func=commands.plot)
 
     p = _image_writer(
         sub,
         "reconstruct",
-        _reconstruct,
+        commands.reconstruct,
         n=100,
         out="reconstruct.png",
         noise="the transition noise",
@@ -346,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _image_writer(
         sub,
         "chain",
-        _chain,
+        commands.chain,
         n=30,
         out="chain.png",
         noise="the transition noise",
@@ -364,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _reader(
         sub,
         "evaluate",
-        _evaluate,
+        commands.evaluate,
         record=True,
         help="mode coverage, FID/KID and energy OOD AUROC of a run",
         description="2-D mixtures and StackedMNIST: modes covered and sample quality; image datasets: "
@@ -388,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _reader(
         sub,
         "probe",
-        _probe,
+        commands.probe,
         record=True,
         help="Table 1: linear probe on phi(x), test error in %%",
         description="Extracts phi(x) (the layer under the energy head) for the train, validation and "
@@ -400,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _reader(
         sub,
         "augment",
-        _augment,
+        commands.augment,
         record=True,
         run_dir_help="a VCD run (omit for the baseline row)",
         help="Table 2: a classifier on N labels, with VCD transitions as augmentation",
@@ -461,18 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="runs/reproduce", help="where runs and tables go")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--record", metavar="PATH", help=RECORD)
-    p.set_defaults(func=_reproduce)
+    p.set_defaults(func=commands.reproduce)
 
     p = sub.add_parser("data", help="fetch and verify datasets")
     dsub = p.add_subparsers(dest="action", required=True)
     f = dsub.add_parser("fetch", help="download a dataset into the cache ($VGAN_DATA or ~/.cache/vgan) and verify it")
     f.add_argument("name", choices=sorted(data.DATASETS))
     f.add_argument("--data-dir", type=folder, help="look for an existing copy here first")
-    f.set_defaults(func=_fetch)
+    f.set_defaults(func=commands.fetch)
     v = dsub.add_parser("verify", help="check a dataset's files against their SHA-256")
     v.add_argument("name", nargs="?", choices=sorted(data.DATASETS))
     v.add_argument("--data-dir", type=folder, help="check the copy here instead of the cache")
-    v.set_defaults(func=_verify)
+    v.set_defaults(func=commands.verify)
     return parser
 
 

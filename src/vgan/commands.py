@@ -1,0 +1,204 @@
+"""What each `vgan` command does, given its parsed arguments (vgan.cli parses them): each handler
+calls one documented function of the library and prints its result."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import nullcontext
+
+from . import data, runs
+from .config import check_presets, describe_keys, load_config, parse_overrides
+from .curves import plot_curves
+from .errors import ConfigError, VGANError
+from .presets import list_presets
+from .train import train as train_run
+
+
+def print_result(result: dict) -> None:
+    """One `key  value` line per entry, floats to 4 decimals."""
+    width = max(map(len, result))
+    for key, value in result.items():
+        print(f"{key:>{width}}  {value:.4f}" if isinstance(value, float) else f"{key:>{width}}  {value}")
+
+
+def keys_text() -> str:
+    """Every config key, one line each: name, type, default and its help (vgan.config.HELP)."""
+    rows = describe_keys()
+    width = max(len(r["key"]) for r in rows)
+    lines = []
+    for r in rows:
+        default = "null" if r["default"] is None else r["default"]
+        fixed = " [fixed on --resume]" if r["fixed_on_resume"] else ""
+        lines.append(f"  {r['key']:<{width}}  {r['type']:<13} {str(default):<13} {r['help']}{fixed}")
+    return "\n".join(lines)
+
+
+def record(args: argparse.Namespace, kind: str, result: dict, run_dir=None, scale=None) -> None:
+    """--record PATH: the command's result as a record (vgan.records)."""
+    if args.record:
+        from .records import record_result
+
+        path = record_result(args.record, kind, result, run_dir=run_dir, scale=scale, argv=args.argv)
+        print(f"recorded {path}")
+
+
+def train(args: argparse.Namespace) -> None:
+    values = parse_overrides(args.overrides)
+    for key in ("device", "data_dir"):
+        if getattr(args, key):
+            if key in values:
+                flag = f"--{key.replace('_', '-')}"
+                raise VGANError(f"{key} is given twice, as {flag} and as {key}=; keep one")
+            values[key] = getattr(args, key)
+    if args.resume and args.dry_run:
+        raise VGANError("--dry-run trains a new run in a temporary folder and cannot --resume; drop one of them")
+    if args.dry_run:
+        values.update(max_steps=2, log_every=1)
+    if args.resume:
+        if args.config:
+            raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
+        cfg = runs.resume_config(args.resume, values)
+    else:
+        cfg = load_config(args.config, values=values)
+    with runs.dry_run_folder(cfg) if args.dry_run else nullcontext():
+        trainer = train_run(cfg, resume=bool(args.resume))
+    print(f"done: {trainer.step} iterations; samples, checkpoints and logs in {cfg.run_dir}")
+
+
+def configs(args: argparse.Namespace) -> None:
+    if args.keys:
+        print(keys_text())
+        return
+    presets = list_presets()
+    width = max(map(len, presets), default=0)
+    if not args.check:
+        for name, description in presets.items():
+            print(f"{name:<{width}}  {description}")
+        return
+    errors = check_presets()
+    for name, error in errors.items():
+        print(f"ok     {name}" if error is None else f"error  {name}: {error}")
+    failed = [name for name, error in errors.items() if error is not None]
+    if failed:
+        raise ConfigError(f"{len(failed)} of {len(errors)} presets do not validate ({', '.join(failed)}); fix them")
+
+
+def langevin(args: argparse.Namespace) -> dict:
+    """The --langevin-* flags as keywords."""
+    return dict(
+        langevin_steps=args.langevin_steps,
+        langevin_step_size=args.langevin_step_size,
+        langevin_noise=args.langevin_noise,
+    )
+
+
+def sample(args: argparse.Namespace) -> None:
+    path = runs.sample(
+        args.run_dir,
+        n=args.n,
+        out=args.out,
+        seed=args.seed,
+        checkpoint=args.checkpoint,
+        device=args.device or "cpu",
+        **{**langevin(args), "langevin_steps": args.langevin_steps or 0},
+    )
+    print(f"wrote {path}")
+
+
+def plot(args: argparse.Namespace) -> None:
+    print(f"wrote {plot_curves(args.run_dir, out=args.out)}")
+
+
+def reconstruct(args: argparse.Namespace) -> None:
+    from .evaluation import reconstruct  # imported on use: keeps `vgan --help` fast
+
+    result = reconstruct(
+        args.run_dir,
+        n=args.n,
+        eval_n=args.eval_n,
+        out=args.out,
+        seed=args.seed,
+        device=args.device or "cpu",
+        classify=not args.no_classifier,
+    )
+    print(f"wrote {result.pop('figure')}")
+    print_result(result)
+
+
+def chain(args: argparse.Namespace) -> None:
+    from .evaluation import chain
+
+    path = chain(
+        args.run_dir,
+        steps=args.steps,
+        n=args.n,
+        out=args.out,
+        seed=args.seed,
+        device=args.device or "cpu",
+        **langevin(args),
+    )
+    print(f"wrote {path}")
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate
+
+    metrics = args.metrics
+    ais = {k: getattr(args, f"ais_{k}") for k in ("chains", "runs", "temperatures", "leapfrog")}
+    ais = {k: v for k, v in ais.items() if v is not None}
+    result = evaluate(args.run_dir, metrics, args.n, args.device or "cpu", ais)
+    print_result(result)
+    record(args, "evaluate", result, run_dir=args.run_dir, scale=f"{result.get('samples')} samples")
+
+
+def probe(args: argparse.Namespace) -> None:
+    from .evaluation import probe
+
+    result = probe(args.run_dir, limit=args.limit, device=args.device or "cpu")
+    print_result(result)
+    record(args, "probe", result, run_dir=args.run_dir, scale=f"probe on {args.limit or 'all'} images a split")
+
+
+def augment(args: argparse.Namespace) -> None:
+    from .evaluation import augment
+
+    result = augment(
+        args.run_dir,
+        dataset=args.dataset,
+        labels=args.labels,
+        epochs=args.epochs,
+        seeds=args.seeds,
+        eval_n=args.eval_n,
+        no_augment=args.no_augment,
+        bn_stats=args.bn_stats,
+        weighting=args.weighting,
+        device=args.device or "cpu",
+        **langevin(args),
+    )
+    print_result(result)
+    scale = f"classifier: {args.labels} labels, {args.epochs} epochs, {args.eval_n or 'all'} evaluation images"
+    record(args, "augment", result, run_dir=None if args.no_augment else args.run_dir, scale=scale)
+
+
+def reproduce(args: argparse.Namespace) -> None:
+    from .reproduce import reproduce
+
+    record = (args.record, args.argv) if args.record else None
+    print(f"wrote {reproduce(args.table, args.scale, args.seeds, args.out_dir, args.device, args.rows, record)}")
+
+
+def fetch(args: argparse.Namespace) -> None:
+    found = data.fetch(args.name, args.data_dir)
+    for path in found.paths:
+        print(f"ok  {path}")
+    print(f"{args.name}: {', '.join(f'{k} {tuple(v.shape)}' for k, v in found.arrays.items())}")
+
+
+def verify(args: argparse.Namespace) -> None:
+    names = [args.name] if args.name else list(data.DATASETS)
+    for name in names:
+        if not args.name and data.get(name).find(args.data_dir) is None:
+            print(f"--  {name}: no local copy")
+            continue
+        paths = data.verify(name, args.data_dir)
+        print(f"ok  {name}: " + (", ".join(str(p) for p in paths) if paths else "generated, nothing to check"))
