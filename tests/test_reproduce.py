@@ -82,6 +82,11 @@ def test_reproduce_table2_smoke(mnist, tmp_path, capsys, monkeypatch):
     mtime = (root / "vcd_rho_1" / "last.pt").stat().st_mtime
     assert main(args) == 0
     assert (root / "vcd_rho_1" / "last.pt").stat().st_mtime == mtime  # finished runs are reused
+    cached = root / "vcd_rho_1" / "augment_seed_0.json"  # a cached result that lost a field
+    cached.write_text(json.dumps({k: v for k, v in json.loads(cached.read_text()).items() if k != "per_seed"}))
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "augment_seed_0.json lacks per_seed; move it aside" in capsys.readouterr().err
 
 
 def test_reproduce_table1_smoke_with_controls(tmp_path, capsys):

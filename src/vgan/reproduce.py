@@ -157,8 +157,9 @@ def ensure_trained(cfg: Config) -> Path:
     return cfg.run_dir
 
 
-def _cached(path: Path, compute: Callable[[], Dict]) -> Dict:
-    """The JSON result at `path`, computed and saved once; a damaged one is a one-line error."""
+def _cached(path: Path, compute: Callable[[], Dict], keys: Sequence[str] = ("test_error_pct",)) -> Dict:
+    """The JSON result at `path`, computed and saved once; a damaged one, or one that lacks any of
+    `keys`, is a one-line error."""
     if path.exists():
         try:
             result = json.loads(path.read_bytes())
@@ -166,6 +167,9 @@ def _cached(path: Path, compute: Callable[[], Dict]) -> Dict:
             result = None
         if not isinstance(result, dict):
             raise CheckpointError(f"{path} is damaged (not a JSON result); move it aside to compute it again")
+        missing = [k for k in keys if k not in result]
+        if missing:
+            raise CheckpointError(f"{path} lacks {', '.join(missing)}; move it aside to compute it again")
         return result
     result = compute()
     write_atomic(path, json.dumps(result, indent=2, default=str))
@@ -189,7 +193,7 @@ def _augment_row(folder: Path, run_dir: Optional[Path], dataset: str, seeds: int
     results = []
     for s in sorted(wanted):
         compute = partial(augment, run_dir, dataset=dataset, seeds=[s], device=dev, **settings)
-        result = _cached(folder / f"augment_seed_{s}.json", compute)
+        result = _cached(folder / f"augment_seed_{s}.json", compute, keys=("test_error_pct", "per_seed"))
         for key, value in settings.items():
             if result.get(key) != value:
                 raise ConfigError(
@@ -214,7 +218,7 @@ def _transitions(run_dir: Path, dataset: str, dev: str) -> Dict:
         classifier = load_classifier(dataset, dev, trainer.cfg.data_dir)
         return transition_metrics(trainer.eval_sampler, val.images, val.labels, classifier)
 
-    return _cached(run_dir / "transitions.json", compute)
+    return _cached(run_dir / "transitions.json", compute, keys=("label_kept", "distance"))
 
 
 def reproduce(
