@@ -80,7 +80,8 @@ class View:
         if m.get("gpu"):
             return str(m["gpu"])
         cpu = str(m.get("cpu", "CPU"))
-        return f"{cpu}, {m['threads']} threads" if m.get("threads") else cpu
+        threads = m.get("threads")
+        return f"{cpu}, {threads} thread{'' if threads == 1 else 's'}" if threads else cpu
 
 
 class _Unusable:
