@@ -48,7 +48,8 @@ def test_configs_lists_and_checks_the_presets(capsys):
 
 
 def test_configs_check_fails_on_a_bad_preset(monkeypatch, capsys):
-    monkeypatch.setattr("vgan.commands.check_presets", lambda: {"good": None, "bad": "config key 'k' must be > 0, got 0"})
+    bad = {"good": None, "bad": "config key 'k' must be > 0, got 0"}
+    monkeypatch.setattr("vgan.commands.check_presets", lambda: bad)
     assert main(["configs", "--check"]) == 2
     out, err = capsys.readouterr()
     assert (
