@@ -114,6 +114,9 @@ def test_unknown_key_suggests_the_close_ones_in_a_short_line():
         ({"objective": "cd", "buffer_size": 50}, r"buffer_size \(50\) must hold one batch \(100 chains\)"),
         ({"objective": "cd", "buffer_restart": 1.5}, "'buffer_restart' must be in"),
         ({"objective": "cd", "langevin_init": "replay"}, "choose one of buffer, noise, data"),
+        ({"objective": "cd", "pack": 2}, "contrastive divergence's chains read one image each"),
+        ({"energy": "scalar"}, "energy 'scalar' has no logits for Eq. 9's entropy"),
+        ({"objective": "cd", "buffer_size": 2**62}, r"'buffer_size' must be in \[1, 1048576\]"),
     ],
 )
 def test_bad_values_give_one_line_errors(values, message):

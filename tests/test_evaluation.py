@@ -113,6 +113,8 @@ def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run,
     assert main(["chain", str(run), "--langevin-steps", "2", "--steps", "2", "--n", "3"]) == 0
     assert Image.open(run / "chain.png").size == (3 * 30 + 2, 3 * 30 + 2)
     assert main(["chain", str(run)]) == 2 and "--langevin-steps K" in capsys.readouterr().err
+    assert main(["sample", str(run), "--langevin-noise", "0.1"]) == 2  # a noise for no Langevin steps
+    assert "add it or drop them" in capsys.readouterr().err
     argv = ["augment", str(run), "--langevin-steps", "2", "--epochs", "1", "--labels", "100", "--eval-n", "100"]
     assert main(argv) == 0
     assert "Langevin (" in capsys.readouterr().out
@@ -122,6 +124,7 @@ def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run,
     # Eq. 8 bounds E in [0, K ln 2], so log p(x) on the unit box lies within K ln 2 of 0 (K = 8)
     assert abs(result["loglik_nats"]) <= 8 * 0.6932 and result["log_z"] <= 0.0
     assert abs(result["loglik_nats_raise"]) <= 8 * 0.6932 and result["raise_inputs"] == 100
+    assert abs(result["loglik_nats_on_raise_inputs"]) <= 8 * 0.6932  # AIS's estimate on RAISE's 100 inputs
 
 
 def test_cd_run_samples_by_its_own_chains_and_leaves_its_buffer(tiny, tmp_path):

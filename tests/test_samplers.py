@@ -4,6 +4,7 @@ from torch import nn
 
 import vgan
 from vgan.samplers import LatentSampler, TransitionSampler, build_sampler, uniform_noise
+from vgan.train import Trainer
 
 
 def tiny_cfg(**kw):
@@ -129,6 +130,22 @@ def test_buffer_restarts_the_asked_share_of_chains_and_keeps_the_rest():
     assert torch.equal(sampler.buffer, before)  # evaluation leaves the buffer alone
 
 
+def test_evaluation_reads_each_buffer_row_once_before_any_twice_and_restarts_none():
+    from vgan.samplers import LangevinSampler
+
+    sampler = LangevinSampler(Quadratic(), (2,), buffer_size=50, restart=0.5, steps=1, step_size=0.0, noise=0.0)
+    sampler.buffer.copy_(torch.arange(100.0).view(50, 2) + 5)  # distinct rows, all outside the box
+    sampler.eval()
+    rng = torch.Generator().manual_seed(0)
+    rows = torch.cat([sampler.start(20, None, rng, torch.device("cpu"))[0] for _ in range(3)])
+    assert (rows >= 5).all()  # no chain restarted from noise
+    assert len(torch.unique(rows[:50], dim=0)) == 50  # the first 50 starts are the 50 rows
+    assert torch.equal(rows[50:], rows[:10])  # then the same order again
+    sampler.train()
+    sampler.eval()  # a new evaluation starts a new pass
+    assert len(torch.unique(sampler.start(50, None, rng, torch.device("cpu"))[0], dim=0)) == 50
+
+
 def test_langevin_draws_repeat_from_their_noise_and_data_init_starts_at_the_images():
     from vgan.samplers import LangevinSampler
 
@@ -152,3 +169,25 @@ def test_figures_read_the_buffer_without_writing_it(tiny, tmp_path):
     before = trainer.sampler.buffer.clone()
     trainer.figure()
     assert torch.equal(trainer.sampler.buffer, before) and trainer.sampler.training
+
+
+def test_figures_leave_a_spectrally_normalised_energy_as_it_was(tiny, tmp_path):
+    from vgan.cli import main
+
+    keys = ["objective=cd", "langevin_steps=2", "buffer_size=100", "name=sn", "max_steps=2", "spectral_norm=true"]
+    assert main(["train", *tiny, *keys]) == 0
+    trainer = vgan.load_run(tmp_path / "sn")
+    trainer.energy.train()
+    before = {k: v.clone() for k, v in trainer.energy.state_dict().items()}
+    trainer.figure()
+    assert all(torch.equal(v, before[k]) for k, v in trainer.energy.state_dict().items())  # power iteration held
+    assert trainer.energy.training
+
+
+def test_an_objective_and_a_sampler_that_disagree_on_training_it_are_refused():
+    from vgan.errors import ConfigError
+    from vgan.objectives import CDObjective
+
+    cfg = vgan.load_config("toy25_vgan", overrides=["device=cpu"])
+    with pytest.raises(ConfigError, match="does not train its sampler, but the LatentSampler has weights"):
+        Trainer(cfg, (2,), torch.device("cpu"), objective=CDObjective())

@@ -84,7 +84,11 @@ def configs(args: argparse.Namespace) -> None:
 
 
 def langevin(args: argparse.Namespace) -> dict:
-    """The --langevin-* flags as keywords."""
+    """The --langevin-* flags as keywords; a step size or noise without --langevin-steps is refused."""
+    if not args.langevin_steps and (args.langevin_step_size is not None or args.langevin_noise is not None):
+        raise VGANError(
+            "--langevin-step-size and --langevin-noise shape the steps of --langevin-steps K; add it or drop them"
+        )
     return dict(
         langevin_steps=args.langevin_steps,
         langevin_step_size=args.langevin_step_size,

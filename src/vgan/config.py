@@ -176,7 +176,7 @@ CHECKS = {
     "langevin_steps": positive,
     "langevin_step_size": positive,
     "langevin_noise": non_negative,
-    "buffer_size": positive,
+    "buffer_size": SIZE,
     "buffer_restart": closed_interval(0, 1),
     "energy_l2": non_negative,
     "lr": positive,

@@ -23,6 +23,11 @@ def images_per_step(cfg: Config) -> int:
 def _gan_needs_gan_energy(cfg: Config) -> Optional[str]:
     if cfg.objective == "gan" and cfg.energy != "gan":
         return "objective 'gan' (Eq. 1) needs energy 'gan' (one sigmoid unit); set energy=gan"
+    if cfg.energy == "scalar" and cfg.objective != "cd":
+        return (
+            f"energy 'scalar' has no logits for Eq. 9's entropy, which objective '{cfg.objective}' needs; "
+            "set objective=cd or another energy"
+        )
 
 
 def _train_limit_fits_a_step(cfg: Config) -> Optional[str]:
@@ -94,6 +99,8 @@ def _buffer_holds_a_batch(cfg: Config) -> Optional[str]:
 def _pack_fits(cfg: Config) -> Optional[str]:
     if cfg.pack > 1 and cfg.batch_size % cfg.pack:
         return f"batch_size ({cfg.batch_size}) must be a multiple of pack ({cfg.pack}); change one of them"
+    if cfg.pack > 1 and cfg.objective == "cd":
+        return "pack applies to a generator's batches; contrastive divergence's chains read one image each: set pack=1"
     if cfg.pack > 1 and cfg.energy == "rbm":
         return "pack applies to energies multimodal and gan, not rbm (its visible term reads one image); set pack=1"
 

@@ -200,6 +200,12 @@ class LangevinSampler(NegativeSource):
         self.conditional = init == "data"
         if init == "buffer":
             self.register_buffer("buffer", self.uniform(buffer_size, None))
+        self._eval_order: Optional[torch.Tensor] = None  # evaluation reads the buffer's rows in this order
+        self._eval_next = 0
+
+    def train(self, mode: bool = True) -> LangevinSampler:
+        self._eval_order, self._eval_next = None, 0  # each evaluation starts a fresh pass over the buffer
+        return super().train(mode)
 
     def uniform(self, n: int, rng: Optional[torch.Generator], device: Optional[torch.device] = None) -> torch.Tensor:
         """n points uniform on the box, (n, *image_shape)."""
@@ -250,8 +256,14 @@ class LangevinSampler(NegativeSource):
             return cond, None
         if self.init == "noise":
             return self.uniform(n, rng, device), None
-        size = len(self.buffer)  # distinct rows when they suffice, so that writing back has one value per row
-        if n <= size:
+        size = len(self.buffer)
+        if not self.training:  # evaluation: the chains as they are, each row once before any twice, no restarts
+            if self._eval_order is None:
+                self._eval_order = torch.randperm(size, generator=rng, device=device)
+            index = self._eval_order[(self._eval_next + torch.arange(n, device=device)) % size]
+            self._eval_next = (self._eval_next + n) % size
+            return self.buffer[index], index
+        if n <= size:  # distinct rows when they suffice, so that writing back has one value per row
             index = torch.randperm(size, generator=rng, device=device)[:n]
         else:
             index = torch.randint(0, size, (n,), generator=rng, device=device)
@@ -281,7 +293,7 @@ def langevin(
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """`steps` steps of x <- clamp(x - step_size grad_x E(x) + noise xi, box) from x (N, ...) on the
     energy module (an `EnergyModel`, or any module whose output has `.energy`, or gives energies).
-    Returns the chains' ends (detached, x's dtype) and their statistics (`LangevinSampler`). Only
+    Returns the chains' ends (detached, float32) and their statistics (`LangevinSampler`). Only
     x's gradient is computed: the energy's weights get none, and their requires_grad is left alone."""
     x = x.detach().float()
     dims = x[0].numel()

@@ -1,4 +1,5 @@
-"""One training loop for Algorithm 1 (VGAN), Eq. 1 (GAN) and Algorithm 2 (VCD), with logging,
+"""One training loop for Algorithm 1 (VGAN), Eq. 1 (GAN), Algorithm 2 (VCD) and contrastive
+divergence with Langevin chains (CD), with logging,
 checkpoints, resume and data parallelism (vgan.distributed).
 
     trainer = vgan.train(vgan.Config(epochs=1))   # or: vgan train [key=value ...]
@@ -68,14 +69,17 @@ def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
 
 
 @contextmanager
-def evaluating(module: nn.Module) -> Iterator[None]:
-    """`module` in eval mode for the block (a replay buffer is read, not written), then as it was."""
-    was = module.training
-    module.eval()
+def evaluating(*modules: nn.Module) -> Iterator[None]:
+    """The modules in eval mode for the block (a replay buffer is read, not written; spectral norm's
+    power iteration does not advance), then each as it was."""
+    was = [m.training for m in modules]
+    for m in modules:
+        m.eval()
     try:
         yield
     finally:
-        module.train(was)
+        for m, mode in zip(modules, was):
+            m.train(mode)
 
 
 def fp32(t: tuple) -> tuple:
@@ -140,6 +144,12 @@ class Trainer:
         batch_mean = group.batch_mean if group.enabled else None
         self.objective = (objective or objectives.build_objective(cfg, image_shape, batch_mean)).to(self.device)
         problem = self.objective.unsupported(distributed=group.enabled, compiled=cfg.compile)
+        if self.objective.trains_sampler != trained:
+            problem = (
+                f"{type(self.objective).__name__} {'trains' if self.objective.trains_sampler else 'does not train'} "
+                f"its sampler, but the {type(self.sampler).__name__} {'has' if trained else 'has no'} weights "
+                "to train; pair a generator with vgan/gan/vcd and weightless chains with cd"
+            )
         if problem:
             raise ConfigError(problem)
         # what the gradient steps call: DistributedDataParallel wrappers when data-parallel
@@ -245,7 +255,7 @@ class Trainer:
         """n samples of an unconditional sampler from the noise of `seed` (default: the run's
         fixed grid noise, the same every epoch), (N, C, H, W) in [0, 1]."""
         rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 2 if seed is None else seed)
-        with evaluating(self.eval_sampler):
+        with evaluating(self.eval_sampler, self.energy):  # Langevin chains run on the energy
             return self.eval_sampler(n, rng=rng)
 
     @torch.no_grad()
@@ -260,7 +270,7 @@ class Trainer:
         x = self.fixed_x
         rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 3)  # the same noise every epoch
         reconstruct = getattr(self.eval_sampler, "reconstruct", None)  # VCD's x_bar
-        with evaluating(self.eval_sampler):
+        with evaluating(self.eval_sampler, self.energy):
             panels = [x, *([reconstruct(x)] if reconstruct else []), self.eval_sampler(x, rng=rng)]
         return side_by_side([make_grid(p, nrow=10) for p in panels])
 

@@ -142,14 +142,17 @@ def test_log_likelihood(trainer: Trainer, raise_inputs: int = 100, **ais) -> Dic
     """The test split's mean log-likelihood (nats per input, bits per dimension) under the run's
     energy read one input at a time, with log Z by forward AIS (an estimate from above) and its
     spread over independent runs; beside it RAISE's estimate from below on the first `raise_inputs`
-    test inputs (`likelihood.raise_log_likelihood`). Far apart, the chains did not mix. On 2-D data
+    test inputs (`likelihood.raise_log_likelihood`) and AIS's value on those same inputs
+    (`loglik_nats_on_raise_inputs`). Far apart, the chains did not mix. On 2-D data
     the exact value by quadrature (`likelihood.quadrature_log_z`) comes too, as `..._quadrature`."""
     energy = trainer.energy.alone()
     test = as_float(load_dataset(trainer.cfg.dataset, "test", trainer.cfg.data_dir).images).to(trainer.device)
     start = time.perf_counter()
     z = ais_log_z(energy, trainer.image_shape, device=trainer.device, **ais)
-    schedule = {k: v for k, v in ais.items() if k in ("temperatures", "leapfrog", "seed")}
+    shared = ("temperatures", "leapfrog", "seed", "step_size", "target_acceptance")
+    schedule = {k: v for k, v in ais.items() if k in shared}
     lower = raise_log_likelihood(energy, test[:raise_inputs], **schedule)
+    lower["loglik_nats_on_raise_inputs"] = log_likelihood(energy, test[:raise_inputs], z.log_z)["loglik_nats"]
     exact = {}
     if len(trainer.image_shape) == 1 and trainer.image_shape[0] <= 2:
         log_z = quadrature_log_z(energy, trainer.image_shape[0], device=trainer.device)
