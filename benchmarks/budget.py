@@ -73,7 +73,7 @@ def budget(benchmark: str, iters: int, rounds: int, reference_steps: int = 0) ->
         "reference_steps": ref_steps,
         "budget_seconds": round(seconds, 1),
         "presets": {
-            name: {"ms_per_iteration": round(ms[name], 3), "max_steps": int(seconds * 1e3 / ms[name])}
+            name: {"ms_per_iteration": round(ms[name], 3), "max_steps": round(ref_steps * ms[presets[0]] / ms[name])}
             for name in presets
         },
     }

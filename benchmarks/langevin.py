@@ -28,7 +28,7 @@ from vgan.records import record_benchmark
 from vgan.samplers import build_sampler, langevin
 
 SHAPES = {"mnist": (1, 28, 28), "stackedmnist": (3, 28, 28), "25gaussians": (2,)}
-STEP_PRESETS = ("mnist_vgan", "mnist_vgan_paper", "stackedmnist_vgan", "toy25_vgan")
+STEP_PRESETS = ("mnist_vgan", "mnist_cd", "mnist_vgan_paper", "stackedmnist_vgan", "toy25_vgan")
 SAMPLING = {  # benchmark: (VGAN preset, VCD preset, CD persistent preset, CD short-run preset)
     "toy25": ("toy25_vgan", None, "toy25_cd", "toy25_cd_shortrun"),
     "stackedmnist": ("stackedmnist_vgan", None, "stackedmnist_cd", "stackedmnist_cd_shortrun"),

@@ -6,9 +6,11 @@ it, and print one row per setting, best first.
 
 Each setting trains `vgan train --config PRESET <set> <grid point> seed=S name=...` into --out-dir, then
 runs `vgan evaluate RUN --metrics ...`; the rows (the grid point, the seed, every metric) are written
-to OUT_DIR/PRESET.json as they finish, so an interrupted sweep continues where it stopped. With
+to OUT_DIR/PRESET.json as they finish, so an interrupted sweep continues where it stopped. A run's
+name holds the preset, the grid's values and the seed, not --set: give each --set its own --out-dir. With
 --records DIR each point's evaluation is also a record DIR/<run name>.json (vgan.records), whose
-command is the train and evaluate command lines.
+command is the train and evaluate command lines, with the run's last logged metrics line as
+`train.<key>` (its energies, the chains' statistics, Eq. 8's dead-zone fractions).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from vgan.cli import main as vgan
 from vgan.config import load_config
+from vgan.curves import read_metrics
 from vgan.records import make_record, scale_of, write_record
 
 
@@ -40,6 +43,20 @@ def evaluation(args, run: Path) -> list:
     return ["evaluate", str(run), "--metrics", args.metrics, *(["--n", args.n] if args.n else [])]
 
 
+def checked(rc: int, what: str) -> int:
+    """A command's exit status; an interrupt (130) or termination (143) stops the sweep."""
+    if rc in (130, 143):
+        raise SystemExit(f"sweep stopped: {what} was interrupted")
+    return rc
+
+
+def evaluated(args, run: Path) -> dict:
+    """`vgan evaluate` on run, and what it saved; a failed evaluation stops the sweep."""
+    if checked(vgan(evaluation(args, run)), f"evaluating {run}") != 0:
+        raise SystemExit(f"sweep stopped: evaluating {run} failed (its message is above)")
+    return json.loads((run / "evaluate.json").read_text())
+
+
 def record(args, run: Path, row: dict, folder: Path) -> None:
     """The record of one point: its evaluation, with the commands that trained and evaluated it."""
     keys = " ".join([*args.set, *row["point"], f"seed={row['seed']}", f"name={row['name']}"])
@@ -48,6 +65,9 @@ def record(args, run: Path, row: dict, folder: Path) -> None:
     config = load_config(run / "config.yaml")
     values = {k: v for k, v in json.loads((run / "evaluate.json").read_text()).items() if k not in ("run", "figure")}
     values["train_seconds"] = row["train_seconds"]
+    logged = read_metrics(run / "metrics.jsonl")  # the last logged line: energies, chains, dead zones
+    if logged:
+        values.update({f"train.{k}": v for k, v in logged[-1].items() if isinstance(v, (int, float))})
     samples = f"; {values['samples']:,} samples" if "samples" in values else ""
     rec = make_record(
         "evaluate",
@@ -103,8 +123,8 @@ def main() -> None:
     done = {r["name"] for r in rows}
     for row in rows if args.reevaluate else ():
         if row["train_rc"] == 0:
-            vgan(evaluation(args, out / row["name"]))
-            row.update(json.loads((out / row["name"] / "evaluate.json").read_text()))
+            row.update(evaluated(args, out / row["name"]))
+            table.write_text(json.dumps(rows, indent=1))
     for point in points(args.grid):
         for seed in map(int, args.seeds.split(",")):
             name = name_of(args.preset, point, seed)
@@ -112,12 +132,11 @@ def main() -> None:
                 continue
             start = time.perf_counter()
             keys = [*args.set, *point, f"seed={seed}", f"out_dir={out}", f"name={name}", "progress=false"]
-            rc = vgan(["train", "--config", args.preset, *keys])
+            rc = checked(vgan(["train", "--config", args.preset, *keys]), f"training {name}")
             seconds = round(time.perf_counter() - start, 1)
             row = {"name": name, "point": point, "seed": seed, "train_rc": rc, "train_seconds": seconds}
             if rc == 0:
-                vgan(evaluation(args, out / name))
-                row.update(json.loads((out / name / "evaluate.json").read_text()))
+                row.update(evaluated(args, out / name))
             rows.append(row)
             table.parent.mkdir(parents=True, exist_ok=True)
             table.write_text(json.dumps(rows, indent=1))
