@@ -152,7 +152,9 @@ def test_probe_records_its_result_with_the_runs_config_and_machine(trained_run, 
     assert cli(["probe", str(trained_run), "--limit", "300", "--record", str(path)]) == 0
     assert f"recorded {path}" in capsys.readouterr().out
     rec = load_records(tmp_path / "results")["table1/tiny"]
-    assert rec["kind"] == "probe" and rec["command"] == f"vgan probe {trained_run} --limit 300 --record {path}"
+    assert (
+        rec["kind"] == "probe" and rec["command"] == f"vgan probe runs/{trained_run.name} --limit 300 --record {path}"
+    )
     assert rec["scale"] == "MLP networks, k = 3, 2 epochs, first 200 images; probe on 300 images a split"
     assert rec["config"]["hidden"] == 32 and "out_dir" not in rec["config"]  # no local paths
     run = json.loads((trained_run / "run.json").read_text())["sessions"][-1]

@@ -242,7 +242,8 @@ def record_result(
 ) -> Path:
     """Write the record of a command's `result` to `path`: the command line (`program` and `argv`,
     default this process's arguments), the config, machine and scale of `run_dir` when given (else
-    this machine and `scale`). What `--record PATH` does for vgan evaluate, probe, augment and reproduce."""
+    this machine and `scale`; the run's folder is written runs/<name>, as a user names it). What
+    `--record PATH` does for vgan evaluate, probe, augment and reproduce."""
     config = None
     if run_dir is not None:
         from .config import load_config
@@ -250,6 +251,9 @@ def record_result(
         config = load_config(Path(run_dir) / "config.yaml")
     where = scale_of(config) if config is not None else None
     scale = "; ".join(s for s in (where, scale) if s) or "unspecified"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if run_dir is not None:  # the run as a user names it, not this machine's path to it
+        argv = [f"runs/{Path(run_dir).name}" if a == str(run_dir) else a for a in argv]
     command = command_line(argv, program)
     rec = make_record(kind, result, command=command, scale=scale, config=config, run_dir=run_dir)
     return write_record(rec, path)
