@@ -33,6 +33,13 @@ class EnergyOutput(NamedTuple):
     features: Optional[torch.Tensor] = None  # (N, D) phi(x), which `EnergyModel` fills in
 
 
+def energies(energy: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """E(x) (N,) from any energy module: one that returns an `EnergyOutput` (or anything with
+    `.energy`), or one that returns the energies themselves."""
+    out = energy(x)
+    return out.energy if hasattr(out, "energy") else out
+
+
 class MultiModalEnergy(nn.Module):
     """Eq. 8: E(x) = sum_j H(sigmoid(W_j^T phi(x) + b_j)), a product of K experts, bounded in
     [0, K ln 2] (nats).

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .data import DATA_BOX
+from .energy import energies
 
 Box = Tuple[float, float]
 
@@ -63,8 +64,7 @@ def energy_and_grad(energy: nn.Module, x: torch.Tensor) -> Tuple[torch.Tensor, t
     """E(x) (N,) and grad_x E (N, ...), detached; the energy's weights get no gradient."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
-        out = energy(x)
-        e = (out.energy if hasattr(out, "energy") else out).float()
+        e = energies(energy, x).float()
         (g,) = torch.autograd.grad(e.sum(), x)
     return e.detach(), g.detach()
 
@@ -133,6 +133,15 @@ def anneal(
     return log_w, accepted
 
 
+def _annealing(dims: int, temperatures, leapfrog, step_size, target_acceptance, box: Box, seed: int, device):
+    """What forward AIS and RAISE share: log Z_0 of the uniform base on the box (d dimensions), the
+    sigmoid schedule beta_0..beta_T, and `anneal`'s keywords with a generator seeded by `seed`."""
+    lo, hi = box
+    settings = dict(leapfrog=leapfrog, step_size=step_size, target_acceptance=target_acceptance, box=box)
+    settings["rng"] = torch.Generator(device).manual_seed(seed)
+    return dims * math.log(hi - lo), sigmoid_schedule(temperatures).tolist(), settings
+
+
 @torch.no_grad()
 def ais_log_z(
     energy: nn.Module,
@@ -158,13 +167,12 @@ def ais_log_z(
     if min(chains, runs, temperatures, leapfrog) < 1:
         raise ValueError("chains, runs, temperatures and leapfrog must each be at least 1")
     lo, hi = box
-    log_z0 = math.prod(shape) * math.log(hi - lo)
-    betas = sigmoid_schedule(temperatures).tolist()
-    rng = torch.Generator(device).manual_seed(seed)
-    settings = dict(leapfrog=leapfrog, step_size=step_size, target_acceptance=target_acceptance, box=box, rng=rng)
+    log_z0, betas, settings = _annealing(
+        math.prod(shape), temperatures, leapfrog, step_size, target_acceptance, box, seed, device
+    )
     weights, accepted = [], []
     for _ in range(runs):
-        x = lo + (hi - lo) * torch.rand(chains, *shape, generator=rng, device=device)
+        x = lo + (hi - lo) * torch.rand(chains, *shape, generator=settings["rng"], device=device)
         log_w, rates = anneal(energy, x, betas, **settings)
         weights.append(log_w)
         accepted += rates
@@ -199,13 +207,11 @@ def raise_log_likelihood(
     the energy's when the chains mix (where they do not, inputs the annealing model over-weights,
     e.g. far in the energy's tails, can score above the energy's own log-likelihood). Returns the
     mean over x (N, ...) in nats per input and bits per dimension, and its standard error."""
-    lo, hi = box
-    log_z0 = x[0].numel() * math.log(hi - lo)
-    betas = sigmoid_schedule(temperatures).tolist()[::-1]
-    rng = torch.Generator(x.device).manual_seed(seed)
-    e0, _ = energy_and_grad(energy, x)
-    settings = dict(leapfrog=leapfrog, step_size=step_size, target_acceptance=target_acceptance, box=box, rng=rng)
-    log_w, _ = anneal(energy, x.float(), betas, transition_first=True, **settings)
+    log_z0, betas, settings = _annealing(
+        x[0].numel(), temperatures, leapfrog, step_size, target_acceptance, box, seed, x.device
+    )
+    e0 = energies(energy, x).float()
+    log_w, _ = anneal(energy, x.float(), betas[::-1], transition_first=True, **settings)
     per_input = -e0.double() - log_z0 + log_w
     nats = per_input.mean().item()
     return {
@@ -234,8 +240,7 @@ def quadrature_log_z(
     grid = torch.cartesian_prod(*[axis] * dims).view(-1, dims).float()
     terms = []
     for part in grid.split(chunk):
-        out = energy(part.to(device))
-        terms.append(-(out.energy if hasattr(out, "energy") else out).double().cpu())
+        terms.append(-energies(energy, part.to(device)).double().cpu())
     return (torch.logsumexp(torch.cat(terms), 0) + dims * math.log((hi - lo) / points)).item()
 
 
@@ -245,7 +250,6 @@ def log_likelihood(energy: nn.Module, x: torch.Tensor, log_z: float, batch_size:
     and bits per dimension (-log2 p(x) / d, lower is better)."""
     total = 0.0
     for chunk in x.split(batch_size):
-        out = energy(chunk)
-        total += (out.energy if hasattr(out, "energy") else out).double().sum().item()
+        total += energies(energy, chunk).double().sum().item()
     nats = -total / len(x) - log_z
     return {"loglik_nats": nats, "loglik_bits_per_dim": -nats / (x[0].numel() * math.log(2))}

@@ -19,6 +19,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from .config import Config
 from .data import DATA_BOX
+from .energy import energies
 from .networks import build_autoencoder, build_generator
 
 
@@ -302,7 +303,7 @@ def langevin(
     with torch.enable_grad():
         for _ in range(steps):
             x.requires_grad_(True)
-            e = _energies(energy, x)
+            e = energies(energy, x)
             if e_start is None:
                 e_start = e.detach().mean()
             (grad,) = torch.autograd.grad(e.sum(), x)
@@ -320,11 +321,6 @@ def langevin(
         "langevin_clamped": ((x <= lo) | (x >= hi)).float().mean(),
     }
     return x.detach(), stats
-
-
-def _energies(energy: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    out = energy(x)
-    return out.energy if hasattr(out, "energy") else out
 
 
 def build_sampler(
