@@ -87,7 +87,7 @@ def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
     args = ["--labels", "100", "--epochs", "2", "--eval-n", "200", "--seeds", "0,1"]
     assert main(["augment", str(tmp_path / "vcd"), *args]) == 0
     out = capsys.readouterr().out
-    assert "VCD (" in out and "test_error_std" in out and "best_epoch" in out
+    assert "VCD (vcd)" in out and "test_error_std" in out and "best_epoch" in out  # the run by name, no path
     assert main(["augment", "--dataset", "mnist", *args]) == 0
     assert "No augmentation" in capsys.readouterr().out
     assert main(["train", *tiny, "name=v", "max_steps=1"]) == 0
@@ -117,7 +117,7 @@ def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run,
     assert "add it or drop them" in capsys.readouterr().err
     argv = ["augment", str(run), "--langevin-steps", "2", "--epochs", "1", "--labels", "100", "--eval-n", "100"]
     assert main(argv) == 0
-    assert "Langevin (" in capsys.readouterr().out
+    assert "Langevin (run)" in capsys.readouterr().out
     assert main(["evaluate", str(run), "--metrics", "loglik", "--ais-temperatures", "20", "--ais-runs", "2"]) == 0
     result = json.loads((run / "evaluate.json").read_text())
     assert result["ais_runs"] == 2 and result["ais_temperatures"] == 20 and result["ais_chains"] == 50

@@ -299,7 +299,7 @@ def augment(
     return summarise(
         rows,
         {
-            "row": (f"Langevin ({run_dir})" if langevin_steps else f"VCD ({run_dir})")
+            "row": f"{'Langevin' if langevin_steps else 'VCD'} ({Path(run_dir).name})"
             if run_dir
             else "No augmentation",
             "langevin": _langevin_protocol(sampler) if langevin_steps and sampler is not None else None,
