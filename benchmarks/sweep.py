@@ -2,7 +2,7 @@
 it, and print one row per setting, best first.
 
     python benchmarks/sweep.py toy25_cd --grid langevin_step_size=0.001,0.01,0.1 langevin_noise=0.001,0.01 \
-        --set max_steps=5000 --metrics modes --score high_quality_pct [--seeds 0] [--out-dir runs/sweeps]
+        --set max_steps=5000 --metrics modes [--score high_quality_pct] [--seeds 0] [--out-dir runs/sweeps]
 
 Each setting trains `vgan train --config PRESET <set> <grid point> seed=S name=...` into --out-dir, then
 runs `vgan evaluate RUN --metrics ...`; the rows (the grid point, the seed, every metric) are written
@@ -95,7 +95,8 @@ def summary(args, point: list, rows: list, out: Path) -> None:
             values[f"{key}.sd"] = statistics.stdev(numbers)
     config = load_config(out / rows[0]["name"] / "config.yaml")
     command = f"python benchmarks/sweep.py {args.preset} --grid {' '.join(point)} --seeds {values['seeds']}"
-    command += f" --metrics {args.metrics}" + (f" --set {' '.join(args.set)}" if args.set else "")
+    command += f" --metrics {args.metrics}" + (f" --n {args.n}" if args.n else "")
+    command += f" --set {' '.join(args.set)}" if args.set else ""
     samples = f"; {rows[0]['samples']:,} samples" if "samples" in rows[0] else ""
     scale = f"{scale_of(config)}{samples}, seeds {values['seeds']}"
     rec = make_record("evaluate", values, command=command, scale=scale, config=config, run_dir=out / rows[0]["name"])
@@ -110,7 +111,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="keys fixed for every point")
     parser.add_argument("--metrics", required=True, help="vgan evaluate --metrics")
     parser.add_argument("--n", help="vgan evaluate --n")
-    parser.add_argument("--score", required=True, help="the metric that ranks the rows")
+    parser.add_argument("--score", help="the metric that ranks the printed rows (default: printed as they ran)")
     parser.add_argument("--lower", action="store_true", help="a lower score is better (e.g. fid)")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--out-dir", default="runs/sweeps")
@@ -146,9 +147,13 @@ def main() -> None:
                 record(args, out / row["name"], row, Path(args.records))
         for point in points(args.grid):
             summary(args, point, [r for r in rows if r["point"] == point and r["train_rc"] == 0], out)
-    ranked = sorted(rows, key=lambda r: r.get(args.score, float("inf") if args.lower else float("-inf")))
-    for r in ranked if args.lower else ranked[::-1]:
-        print(f"{' '.join(r['point']):<60} seed {r['seed']}  {args.score} {r.get(args.score)}")
+    shown = rows
+    if args.score:
+        shown = sorted(rows, key=lambda r: r.get(args.score, float("inf") if args.lower else float("-inf")))
+        shown = shown if args.lower else shown[::-1]
+    for r in shown:
+        score = f"  {args.score} {r.get(args.score)}" if args.score else ""
+        print(f"{' '.join(r['point']):<60} seed {r['seed']}{score}")
 
 
 if __name__ == "__main__":
