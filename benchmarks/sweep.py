@@ -1,5 +1,5 @@
 """A grid sweep of config keys around a preset: train each setting (a finished run is reused), evaluate
-it, and print one row per setting, best first.
+it, and print one row per setting (best first, with --score).
 
     python benchmarks/sweep.py toy25_cd --grid langevin_step_size=0.001,0.01,0.1 langevin_noise=0.001,0.01 \
         --set max_steps=5000 --metrics modes [--score high_quality_pct] [--seeds 0] [--out-dir runs/sweeps]
