@@ -61,7 +61,7 @@ def record(args, run: Path, row: dict, folder: Path) -> None:
     """The record of one point: its evaluation, with the commands that trained and evaluated it."""
     keys = " ".join([*args.set, *row["point"], f"seed={row['seed']}", f"name={row['name']}"])
     train = f"vgan train --config {args.preset} {keys}"
-    evaluate = f"vgan evaluate runs/{row['name']} --metrics {args.metrics}" + (f" --n {args.n}" if args.n else "")
+    evaluate = " ".join(["vgan", *evaluation(args, Path("runs") / row["name"])])  # the one the sweep ran
     config = load_config(run / "config.yaml")
     values = {k: v for k, v in json.loads((run / "evaluate.json").read_text()).items() if k not in ("run", "figure")}
     values["train_seconds"] = row["train_seconds"]
