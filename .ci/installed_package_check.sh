@@ -28,7 +28,7 @@ case "$where" in
     *) echo "installed-package check: vgan was imported from $where, not from the wheel" >&2; exit 1 ;;
 esac
 # every YAML file of the checkout's presets folder is a preset of the installed package
-expected=$(cd "$checkout/src/vgan/configs" && find . -name '*.yaml' | sed 's|^\./||; s|\.yaml$||' | LC_ALL=C sort)
+expected=$(cd "$checkout/src/vgan/config/presets" && find . -name '*.yaml' | sed 's|^\./||; s|\.yaml$||' | LC_ALL=C sort)
 installed=$(vgan configs | cut -d' ' -f1 | LC_ALL=C sort)
 if [ "$expected" != "$installed" ]; then
     missing=$(LC_ALL=C comm -23 <(echo "$expected") <(echo "$installed") | paste -sd' ')

@@ -25,7 +25,7 @@ import vgan
 from vgan.config import images_per_step
 from vgan.data import batches, load_dataset
 from vgan.records import record_benchmark
-from vgan.train import Trainer
+from vgan.training import Trainer
 
 BENCHMARKS = {
     "toy25": ["toy25_vgan", "toy25_vgan_stable", "toy25_gan", "toy25_cd", "toy25_cd_shortrun"],

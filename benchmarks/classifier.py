@@ -41,7 +41,7 @@ from torch import nn
 import vgan
 from vgan.data import as_float, epoch_order, load_dataset
 from vgan.evaluation.augment import train_augmented
-from vgan.networks import glorot_init
+from vgan.model.networks import glorot_init
 from vgan.records import record_benchmark
 
 LABELS, EPOCH_IMAGES = 1000, 20_000  # labelled images; validation + test images per epoch

@@ -22,10 +22,10 @@ import time
 import torch
 
 import vgan
-from vgan.allocator import keep_freed_memory
-from vgan.networks import build_energy
+from vgan.model.networks import build_energy
+from vgan.model.samplers import build_sampler, langevin
 from vgan.records import record_benchmark
-from vgan.samplers import build_sampler, langevin
+from vgan.training.allocator import keep_freed_memory
 
 SHAPES = {"mnist": (1, 28, 28), "stackedmnist": (3, 28, 28), "25gaussians": (2,)}
 STEP_PRESETS = ("mnist_vgan", "mnist_cd", "mnist_vgan_paper", "stackedmnist_vgan", "toy25_vgan")

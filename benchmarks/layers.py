@@ -1,5 +1,5 @@
 """Milliseconds of the thin-side convolutions of the paper's networks: torch.nn against
-vgan.layers (matmul + col2im on the CPU), batch 100, channels-last, freed memory kept.
+vgan.model.layers (matmul + col2im on the CPU), batch 100, channels-last, freed memory kept.
 
     python benchmarks/layers.py [--batch 100] [--iters 20]
 
@@ -16,9 +16,9 @@ import time
 import torch
 from torch import nn
 
-from vgan import layers
-from vgan.allocator import keep_freed_memory
+from vgan.model import layers
 from vgan.records import record_benchmark
+from vgan.training.allocator import keep_freed_memory
 
 SHAPES = {  # name: (image channels, side, conv width)
     "mnist": (1, 28, 64),

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from vgan.cli import main as vgan
 from vgan.config import load_config
-from vgan.curves import read_metrics
 from vgan.records import make_record, scale_of, write_record
+from vgan.runs.curves import read_metrics
 
 
 def points(grid: list) -> list:

@@ -11,12 +11,12 @@ import numpy as np
 import torch
 
 from conftest import TINY, with_keys
-from vgan.checkpoint import save_checkpoint
 from vgan.cli import main
 from vgan.config import from_dict, parse_overrides, save_config
 from vgan.data import CIFAR10
 from vgan.data.sources import cache_dir
-from vgan.train import Trainer
+from vgan.runs.checkpoint import save_checkpoint
+from vgan.training import Trainer
 
 
 class Marker:
@@ -120,7 +120,7 @@ class World:
 
 def edit_checkpoint(path: Path, edit) -> Path:
     """Rewrite the checkpoint at `path` with `edit(state)` applied to its state."""
-    from vgan.checkpoint import load_checkpoint
+    from vgan.runs.checkpoint import load_checkpoint
 
     state = {k: v for k, v in load_checkpoint(path).items() if k != "format"}
     edit(state)

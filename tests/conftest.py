@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from vgan import data
-from vgan.errors import DataError
+from vgan._utils.errors import DataError
 
 # The fuzz harness (test_fuzz.py): "ci", the default, is small and the same examples every run;
 # "long" (`pytest --hypothesis-profile long tests/test_fuzz.py`, or VGAN_FUZZ=long) runs twenty

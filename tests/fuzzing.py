@@ -17,10 +17,11 @@ import yaml
 from hypothesis import strategies as st
 
 from badinput import cache_listing, snapshot
-from vgan.checks import Check, check_type
+from vgan._utils.checks import Check, check_type
+from vgan._utils.errors import ConfigError
 from vgan.cli import main
-from vgan.config import CHECKS, CHOICES, Config
-from vgan.errors import ConfigError
+from vgan.config import Config
+from vgan.config.keys import CHECKS, CHOICES
 
 HINTS = typing.get_type_hints(Config)
 SECONDS = 60  # a command that takes longer fails the harness (a hang, an unbounded loop)

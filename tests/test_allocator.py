@@ -5,7 +5,7 @@ import resource
 import pytest
 import torch
 
-from vgan.allocator import keep_freed_memory
+from vgan.training.allocator import keep_freed_memory
 
 BLOCK = 16 << 20  # 16M floats = 64 MiB: above glibc's largest default mmap threshold (32 MiB)
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from vgan.atomic import atomic_path, write_atomic
-from vgan.checkpoint import load_checkpoint, save_checkpoint
+from vgan._utils.atomic import atomic_path, write_atomic
+from vgan.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_write_atomic_replaces_text_and_bytes(tmp_path):
@@ -65,7 +65,7 @@ def test_new_files_get_the_usual_permissions(tmp_path):
 
 
 def test_writing_over_a_folder_is_a_one_line_error(tmp_path):
-    from vgan.errors import RunDirError
+    from vgan._utils.errors import RunDirError
 
     (tmp_path / "out.png").mkdir()
     with pytest.raises(RunDirError, match="it is a folder; name a file"):

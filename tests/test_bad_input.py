@@ -127,7 +127,7 @@ def new_run_over(*remove):
 
 
 def run_in_use(w):
-    from vgan.lock import RunLock
+    from vgan.runs.lock import RunLock
 
     lock = RunLock(w.run, resume=True).__enter__()  # as a trainer holds it
     w.monkeypatch.setattr(w, "held", lock, raising=False)

@@ -14,8 +14,8 @@ import torch
 
 from badinput import edit_checkpoint
 from conftest import TINY, with_keys
-from vgan.checkpoint import load_checkpoint
 from vgan.cli import main
+from vgan.runs.checkpoint import load_checkpoint
 
 
 def key(*overrides, message):

@@ -172,12 +172,12 @@ def test_refused_without_side_effects(world, case, capsys):
 
 
 def test_a_bug_still_shows_its_traceback(world, monkeypatch, capsys):
-    from vgan import runs
+    from vgan.evaluation import sample
 
     def broken(*args, **kwargs):
         return 1 / 0
 
-    monkeypatch.setattr(runs, "sample", broken)
+    monkeypatch.setattr(sample, "sample", broken)
     assert main(["sample", str(world.run)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "ZeroDivisionError" in err and "please report it" in err

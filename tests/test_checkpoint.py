@@ -3,8 +3,8 @@ import pickle
 import pytest
 import torch
 
-from vgan.checkpoint import load_checkpoint, save_checkpoint
-from vgan.errors import CheckpointError
+from vgan._utils.errors import CheckpointError
+from vgan.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_roundtrip_and_no_temp_file_left(tmp_path):
@@ -40,7 +40,7 @@ def test_noise_generator_state_from_another_device(trained_run, tmp_path):
 
     from vgan.cli import main
     from vgan.config import from_dict
-    from vgan.train import Trainer
+    from vgan.training import Trainer
 
     saved = load_checkpoint(trained_run / "last.pt")  # trained on the GPU where there is one
     cfg = from_dict(saved["config"])

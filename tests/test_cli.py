@@ -49,7 +49,7 @@ def test_configs_lists_and_checks_the_presets(capsys):
 
 def test_configs_check_fails_on_a_bad_preset(monkeypatch, capsys):
     bad = {"good": None, "bad": "config key 'k' must be > 0, got 0"}
-    monkeypatch.setattr("vgan.commands.check_presets", lambda: bad)
+    monkeypatch.setattr("vgan.cli.commands.check_presets", lambda: bad)
     assert main(["configs", "--check"]) == 2
     out, err = capsys.readouterr()
     assert (
@@ -82,7 +82,8 @@ def test_help_on_every_subcommand(args, capsys):
 
 
 def test_configs_keys_and_train_help_list_every_key_with_type_default_and_help(capsys):
-    from vgan.config import HELP, Config
+    from vgan.config import Config
+    from vgan.config.keys import HELP
 
     assert main(["configs", "--keys"]) == 0
     keys = capsys.readouterr().out

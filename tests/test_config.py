@@ -1,9 +1,9 @@
 import pytest
 
+from vgan._utils.errors import ConfigError
 from vgan.config import Config, check_presets, from_dict, load_config, parse_overrides
-from vgan.errors import ConfigError
-from vgan.networks import build_energy, build_generator
-from vgan.presets import ROOT, list_presets, preset_path
+from vgan.config.files import ROOT, list_presets, preset_path
+from vgan.model.networks import build_energy, build_generator
 
 
 def test_default_preset_spells_out_the_defaults():
@@ -23,7 +23,7 @@ def test_every_yaml_in_the_package_is_a_preset():
 
 
 def test_missing_package_data_is_one_line(monkeypatch, tmp_path):
-    monkeypatch.setattr("vgan.presets.ROOT", tmp_path / "configs")
+    monkeypatch.setattr("vgan.config.files.ROOT", tmp_path / "configs")
     with pytest.raises(ConfigError, match="lacks its package data; reinstall vgan"):
         load_config("mnist_gan")
 
@@ -134,7 +134,7 @@ def test_bad_override_and_missing_file():
 
 def test_every_key_has_a_check():
     """Adding a key means adding its line to CHOICES or CHECKS (booleans need none)."""
-    from vgan.config import CHECKS, CHOICES
+    from vgan.config.keys import CHECKS, CHOICES
 
     for key, value in Config().to_dict().items():
         assert key in CHECKS or key in CHOICES or isinstance(value, bool), key
@@ -144,7 +144,8 @@ def test_every_key_has_a_check():
 def test_every_key_has_one_line_of_help():
     """Adding a key means adding its line to HELP: `vgan train --help`, `vgan configs --keys` and the
     docs' key reference print it."""
-    from vgan.config import HELP, describe_keys
+    from vgan.config import describe_keys
+    from vgan.config.keys import HELP
 
     keys = list(Config().to_dict())
     missing = [k for k in keys if k not in HELP]
@@ -198,7 +199,7 @@ def test_exponent_floats_and_yaml_pitfalls(tmp_path):
 
 def test_remedies_are_off_in_every_preset_but_the_stable_ones():
     from vgan.config import REMEDIES
-    from vgan.presets import list_presets
+    from vgan.config.files import list_presets
 
     defaults = Config()
     for name in list_presets():

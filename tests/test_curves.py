@@ -7,7 +7,7 @@ from PIL import Image
 
 from vgan.cli import main
 from vgan.config import Config, save_config
-from vgan.curves import PANELS, plot_curves, read_metrics
+from vgan.runs.curves import PANELS, plot_curves, read_metrics
 
 VGAN_KEYS = ["loss_g", "entropy_gen", "loss_e", "entropy_data", "energy_real", "energy_fake", "logit_abs_fake"]
 

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from vgan import data
+from vgan._utils.errors import DataError
 from vgan.data import (
     CIFAR10,
     SVHN,
@@ -26,7 +27,6 @@ from vgan.data import (
     read_svhn_mat,
     read_verified,
 )
-from vgan.errors import DataError
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

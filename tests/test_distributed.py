@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import with_keys
-from vgan.distributed import Dist, GlobalBatchNorm, globalise_batch_norm
+from vgan.training.distributed import Dist, GlobalBatchNorm, globalise_batch_norm
 
 
 def free_port() -> int:
@@ -79,7 +79,7 @@ def test_single_process_helpers_are_identities():
 
 
 def test_global_batch_norm_matches_batch_norm_in_one_process(monkeypatch):
-    from vgan import distributed
+    from vgan.training import distributed
 
     monkeypatch.setattr(distributed, "differentiable_all_reduce", lambda t: t)  # a world of one
     bn = torch.nn.BatchNorm2d(3, track_running_stats=False)
@@ -91,9 +91,9 @@ def test_global_batch_norm_matches_batch_norm_in_one_process(monkeypatch):
 
 @pytest.mark.parametrize("key", ["nn_entropy_weight", "mi_entropy_weight"])
 def test_batch_coupled_entropies_are_refused_under_torchrun(key):
+    from vgan._utils.errors import ConfigError
     from vgan.config import Config
-    from vgan.errors import ConfigError
-    from vgan.train import Trainer
+    from vgan.training import Trainer
 
     cfg = Config(hidden=8, feature_dim=8, gen_hidden=8, z_dim=4, experts=4, device="cpu", **{key: 1.0})
     with pytest.raises(ConfigError, match=f"cannot be split over torchrun.*; run it in one process, or set {key}=0"):

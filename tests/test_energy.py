@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from vgan.energy import GANEnergy, MultiModalEnergy, RBMFreeEnergy
+from vgan.model.energy import GANEnergy, MultiModalEnergy, RBMFreeEnergy
 
 
 def h(p):
@@ -60,7 +60,7 @@ def test_rbm_free_energy_hand_computation_and_unbounded_below():
 
 
 def test_min_entropy_experts_keep_the_bounds_and_minima_of_eq8():
-    from vgan.entropy import logit_bound
+    from vgan.model.entropy import logit_bound
 
     torch.manual_seed(0)
     head = MultiModalEnergy(8, experts=16, entropy="min")
@@ -77,7 +77,7 @@ def test_min_entropy_experts_keep_the_bounds_and_minima_of_eq8():
 
 
 def test_dead_zones_by_hand():
-    from vgan.energy import dead_zones
+    from vgan.model.energy import dead_zones
 
     logits = torch.tensor([[0.05, -0.05, 1.0, 20.0], [-9.5, 0.2, 0.0, 3.0]])
     zones = dead_zones(logits, prob_clip=1e-4)  # bound ln(9999) = 9.21
@@ -85,7 +85,7 @@ def test_dead_zones_by_hand():
 
 
 def test_expert_rank_by_hand():
-    from vgan.energy import expert_rank
+    from vgan.model.energy import expert_rank
 
     u, w = torch.tensor([1.0, -2.0, 0.5, 3.0]), torch.tensor([1.0, 4.0, -1.0])
     assert expert_rank(u[:, None] * w + 7.0).item() == pytest.approx(1.0)  # every expert a copy of one
@@ -99,7 +99,7 @@ def test_expert_rank_by_hand():
 
 
 def test_expert_decorrelation_by_hand():
-    from vgan.energy import EnergyOutput, EnergyPenalty, expert_correlation
+    from vgan.model.energy import EnergyOutput, EnergyPenalty, expert_correlation
 
     a = torch.tensor([1.0, -1.0, 1.0, -1.0])
     copies = torch.stack([a, 2 * a, -a], 1)  # three experts, each a rescaled copy of the first
@@ -127,9 +127,9 @@ def test_expert_decorrelation_by_hand():
 
 
 def test_logit_penalty_gives_a_saturated_expert_a_gradient_only_when_on():
-    from vgan.energy import EnergyOutput, EnergyPenalty
-    from vgan.entropy import binary_entropy_from_logits
-    from vgan.objectives import VGANObjective
+    from vgan.model.energy import EnergyOutput, EnergyPenalty
+    from vgan.model.entropy import binary_entropy_from_logits
+    from vgan.model.objectives import VGANObjective
 
     def energy_step_grad(penalty):
         a_real = torch.tensor([[50.0, -1.0]], requires_grad=True)  # one expert saturated past the clip
@@ -148,7 +148,7 @@ def test_logit_penalty_gives_a_saturated_expert_a_gradient_only_when_on():
 
 
 def test_r1_penalty_by_hand_on_a_linear_energy():
-    from vgan.energy import EnergyOutput, EnergyPenalty
+    from vgan.model.energy import EnergyOutput, EnergyPenalty
 
     w = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
     x = torch.randn(6, 3, requires_grad=True)  # 4 real rows, 2 generated
@@ -163,7 +163,7 @@ def test_r1_penalty_by_hand_on_a_linear_energy():
 
 
 def test_r1_penalty_of_a_packed_energy_is_the_mean_over_real_images():
-    from vgan.energy import EnergyOutput, EnergyPenalty
+    from vgan.model.energy import EnergyOutput, EnergyPenalty
 
     w = torch.tensor([1.0, -2.0, 0.5, 3.0])  # E of a pack of two 2-d points: w . [x_a, x_b]
     x = torch.randn(8, 2, requires_grad=True)  # 4 real points (2 packs), then 4 generated

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from vgan.entropy import (
+from vgan.model.entropy import (
     InfoMaxEntropy,
     batch_entropy,
     binary_entropy,
@@ -47,7 +47,7 @@ def test_batch_entropy_is_small_for_a_collapsed_batch_and_large_for_a_diverse_on
 
 
 def test_min_entropy_hand_values_and_slope_at_the_plateau():
-    from vgan.entropy import min_entropy_from_logits
+    from vgan.model.entropy import min_entropy_from_logits
 
     p = torch.tensor([0.5, 0.1, 0.9, 0.25])
     expected = torch.tensor([-math.log(max(q, 1 - q)) for q in p.tolist()])
@@ -62,7 +62,7 @@ def test_min_entropy_hand_values_and_slope_at_the_plateau():
 
 
 def test_saturated_experts_pass_no_gradient_through_either_entropy():
-    from vgan.entropy import min_entropy_from_logits
+    from vgan.model.entropy import min_entropy_from_logits
 
     for h_of in (binary_entropy_from_logits, min_entropy_from_logits):
         a = torch.tensor([-50.0, 12.0], requires_grad=True)  # past the 1e-4 clip at |a| = 9.21
@@ -71,7 +71,7 @@ def test_saturated_experts_pass_no_gradient_through_either_entropy():
 
 
 def test_nearest_neighbour_entropy_by_hand():
-    from vgan.entropy import nearest_neighbour_entropy
+    from vgan.model.entropy import nearest_neighbour_entropy
 
     x = torch.tensor([[0.0], [1.0], [3.0]], requires_grad=True)  # nearest-neighbour distances 1, 1, 2
     h_nn = nearest_neighbour_entropy(x)
@@ -86,7 +86,7 @@ def test_nearest_neighbour_entropy_by_hand():
 
 
 def test_nearest_neighbour_entropy_of_near_duplicates_in_high_dimension():
-    from vgan.entropy import nearest_neighbour_entropy
+    from vgan.model.entropy import nearest_neighbour_entropy
 
     torch.manual_seed(0)
     base = torch.rand(10, 784).repeat(5, 1)

@@ -9,7 +9,7 @@ import vgan
 from conftest import with_keys
 from vgan.cli import main
 from vgan.evaluation import accuracy, train_classifier, transition_metrics, transitions
-from vgan.samplers import TransitionSampler
+from vgan.model.samplers import TransitionSampler
 
 
 class ByMean(nn.Module):
@@ -98,13 +98,12 @@ def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
 def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run, tmp_path, capsys):
     import shutil
 
-    from vgan import runs
-    from vgan.samplers import langevin
+    from vgan.model.samplers import Langevin, langevin
 
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     trainer = vgan.load_run(run)
-    refine = runs.langevin_on(trainer, 3, 0.05, 0.01)
+    refine = trainer.langevin(Langevin(3, 0.05, 0.01))
     assert (refine.steps, refine.step_size, refine.noise_scale, refine.init) == (3, 0.05, 0.01, "data")
     x = trainer.samples(4, 0)
     want, _ = langevin(trainer.energy, x, steps=3, step_size=0.05, noise=0.01, rng=torch.Generator().manual_seed(1))

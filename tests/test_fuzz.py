@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from badinput import World
 from conftest import TINY, with_keys
 from fuzzing import ANY, HINTS, TEXT, WEIRD_TEXT, override, run_cli, time_limit, valid_values, values, yaml_text
-from vgan.checkpoint import load_checkpoint, save_checkpoint
+from vgan._utils.errors import ConfigError
 from vgan.cli import build_parser
 from vgan.config import Config, from_dict, load_config, save_config
-from vgan.errors import ConfigError
+from vgan.runs.checkpoint import load_checkpoint, save_checkpoint
 
 N = settings.default.max_examples  # the profile's unit
 SLOW = ("compile",)  # an accepted compile=true compiles the networks: minutes, not a bound the harness can hold

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from vgan import layers
+from vgan.model import layers
 
 
 def grads(module, x, upstream):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from vgan.likelihood import (
+from vgan.evaluation.likelihood import (
     ais_log_z,
     log_likelihood,
     quadrature_log_z,

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import vgan
-from vgan.errors import CheckpointError
-from vgan.machine import describe_machine, read_sessions, record_session
+from vgan._utils.errors import CheckpointError
+from vgan._utils.machine import describe_machine, read_sessions, record_session
 
 
 def test_the_machine_is_described():

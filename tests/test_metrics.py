@@ -8,8 +8,8 @@ from torch import nn
 
 from vgan import data
 from vgan.cli import main
-from vgan.energy import EnergyOutput
 from vgan.evaluation import energy_auroc, fid_kid, stacked_modes, toy_modes
+from vgan.model.energy import EnergyOutput
 
 evaluate_module = importlib.import_module("vgan.evaluation.evaluate")  # the module, not the function
 

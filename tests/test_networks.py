@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from vgan.networks import ConvEncoder, ConvFeatures
+from vgan.model.networks import ConvEncoder, ConvFeatures
 
 
 def relu_before_pool(net: nn.Sequential) -> nn.Sequential:

@@ -2,10 +2,10 @@ import math
 
 import torch
 
-from vgan.energy import EnergyOutput, MultiModalEnergy
-from vgan.entropy import NearestNeighbourEntropy, batch_entropy, pairwise_batch_entropy
-from vgan.networks import EnergyModel, MLPFeatures
-from vgan.objectives import GANObjective, VGANObjective
+from vgan.model.energy import EnergyOutput, MultiModalEnergy
+from vgan.model.entropy import NearestNeighbourEntropy, batch_entropy, pairwise_batch_entropy
+from vgan.model.networks import EnergyModel, MLPFeatures
+from vgan.model.objectives import GANObjective, VGANObjective
 
 
 def out(energy, logits):
@@ -25,7 +25,7 @@ def test_vgan_losses_match_algorithm_1():
 
 def test_pairwise_batch_entropy_replaces_eq9_on_both_sides():
     from vgan.config import Config
-    from vgan.objectives import build_objective
+    from vgan.model.objectives import build_objective
 
     real = out([1.0, 3.0, 2.0], [[0.0, 2.0], [1.0, -1.0], [4.0, 3.0]])
     fake = out([5.0, 7.0, 6.0], [[3.0, 0.5], [-2.0, 0.0], [1.0, 1.0]])
@@ -95,8 +95,8 @@ def test_generator_step_lowers_energy_of_samples():
 
 
 def test_vcd_paper_reading_of_eq10():
-    from vgan.objectives import VCDObjective
-    from vgan.samplers import Draw
+    from vgan.model.objectives import VCDObjective
+    from vgan.model.samplers import Draw
 
     x = torch.tensor([[[[0.0, 1.0]]], [[[0.5, 0.5]]]])  # (2, 1, 1, 2)
     moved = torch.tensor([[[[0.5, 1.0]]], [[[0.5, 0.0]]]])
@@ -108,8 +108,8 @@ def test_vcd_paper_reading_of_eq10():
 
 
 def test_vcd_authors_reading():
-    from vgan.objectives import VCDObjective
-    from vgan.samplers import Draw
+    from vgan.model.objectives import VCDObjective
+    from vgan.model.samplers import Draw
 
     x = torch.tensor([[[[0.0, 1.0]]]])
     recon = torch.tensor([[[[0.2, 0.6]]]])
@@ -124,7 +124,7 @@ def test_vcd_authors_reading():
 
 
 def test_nn_entropy_space_picks_pixels_or_the_energy_features():
-    from vgan.samplers import Draw
+    from vgan.model.samplers import Draw
 
     # two samples 3 apart in pixels, 0.5 apart in phi: H_nn = d/2 mean log(rho^2 + 1e-8), d the space's dimension
     x = torch.tensor([[0.0, 0.0], [3.0, 0.0]])
@@ -149,8 +149,8 @@ def test_nn_entropy_space_picks_pixels_or_the_energy_features():
 def test_mi_entropy_is_subtracted_and_steps_the_statistics_network_too():
     import pytest
 
-    from vgan.entropy import InfoMaxEntropy
-    from vgan.samplers import Draw
+    from vgan.model.entropy import InfoMaxEntropy
+    from vgan.model.samplers import Draw
 
     torch.manual_seed(0)
     infomax = InfoMaxEntropy(2, 3, hidden=8)
@@ -172,7 +172,7 @@ def test_mi_entropy_is_subtracted_and_steps_the_statistics_network_too():
 
 
 def test_cd_loss_and_its_gradient_sign():
-    from vgan.objectives import CDObjective
+    from vgan.model.objectives import CDObjective
 
     real = EnergyOutput(torch.tensor([1.0, 3.0], requires_grad=True), torch.zeros(2, 1))
     fake = EnergyOutput(torch.tensor([-2.0, 4.0], requires_grad=True), torch.zeros(2, 1))
@@ -188,8 +188,8 @@ def test_cd_loss_and_its_gradient_sign():
 
 
 def test_cd_step_lowers_data_energy_against_the_negatives():
-    from vgan.energy import ScalarEnergy
-    from vgan.objectives import CDObjective
+    from vgan.model.energy import ScalarEnergy
+    from vgan.model.objectives import CDObjective
 
     torch.manual_seed(0)
     energy = EnergyModel(MLPFeatures((1, 4, 4), 16, 16), ScalarEnergy(16))

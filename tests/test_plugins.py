@@ -6,11 +6,12 @@ from torch import nn
 
 import vgan
 from conftest import TINY
-from vgan.checkpoint import load_checkpoint
 from vgan.config import load_config
-from vgan.entropy import SampleEntropy
-from vgan.objectives import CDObjective, VGANObjective
-from vgan.samplers import Draw, NegativeSource
+from vgan.model.entropy import SampleEntropy
+from vgan.model.objectives import CDObjective, VGANObjective
+from vgan.model.samplers import Draw, NegativeSource
+from vgan.runs.checkpoint import load_checkpoint
+from vgan.runs.curves import read_metrics
 
 
 class LogSpread(SampleEntropy):
@@ -58,7 +59,7 @@ def test_a_users_entropy_estimator_trains_with_the_generator_and_is_checkpointed
     estimator = LogSpread()
     objective = VGANObjective(sample_entropies=[(0.5, estimator)])
     trainer = vgan.train(cfg(tmp_path, "spread"), objective=objective)
-    lines = vgan.curves.read_metrics(tmp_path / "spread" / "metrics.jsonl")
+    lines = read_metrics(tmp_path / "spread" / "metrics.jsonl")
     assert len(lines) == 8 and all("log_spread" in m for m in lines)
     assert estimator.scale.item() != 1.0  # stepped by the generator's optimiser
     assert any(p is estimator.scale for group in trainer.opt_g.param_groups for p in group["params"])
@@ -70,7 +71,7 @@ def test_a_users_negative_source_trains_the_energy_by_contrastive_divergence(tmp
     source = SaltAndPepper((1, 28, 28))
     c = cfg(tmp_path, "pepper", "objective=cd", "energy=scalar")
     trainer = vgan.train(c, sampler=source, objective=CDObjective())
-    lines = vgan.curves.read_metrics(tmp_path / "pepper" / "metrics.jsonl")
+    lines = read_metrics(tmp_path / "pepper" / "metrics.jsonl")
     assert [round(m["pepper"], 1) for m in lines] == [0.5] * 8
     assert lines[-1]["energy_real"] < lines[-1]["energy_fake"]  # data below the noise, as CD asks
     assert trainer.opt_g is None and source.draws.item() == 8

@@ -11,12 +11,12 @@ from vgan.records import (
     config_hash,
     flatten,
     load_records,
-    main,
     make_record,
     validate_record,
     write_record,
 )
-from vgan.render import render_page, render_repo
+from vgan.records.__main__ import main
+from vgan.records.render import render_page, render_repo
 
 REPO = Path(__file__).resolve().parents[1]
 MACHINE = {"cpu": "Test CPU", "threads": 2, "device": "cpu"}

@@ -13,7 +13,8 @@ from torch import nn
 import vgan.evaluation
 from vgan.cli import main
 from vgan.data import SVHN
-from vgan.reproduce import PAPER, table_rows
+from vgan.records.paper import PAPER
+from vgan.reproduce import table_rows
 
 ROW2 = re.compile(
     r"^\| ([^|]+) \| ([0-9.]+)(?: ± [0-9.]+)? \| (\d+) \| ([0-9.]+) \| ([0-9.—]+) \| ([0-9.—]+) \| `(.+)` \|$", re.M
@@ -116,8 +117,8 @@ def test_reproduce_table1_smoke_with_controls(tmp_path, capsys):
 
 
 def test_a_run_directory_holding_another_model_is_not_reused(tmp_path):
+    from vgan._utils.errors import ConfigError
     from vgan.config import Config, save_config
-    from vgan.errors import ConfigError
     from vgan.reproduce import _same_model, ensure_trained
 
     old = Config(name="vcd_rho_0_01", out_dir=str(tmp_path), objective="vcd", arch="mlp", k=3, epochs=10)

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from conftest import with_keys
-from vgan.checkpoint import load_checkpoint
 from vgan.cli import main
-from vgan.lock import RunLock
+from vgan.runs.checkpoint import load_checkpoint
+from vgan.runs.lock import RunLock
 
 
 def start_trainer(args):

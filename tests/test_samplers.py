@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 import vgan
-from vgan.samplers import LatentSampler, TransitionSampler, build_sampler, uniform_noise
-from vgan.train import Trainer
+from vgan.model.samplers import LatentSampler, TransitionSampler, build_sampler, uniform_noise
+from vgan.training import Trainer
 
 
 def tiny_cfg(**kw):
@@ -82,7 +82,7 @@ class Quadratic(nn.Module):
 
 
 def test_one_langevin_step_by_hand():
-    from vgan.samplers import langevin
+    from vgan.model.samplers import langevin
 
     x0 = torch.tensor([[0.2, 0.9], [0.5, 0.1]])
     x1, stats = langevin(Quadratic(), x0, steps=1, step_size=0.1, noise=0.05, rng=torch.Generator().manual_seed(3))
@@ -98,7 +98,7 @@ def test_one_langevin_step_by_hand():
 
 
 def test_langevin_chain_samples_a_gaussian_energy():
-    from vgan.samplers import langevin
+    from vgan.model.samplers import langevin
 
     # E = |x - mu|^2 / (2 var): with noise^2 = 2 a the chain's stationary law is N(mu, var / (1 - a / (2 var)))
     var, a = 0.05**2, 0.02 * 0.05**2
@@ -112,7 +112,7 @@ def test_langevin_chain_samples_a_gaussian_energy():
 
 
 def test_buffer_restarts_the_asked_share_of_chains_and_keeps_the_rest():
-    from vgan.samplers import LangevinSampler
+    from vgan.model.samplers import LangevinSampler
 
     sampler = LangevinSampler(Quadratic(), (2,), buffer_size=50, restart=0.2, steps=1, step_size=0.0, noise=0.0)
     sampler.buffer.fill_(5.0)  # outside the box: a kept chain is recognisable
@@ -131,7 +131,7 @@ def test_buffer_restarts_the_asked_share_of_chains_and_keeps_the_rest():
 
 
 def test_evaluation_reads_each_buffer_row_once_before_any_twice_and_restarts_none():
-    from vgan.samplers import LangevinSampler
+    from vgan.model.samplers import LangevinSampler
 
     sampler = LangevinSampler(Quadratic(), (2,), buffer_size=50, restart=0.5, steps=1, step_size=0.0, noise=0.0)
     sampler.buffer.copy_(torch.arange(100.0).view(50, 2) + 5)  # distinct rows, all outside the box
@@ -147,7 +147,7 @@ def test_evaluation_reads_each_buffer_row_once_before_any_twice_and_restarts_non
 
 
 def test_langevin_draws_repeat_from_their_noise_and_data_init_starts_at_the_images():
-    from vgan.samplers import LangevinSampler
+    from vgan.model.samplers import LangevinSampler
 
     sampler = LangevinSampler(Quadratic(), (1, 2, 2), init="noise", steps=3, step_size=0.1, noise=0.05)
     seed = sampler.noise(4, torch.Generator().manual_seed(0))
@@ -185,8 +185,8 @@ def test_figures_leave_a_spectrally_normalised_energy_as_it_was(tiny, tmp_path):
 
 
 def test_an_objective_and_a_sampler_that_disagree_on_training_it_are_refused():
-    from vgan.errors import ConfigError
-    from vgan.objectives import CDObjective
+    from vgan._utils.errors import ConfigError
+    from vgan.model.objectives import CDObjective
 
     cfg = vgan.load_config("toy25_vgan", overrides=["device=cpu"])
     with pytest.raises(ConfigError, match="does not train its sampler, but the LatentSampler has weights"):

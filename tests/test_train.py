@@ -9,9 +9,9 @@ from PIL import Image
 
 import vgan
 from conftest import with_keys
-from vgan import objectives
-from vgan.checkpoint import load_checkpoint, restore
 from vgan.cli import main
+from vgan.model import objectives
+from vgan.runs.checkpoint import load_checkpoint, restore
 
 
 def metrics(run_dir):
@@ -134,8 +134,8 @@ def test_mi_entropy_resumes_its_statistics_network_and_cannot_be_toggled(tiny, t
     # a checkpoint written before objectives owned their networks kept T under "infomax"
     prefix = "sample_entropies.0."
     legacy = {**full, "infomax": {k[len(prefix) :]: v for k, v in full.pop("objective").items()}}
-    trainer = vgan.load_run(tmp_path / "full")
-    restore(trainer, tmp_path / "full" / "last.pt", legacy)
+    trainer = vgan.Trainer(vgan.resume_config(tmp_path / "full"), full["image_shape"])
+    restore(trainer.load_state_dict, tmp_path / "full" / "last.pt", legacy)
     assert all(torch.equal(v, cut["objective"][k]) for k, v in trainer.objective.state_dict().items())
     assert main(["train", "--resume", str(tmp_path / "cut"), "epochs=3", "mi_entropy_weight=0"]) == 2
     assert "--resume cannot turn mi_entropy_weight off" in capsys.readouterr().err
@@ -165,7 +165,7 @@ def test_dry_run_leaves_real_runs_alone(tiny, tmp_path, capsys):
 
 
 def test_a_nan_penalty_stops_training_though_the_logged_loss_is_finite(tiny, tmp_path, monkeypatch, capsys):
-    from vgan.energy import EnergyPenalty
+    from vgan.model.energy import EnergyPenalty
 
     real_penalty = EnergyPenalty.__call__
 

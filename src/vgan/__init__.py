@@ -4,12 +4,16 @@ import vgan
 trainer = vgan.train(vgan.Config(epochs=1))
 x = trainer.eval_sampler(16)          # (16, 1, 28, 28) samples G(z) (averaged weights if ema_decay > 0)
 e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K ln 2] for Eq. 8
+model = vgan.load_run(trainer.run_dir)  # the trained Model, back from its checkpoint: no trainer
 """
 
+from ._utils.errors import CheckpointError, ConfigError, DataError, RunDirError, TrainingError, VGANError
+from ._utils.machine import version
 from .config import Config, check_presets, load_config
-from .curves import plot_curves
+from .config.files import list_presets
 from .data import ImageDataset, fetch, load_dataset, verify
-from .energy import (
+from .evaluation.sample import sample
+from .model.energy import (
     EnergyOutput,
     EnergyPenalty,
     GANEnergy,
@@ -19,7 +23,7 @@ from .energy import (
     dead_zones,
     expert_rank,
 )
-from .entropy import (
+from .model.entropy import (
     InfoMaxEntropy,
     NearestNeighbourEntropy,
     SampleEntropy,
@@ -30,14 +34,13 @@ from .entropy import (
     nearest_neighbour_entropy,
     pairwise_batch_entropy,
 )
-from .errors import CheckpointError, ConfigError, DataError, RunDirError, TrainingError, VGANError
-from .networks import EnergyModel, build_energy, build_generator
-from .objectives import CDObjective, GANObjective, Objective, VCDObjective, VGANObjective
-from .presets import list_presets
-from .runs import load_run, resume_config, sample
-from .samplers import (
+from .model.model import Model
+from .model.networks import EnergyModel, build_energy, build_generator
+from .model.objectives import CDObjective, GANObjective, Objective, VCDObjective, VGANObjective
+from .model.samplers import (
     AveragedSampler,
     Draw,
+    Langevin,
     LangevinSampler,
     LatentSampler,
     NegativeSource,
@@ -46,9 +49,21 @@ from .samplers import (
     langevin,
     uniform_noise,
 )
-from .train import Trainer, train
+from .runs import load_run, resume_config
+from .runs.curves import plot_curves
 
-__version__ = "0.1.0"
+__version__ = version()
+_TRAINING = ("Trainer", "train")  # imported on first use: `import vgan` loads no training module
+
+
+def __getattr__(name: str):
+    if name in _TRAINING:
+        from . import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module 'vgan' has no attribute {name!r}")
+
+
 __all__ = [
     "Config",
     "check_presets",
@@ -91,6 +106,8 @@ __all__ = [
     "VCDObjective",
     "VGANObjective",
     "Draw",
+    "Langevin",
+    "Model",
     "LangevinSampler",
     "NegativeSource",
     "langevin",

@@ -19,34 +19,16 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .atomic import write_atomic
-from .checkpoint import check_state, load_checkpoint
-from .config import REMEDIES, Config, from_dict, images_per_step, load_run_config, load_yaml
+from ._utils.atomic import write_atomic
+from ._utils.errors import CheckpointError, ConfigError
+from ._utils.machine import resolve_device
+from .config import REMEDIES, Config, from_dict, images_per_step, load_yaml
 from .data import DATASETS, load_dataset
-from .errors import CheckpointError, ConfigError
-from .train import resolve_device, train
+from .records.paper import PAPER
+from .runs.checkpoint import check_state, load_checkpoint
+from .runs.load import load_run_config
+from .training import train
 
-PAPER = {  # per table, per dataset: the paper's test errors (%)
-    "table1": {"cifar10": {"GAN k=1": 84.7, "GAN k=3": 86.6, "VGAN k=1": 36.5, "VGAN k=3": 32.5}},
-    "table2": {
-        "mnist": {
-            "No augmentation": 2.2,
-            "VCD (rho = 0)": 2.9,
-            "VCD (rho = 0.001)": 2.0,
-            "VCD (rho = 0.01)": 1.7,
-            "VCD (rho = 0.1)": 1.9,
-            "VCD (rho = 1)": 21.0,
-        },
-        "svhn": {
-            "No augmentation": 19.0,
-            "VCD (rho = 0)": 26.0,
-            "VCD (rho = 0.001)": 20.0,
-            "VCD (rho = 0.01)": 18.0,
-            "VCD (rho = 0.1)": 17.0,
-            "VCD (rho = 1)": 37.0,
-        },
-    },
-}
 PAPER_KEYS = {"svhn": dict(channels=128, gen_channels=128, code_dim=2048)}  # the authors' SVHN networks
 TINY = dict(
     arch="mlp",

@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..errors import DataError
+from .._utils.errors import DataError
 from .datasets import CIFAR10, SVHN, Dataset, IDXDataset, StackedMNIST, Toy2D
 from .formats import decode_png_rows, parse_idx, read_cifar_binary, read_cifar_python, read_svhn_mat
 from .sources import cache_dir, read_bytes, read_verified, sha256
@@ -62,7 +62,6 @@ DATASETS: Dict[str, Dataset] = {
     )
 }
 SPLITS = ("train", "val", "test")
-DATA_BOX = (0.0, 1.0)  # every dataset lies in [0, 1]^d: pixels scaled to [0, 1], 2-D points mapped into it
 
 
 @dataclass

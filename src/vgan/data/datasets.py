@@ -17,8 +17,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..atomic import write_atomic
-from ..errors import DataError
+from .._utils.atomic import write_atomic
+from .._utils.errors import DataError
 from .formats import decode_png_rows, parse_idx, read_cifar_binary, read_cifar_python, read_svhn_mat
 from .sources import cache_dir, check, download, read_verified, with_npm_tarball
 

@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..errors import DataError
+from .._utils.errors import DataError
 from . import safe_pickle
 from .sources import check, read_bytes
 

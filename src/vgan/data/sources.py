@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from ..errors import DataError
+from .._utils.errors import DataError
 
 T = TypeVar("T")
 

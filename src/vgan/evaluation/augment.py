@@ -33,14 +33,15 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
+from .._utils.errors import ConfigError
+from .._utils.machine import resolve_device
 from ..data import as_float, epoch_order, load_dataset, spans
-from ..errors import ConfigError
-from ..networks import glorot_init
-from ..runs import langevin_on, load_run, require_images
-from ..samplers import TransitionSampler
-from ..train import resolve_device
+from ..model.networks import glorot_init
+from ..model.samplers import Langevin, TransitionSampler
+from ..runs import load_run
 from .classifier import accuracy
 from .inputs import check_augment
+from .sample import require_images
 
 BN_STATS = ("real", "both", "recompute")
 WEIGHTING = {"sum": 1.0, "half": 0.5}  # the weight of each cross-entropy of Eq. 11
@@ -247,38 +248,37 @@ def augment(
     bn_stats: str = "real",
     weighting: str = "sum",
     device: str = "cpu",
-    langevin_steps: Optional[int] = None,
-    langevin_step_size: Optional[float] = None,
-    langevin_noise: Optional[float] = None,
+    langevin: Optional[Langevin] = None,
 ) -> Dict[str, object]:
-    """Table 2 for one row: with a VCD run's transitions (run_dir), with `langevin_steps` Langevin
-    steps on a run's energy from each labelled image as the transition (any run; `runs.langevin_on`),
+    """Table 2 for one row: with a VCD run's transitions (run_dir), with `langevin.steps` Langevin
+    steps on a run's energy from each labelled image as the transition (any run; `Model.langevin`),
     or the no-augmentation baseline (`no_augment`, or no run_dir and `dataset` named). Mean and std
     of the test error over seeds, each seed's result, and the protocol."""
     check_augment(labels=labels, epochs=epochs, seeds=seeds, eval_n=eval_n, dataset=dataset)
     _check_protocol(bn_stats, weighting)
     device = resolve_device(device).type  # "cuda" without CUDA is a one-line error, here as for a run
     sampler, data_dir = None, None
+    langevin_steps = langevin is not None and bool(langevin.steps)
     if run_dir is not None:
-        trainer = load_run(run_dir, device=device)
-        require_images(trainer, "augment")
-        if dataset not in (None, trainer.cfg.dataset):
+        model = load_run(run_dir, device=device)
+        require_images(model, "augment")
+        if dataset not in (None, model.cfg.dataset):
             raise ConfigError(
-                f"{run_dir} was trained on {trainer.cfg.dataset}, not {dataset}; drop --dataset (it names the "
+                f"{run_dir} was trained on {model.cfg.dataset}, not {dataset}; drop --dataset (it names the "
                 "baseline's dataset when there is no RUN_DIR)"
             )
-        dataset, data_dir = trainer.cfg.dataset, trainer.cfg.data_dir
+        dataset, data_dir = model.cfg.dataset, model.cfg.data_dir
         if no_augment:  # the baseline row on this run's data
             run_dir = None
         elif langevin_steps:  # Langevin transitions on the run's energy, for any run
-            sampler = langevin_on(trainer, langevin_steps, langevin_step_size, langevin_noise)
-        elif not isinstance(trainer.sampler, TransitionSampler):
+            sampler = model.langevin(langevin)
+        elif not isinstance(model.sampler, TransitionSampler):
             raise ConfigError(
                 f"{run_dir} is not a VCD run; augmentation needs transitions (objective=vcd), or pass "
                 "--langevin-steps K for Langevin transitions on its energy"
             )
         else:
-            sampler = trainer.eval_sampler.requires_grad_(False)
+            sampler = model.eval_sampler.requires_grad_(False)
     if dataset is None:
         raise ConfigError("without RUN_DIR, name the dataset of the baseline row: --dataset mnist")
     rows = [

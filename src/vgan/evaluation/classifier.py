@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data import as_float, cache_dir, epoch_order, load_dataset, spans
+from ..runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 class DigitClassifier(nn.Module):

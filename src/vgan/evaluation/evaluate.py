@@ -9,16 +9,16 @@ from typing import Dict, List, Optional
 
 import torch
 
-from ..atomic import atomic_file, write_atomic
-from ..checks import at_least, optional, require
-from ..data import DATASETS, Toy2D, as_float, load_dataset, spans
-from ..energy import expert_rank
-from ..errors import ConfigError, DataError, RunDirError
-from ..likelihood import ais_log_z, log_likelihood, quadrature_log_z, raise_log_likelihood
-from ..lock import kind, kind_problem
+from .._utils.atomic import atomic_file, write_atomic
+from .._utils.checks import at_least, optional, require
+from .._utils.errors import ConfigError, DataError, RunDirError
+from ..data import DATASETS, Toy2D, as_float, load_dataset
+from ..model.energy import expert_rank
+from ..model.model import Model
 from ..runs import load_run
-from ..train import Trainer
+from ..runs.lock import kind, kind_problem
 from .classifier import load_classifier
+from .likelihood import ais_log_z, log_likelihood, quadrature_log_z, raise_log_likelihood
 from .metrics import energy_auroc, fid_kid, stacked_modes, toy_modes
 
 OOD_PAIRS = {"mnist": ("fashion-mnist",), "fashion-mnist": ("mnist",), "cifar10": ("svhn",), "svhn": ("cifar10",)}
@@ -31,26 +31,14 @@ def metrics_for(dataset: str) -> List[str]:
     return ["fid", "ood", "loglik"]
 
 
-@torch.no_grad()
-def generate(trainer: Trainer, n: int, chunk: int = 100) -> torch.Tensor:
-    """n samples from a run: G(z) for VGAN and GAN runs, one transition of each of the first n
-    validation images for VCD runs. Drawn `chunk` at a time (the generator's batch norm uses
-    batch statistics, as in training). With `ema_decay` the averaged weights draw them."""
-    rng = torch.Generator(trainer.device).manual_seed(0)
-    cond = None
-    if trainer.sampler.conditional:  # at most one transition of each validation image
-        cond = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n]
-        n = len(cond)
-    out = []
-    for piece in spans(n, chunk):  # no batch of one: the generator's batch norm needs two
-        if cond is None:
-            out.append(trainer.eval_sampler(piece.stop - piece.start, rng=rng).cpu())
-        else:
-            out.append(trainer.eval_sampler(as_float(cond[piece]).to(trainer.device), rng=rng).cpu())
-    return torch.cat(out)
+def generate(model: Model, n: int, chunk: int = 100) -> torch.Tensor:
+    """n samples from a run, on the CPU (`Model.samples` with seed 0, `chunk` at a time): G(z), the
+    chains of a CD run, or one transition of each of the first n validation images. With
+    `ema_decay` the averaged weights draw them."""
+    return model.samples(n, seed=0, chunk=chunk).cpu()
 
 
-def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 200) -> Path:
+def landscape(model: Model, samples: torch.Tensor, out: Path, steps: int = 200) -> Path:
     """The learned energy over [0, 1]^2 with samples on top (a matplotlib PNG)."""
     import matplotlib
 
@@ -58,14 +46,14 @@ def landscape(trainer: Trainer, samples: torch.Tensor, out: Path, steps: int = 2
     import matplotlib.pyplot as plt
 
     axis = torch.linspace(0, 1, steps)
-    grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).view(-1, 2).to(trainer.device)
-    model = trainer.energy.alone()  # one point at a time
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).view(-1, 2).to(model.device)
+    alone = model.energy.alone()  # one point at a time
     with torch.no_grad():
-        energy = torch.cat([model(g).energy for g in grid.split(4096)]).view(steps, steps).cpu()
+        energy = torch.cat([alone(g).energy for g in grid.split(4096)]).view(steps, steps).cpu()
     fig, ax = plt.subplots(figsize=(5, 5))
     im = ax.imshow(energy.numpy(), origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
     ax.scatter(samples[:, 0], samples[:, 1], s=2, c="white", alpha=0.5)
-    ax.set_title(f"E(x) and {len(samples)} samples, {trainer.cfg.name}")
+    ax.set_title(f"E(x) and {len(samples)} samples, {model.cfg.name}")
     fig.colorbar(im, ax=ax, fraction=0.046)
     with atomic_file(out) as f:  # never through a symlink planted in the run directory
         fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
@@ -87,8 +75,8 @@ def evaluate(
     for name in ("evaluate.json", "energy_landscape.png"):  # what it writes, checked before the work
         if kind(Path(run_dir) / name) in ("folder", "special"):
             raise RunDirError(kind_problem(Path(run_dir) / name))
-    trainer = load_run(run_dir, device=device)
-    dataset = trainer.cfg.dataset
+    model = load_run(run_dir, device=device)
+    dataset = model.cfg.dataset
     metrics = metrics or metrics_for(dataset)
     unknown = set(metrics) - set(metrics_for(dataset))
     if unknown:
@@ -96,29 +84,29 @@ def evaluate(
             f"metric(s) {', '.join(sorted(unknown))} do not apply to {dataset}; "
             f"choose from {', '.join(metrics_for(dataset))}"
         )
-    results: Dict[str, object] = {"run": str(run_dir), "dataset": dataset, "step": trainer.step}
+    results: Dict[str, object] = {"run": str(run_dir), "dataset": dataset, "step": model.step}
     if "modes" in metrics:
         count = n or DEFAULT_N["modes"]
-        samples = generate(trainer, count)
+        samples = generate(model, count)
         results["samples"] = len(samples)
         if isinstance(DATASETS[dataset], Toy2D):
             results.update(toy_modes(samples, DATASETS[dataset]))
-            results["figure"] = str(landscape(trainer, samples, trainer.run_dir / "energy_landscape.png"))
+            results["figure"] = str(landscape(model, samples, model.run_dir / "energy_landscape.png"))
         else:
-            results.update(stacked_modes(samples, load_classifier("mnist", device, trainer.cfg.data_dir)))
+            results.update(stacked_modes(samples, load_classifier("mnist", device, model.cfg.data_dir)))
     if "fid" in metrics:
         count = n or DEFAULT_N["fid"]
-        classifier = load_classifier(dataset, device, trainer.cfg.data_dir)
-        test = load_dataset(dataset, "test", trainer.cfg.data_dir).images[:count]
-        val = load_dataset(dataset, "val", trainer.cfg.data_dir).images[:count]
+        classifier = load_classifier(dataset, device, model.cfg.data_dir)
+        test = load_dataset(dataset, "test", model.cfg.data_dir).images[:count]
+        val = load_dataset(dataset, "val", model.cfg.data_dir).images[:count]
         results["samples"] = len(test)
-        results.update(fid_kid(test, generate(trainer, len(test)), classifier))
+        results.update(fid_kid(test, generate(model, len(test)), classifier))
         floor = fid_kid(test, val, classifier)  # what two samples of real data score
         results.update({"fid_real_floor": floor["fid"], "kid_real_floor": floor["kid"]})
     if "ood" in metrics:
-        inliers = load_dataset(dataset, "test", trainer.cfg.data_dir).images
+        inliers = load_dataset(dataset, "test", model.cfg.data_dir).images
         gen = torch.Generator().manual_seed(0)
-        energy = trainer.energy.alone()  # scores one image at a time
+        energy = model.energy.alone()  # scores one image at a time
         results["auroc_vs_uniform_noise"] = energy_auroc(
             energy, inliers, torch.randint(0, 256, inliers.shape, generator=gen, dtype=torch.uint8)
         )
@@ -131,31 +119,31 @@ def evaluate(
             if outliers.shape[1:] == inliers.shape[1:]:
                 results[f"auroc_vs_{other}"] = energy_auroc(energy, inliers, outliers)
     if "loglik" in metrics:
-        results.update(test_log_likelihood(trainer, **(ais or {})))
-    if trainer.cfg.energy == "multimodal":
-        results.update(expert_ranks(trainer))
-    write_atomic(trainer.run_dir / "evaluate.json", json.dumps(results, indent=2))
+        results.update(test_log_likelihood(model, **(ais or {})))
+    if model.cfg.energy == "multimodal":
+        results.update(expert_ranks(model))
+    write_atomic(model.run_dir / "evaluate.json", json.dumps(results, indent=2))
     return results
 
 
-def test_log_likelihood(trainer: Trainer, raise_inputs: int = 100, **ais) -> Dict[str, float]:
+def test_log_likelihood(model: Model, raise_inputs: int = 100, **ais) -> Dict[str, float]:
     """The test split's mean log-likelihood (nats per input, bits per dimension) under the run's
     energy read one input at a time, with log Z by forward AIS (an estimate from above) and its
     spread over independent runs; beside it RAISE's estimate from below on the first `raise_inputs`
     test inputs (`likelihood.raise_log_likelihood`) and AIS's value on those same inputs
     (`loglik_nats_on_raise_inputs`). Far apart, the chains did not mix. On 2-D data
     the exact value by quadrature (`likelihood.quadrature_log_z`) comes too, as `..._quadrature`."""
-    energy = trainer.energy.alone()
-    test = as_float(load_dataset(trainer.cfg.dataset, "test", trainer.cfg.data_dir).images).to(trainer.device)
+    energy = model.energy.alone()
+    test = as_float(load_dataset(model.cfg.dataset, "test", model.cfg.data_dir).images).to(model.device)
     start = time.perf_counter()
-    z = ais_log_z(energy, trainer.image_shape, device=trainer.device, **ais)
+    z = ais_log_z(energy, model.image_shape, device=model.device, **ais)
     shared = ("temperatures", "leapfrog", "seed", "step_size", "target_acceptance")
     schedule = {k: v for k, v in ais.items() if k in shared}
     lower = raise_log_likelihood(energy, test[:raise_inputs], **schedule)
     lower["loglik_nats_on_raise_inputs"] = log_likelihood(energy, test[:raise_inputs], z.log_z)["loglik_nats"]
     exact = {}
-    if len(trainer.image_shape) == 1 and trainer.image_shape[0] <= 2:
-        log_z = quadrature_log_z(energy, trainer.image_shape[0], device=trainer.device)
+    if len(model.image_shape) == 1 and model.image_shape[0] <= 2:
+        log_z = quadrature_log_z(energy, model.image_shape[0], device=model.device)
         exact = {f"{k}_quadrature": v for k, v in log_likelihood(energy, test, log_z).items()}
         exact["log_z_quadrature"] = log_z
     return {
@@ -174,12 +162,12 @@ def test_log_likelihood(trainer: Trainer, raise_inputs: int = 100, **ais) -> Dic
 
 
 @torch.no_grad()
-def expert_ranks(trainer: Trainer, n: int = 1000, chunk: int = 100) -> Dict[str, float]:
+def expert_ranks(model: Model, n: int = 1000, chunk: int = 100) -> Dict[str, float]:
     """`expert_rank` of Eq. 8's experts (1: all copies of one) on the first n test images and on
     n samples, each the mean over batches of `chunk`, as training logs it."""
-    test = as_float(load_dataset(trainer.cfg.dataset, "test", trainer.cfg.data_dir).images[:n])
-    out, energy = {}, trainer.energy.alone()
-    for name, x in (("expert_rank_data", test), ("expert_rank_samples", generate(trainer, len(test), chunk))):
-        ranks = [expert_rank(energy(b.to(trainer.device)).logits) for b in x.split(chunk)]
+    test = as_float(load_dataset(model.cfg.dataset, "test", model.cfg.data_dir).images[:n])
+    out, energy = {}, model.energy.alone()
+    for name, x in (("expert_rank_data", test), ("expert_rank_samples", generate(model, len(test), chunk))):
+        ranks = [expert_rank(energy(b.to(model.device)).logits) for b in x.split(chunk)]
         out[name] = torch.stack(ranks).mean().item()
     return out

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..checks import Check, at_least, optional, positive, require
+from .._utils.checks import Check, at_least, optional, positive, require
+from .._utils.errors import ConfigError
 from ..data import Toy2D, get
-from ..errors import ConfigError
 
 
 def check_augment(
@@ -52,7 +52,7 @@ def check_augment(
 
 def check_probe(run_dir: str | Path, limit: Optional[int]) -> None:
     """Table 1's probe: `limit` must leave at least one image per class of the run's dataset."""
-    from ..config import load_run_config
+    from ..runs.load import load_run_config
 
     require(limit, optional(positive), "--limit", "use 1 or more images per split, or leave it out")
     if limit is not None and (Path(run_dir) / "config.yaml").is_file():  # no config.yaml: load_run says why

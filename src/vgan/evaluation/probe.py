@@ -18,7 +18,7 @@ from torch import nn
 
 from ..config import Config
 from ..data import chunks, load_dataset
-from ..networks import build_energy
+from ..model.networks import build_energy
 from ..runs import load_run
 from .inputs import check_probe
 
@@ -84,9 +84,9 @@ def probe(
 ) -> Dict[str, object]:
     """Table 1's protocol for one run: features phi(x) of its energy network."""
     check_probe(run_dir, limit)
-    trainer = load_run(run_dir, device=device)
-    cfg = trainer.cfg
-    phi = trainer.energy.alone().features  # of one image (with pack m, in a pack of m copies of itself)
+    model = load_run(run_dir, device=device)
+    cfg = model.cfg
+    phi = model.energy.alone().features  # of one image (with pack m, in a pack of m copies of itself)
     result = probe_features(phi, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir)
     return {"run": str(run_dir), "objective": cfg.objective, "k": cfg.k, **result}
 

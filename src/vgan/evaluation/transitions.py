@@ -10,25 +10,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import at_least, optional, positive, require
+from .._utils.checks import at_least, optional, positive, require
+from .._utils.errors import ConfigError
+from .._utils.images import make_grid, save_image, side_by_side
 from ..data import as_float, load_dataset, spans
-from ..errors import ConfigError
-from ..images import make_grid, save_image, side_by_side
-from ..lock import check_output
-from ..runs import langevin_on, load_run, require_images
-from ..samplers import LangevinSampler, TransitionSampler
+from ..model.samplers import Langevin, LangevinSampler, TransitionSampler
+from ..runs import load_run
+from ..runs.lock import check_output
 from .classifier import load_classifier
+from .sample import require_images
 
 
 def _transition_run(run_dir, device: str, command: str):
-    trainer = load_run(run_dir, device=device)
-    require_images(trainer, command)
-    if not isinstance(trainer.sampler, TransitionSampler):
+    model = load_run(run_dir, device=device)
+    require_images(model, command)
+    if not isinstance(model.sampler, TransitionSampler):
         raise ConfigError(
-            f"{run_dir} was trained with objective '{trainer.cfg.objective}'; reconstructions and "
+            f"{run_dir} was trained with objective '{model.cfg.objective}'; reconstructions and "
             "chains need a VCD run (objective=vcd)"
         )
-    return trainer
+    return model
 
 
 @torch.no_grad()
@@ -82,15 +83,15 @@ def reconstruct(
     require(n, at_least(2), "--n", "show 2 or more images (the sampler's batch norm needs 2)")
     require(eval_n, optional(at_least(2)), "--eval-n", "use 2 or more validation images, or leave it out for all")
     out = check_output(out or Path(run_dir) / "reconstruct.png", default="reconstruct.png")  # before any work
-    trainer = _transition_run(run_dir, device, "reconstruct")
-    val = load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir)
-    x = as_float(val.images[:n].to(trainer.device))
-    rng = torch.Generator(trainer.device).manual_seed(seed)
-    sampler = trainer.eval_sampler
+    model = _transition_run(run_dir, device, "reconstruct")
+    val = load_dataset(model.cfg.dataset, "val", model.cfg.data_dir)
+    x = as_float(val.images[:n].to(model.device))
+    rng = torch.Generator(model.device).manual_seed(seed)
+    sampler = model.eval_sampler
     with torch.no_grad():
         grids = [make_grid(g, nrow=10) for g in (x, sampler(x, noise=False), sampler(x, rng=rng))]
     path = save_image(side_by_side(grids), out)
-    classifier = load_classifier(trainer.cfg.dataset, device, trainer.cfg.data_dir) if classify else None
+    classifier = load_classifier(model.cfg.dataset, device, model.cfg.data_dir) if classify else None
     count = eval_n or len(val)
     metrics = transition_metrics(sampler, val.images[:count], val.labels[:count], classifier, seed=seed)
     return {"figure": path, "images": count, **metrics}
@@ -105,31 +106,29 @@ def chain(
     out: Optional[str | Path] = None,
     seed: int = 0,
     device: str = "cpu",
-    langevin_steps: Optional[int] = None,
-    langevin_step_size: Optional[float] = None,
-    langevin_noise: Optional[float] = None,
+    langevin: Optional[Langevin] = None,
 ) -> Path:
     """Figure 5: a Markov chain x -> x~1 -> x~2 ... from n validation images, one row per step
     (the first row is x). Written to `out` (default <run_dir>/chain.png). A VCD run steps by its
-    learned transition; with `langevin_steps` (or for a CD run, with its own settings) each step is
-    that many Langevin steps on the run's energy (`runs.langevin_on`), for any run."""
+    learned transition; with `langevin` (or for a CD run, with its own settings) each step is
+    that many Langevin steps on the run's energy (`Model.langevin`), for any run."""
     if n < 2:
         raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
     require(steps, positive, "--steps", "take 1 or more transition steps")
     out = check_output(out or Path(run_dir) / "chain.png", default="chain.png")  # before any work
-    trainer = load_run(run_dir, device=device)
-    require_images(trainer, "chain")
-    if langevin_steps or isinstance(trainer.sampler, LangevinSampler):
-        transition = langevin_on(trainer, langevin_steps, langevin_step_size, langevin_noise)
-    elif isinstance(trainer.sampler, TransitionSampler):
-        transition = trainer.eval_sampler
+    model = load_run(run_dir, device=device)
+    require_images(model, "chain")
+    if (langevin is not None and langevin.steps) or isinstance(model.sampler, LangevinSampler):
+        transition = model.langevin(langevin)
+    elif isinstance(model.sampler, TransitionSampler):
+        transition = model.eval_sampler
     else:
         raise ConfigError(
-            f"{run_dir} was trained with objective '{trainer.cfg.objective}'; learned chains need a VCD run "
+            f"{run_dir} was trained with objective '{model.cfg.objective}'; learned chains need a VCD run "
             "(objective=vcd): pass --langevin-steps K to chain by Langevin dynamics on its energy instead"
         )
-    x = as_float(load_dataset(trainer.cfg.dataset, "val", trainer.cfg.data_dir).images[:n].to(trainer.device))
-    rng = torch.Generator(trainer.device).manual_seed(seed)
+    x = as_float(load_dataset(model.cfg.dataset, "val", model.cfg.data_dir).images[:n].to(model.device))
+    rng = torch.Generator(model.device).manual_seed(seed)
     rows = [x]
     for _ in range(steps):
         rows.append(transition(rows[-1], rng=rng))

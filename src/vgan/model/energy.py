@@ -24,6 +24,7 @@ from torch import nn
 from .entropy import binary_entropy_from_logits, logit_bound, min_entropy_from_logits
 
 EXPERT_ENTROPIES = {"shannon": binary_entropy_from_logits, "min": min_entropy_from_logits}
+BOX = (0.0, 1.0)  # the support of p(x) ~ exp(-E(x)): vgan.data scales every dataset into [0, 1]^d
 FLAT = 0.1  # |logit| below which an expert counts as parked at the K ln 2 plateau
 
 

@@ -12,7 +12,6 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from .config import Config
 from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy, ScalarEnergy
 from .layers import Conv2d, ConvTranspose2d
 
@@ -224,7 +223,7 @@ class ConvEncoder(nn.Module):
         return self.net(x)
 
 
-def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
+def build_energy(cfg, image_shape: Sequence[int]) -> EnergyModel:
     """The energy network the config names, Glorot-initialised."""
     image_shape = (cfg.pack * image_shape[0], *image_shape[1:])  # a pack of m images, channels stacked
     if cfg.arch == "conv":
@@ -249,7 +248,7 @@ def build_energy(cfg: Config, image_shape: Sequence[int]) -> EnergyModel:
     return model
 
 
-def build_generator(cfg: Config, image_shape: Sequence[int]) -> nn.Module:
+def build_generator(cfg, image_shape: Sequence[int]) -> nn.Module:
     """The z -> x generator the config names, Glorot-initialised."""
     if cfg.arch == "conv":
         gen = ConvGenerator(image_shape, cfg.z_dim, cfg.gen_hidden, cfg.gen_channels or cfg.channels)
@@ -259,7 +258,7 @@ def build_generator(cfg: Config, image_shape: Sequence[int]) -> nn.Module:
     return gen
 
 
-def build_autoencoder(cfg: Config, image_shape: Sequence[int]) -> Tuple[nn.Module, nn.Module]:
+def build_autoencoder(cfg, image_shape: Sequence[int]) -> Tuple[nn.Module, nn.Module]:
     """The VCD encoder and decoder (Section 6) the config names, Glorot-initialised."""
     if cfg.arch == "conv":
         channels = cfg.gen_channels or cfg.channels

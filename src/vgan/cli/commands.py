@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import argparse
 from contextlib import nullcontext
+from typing import Optional
 
-from . import data, runs
-from .config import check_presets, describe_keys, load_config, parse_overrides
-from .curves import plot_curves
-from .errors import ConfigError, VGANError
-from .presets import list_presets
-from .train import train as train_run
+from .. import data
+from .._utils.errors import ConfigError, VGANError
+from ..config import check_presets, describe_keys, load_config, parse_overrides
+from ..config.files import list_presets
+from ..model.samplers import Langevin
+from ..runs.curves import plot_curves
+from ..runs.load import dry_run_folder, resume_config
+
+
+def device(args: argparse.Namespace) -> str:
+    """--device of a command that reads a run: cpu unless given."""
+    return args.device or "cpu"
 
 
 def print_result(result: dict) -> None:
@@ -36,7 +43,7 @@ def keys_text() -> str:
 def record(args: argparse.Namespace, kind: str, result: dict, run_dir=None, scale=None) -> None:
     """--record PATH: the command's result as a record (vgan.records)."""
     if args.record:
-        from .records import record_result
+        from ..records import record_result
 
         path = record_result(args.record, kind, result, run_dir=run_dir, scale=scale, argv=args.argv)
         print(f"recorded {path}")
@@ -57,10 +64,12 @@ def train(args: argparse.Namespace) -> None:
     if args.resume:
         if args.config:
             raise VGANError("--resume takes the run's own config.yaml; drop --config (use key=value to change keys)")
-        cfg = runs.resume_config(args.resume, values)
+        cfg = resume_config(args.resume, values)
     else:
         cfg = load_config(args.config, values=values)
-    with runs.dry_run_folder(cfg) if args.dry_run else nullcontext():
+    from ..training import train as train_run  # imported on use: keeps `vgan --help` fast
+
+    with dry_run_folder(cfg) if args.dry_run else nullcontext():
         trainer = train_run(cfg, resume=bool(args.resume))
     print(f"done: {trainer.step} iterations; samples, checkpoints and logs in {cfg.run_dir}")
 
@@ -83,28 +92,29 @@ def configs(args: argparse.Namespace) -> None:
         raise ConfigError(f"{len(failed)} of {len(errors)} presets do not validate ({', '.join(failed)}); fix them")
 
 
-def langevin(args: argparse.Namespace) -> dict:
-    """The --langevin-* flags as keywords; a step size or noise without --langevin-steps is refused."""
-    if not args.langevin_steps and (args.langevin_step_size is not None or args.langevin_noise is not None):
-        raise VGANError(
-            "--langevin-step-size and --langevin-noise shape the steps of --langevin-steps K; add it or drop them"
-        )
-    return dict(
-        langevin_steps=args.langevin_steps,
-        langevin_step_size=args.langevin_step_size,
-        langevin_noise=args.langevin_noise,
-    )
+def langevin(args: argparse.Namespace) -> Optional[Langevin]:
+    """The --langevin-* flags as settings (None: no Langevin steps); a step size or noise without
+    --langevin-steps is refused."""
+    if not args.langevin_steps:
+        if args.langevin_step_size is not None or args.langevin_noise is not None:
+            raise VGANError(
+                "--langevin-step-size and --langevin-noise shape the steps of --langevin-steps K; add it or drop them"
+            )
+        return None
+    return Langevin(args.langevin_steps, args.langevin_step_size, args.langevin_noise)
 
 
 def sample(args: argparse.Namespace) -> None:
-    path = runs.sample(
+    from ..evaluation.sample import sample
+
+    path = sample(
         args.run_dir,
         n=args.n,
         out=args.out,
         seed=args.seed,
         checkpoint=args.checkpoint,
-        device=args.device or "cpu",
-        **{**langevin(args), "langevin_steps": args.langevin_steps or 0},
+        device=device(args),
+        langevin=langevin(args),
     )
     print(f"wrote {path}")
 
@@ -114,7 +124,7 @@ def plot(args: argparse.Namespace) -> None:
 
 
 def reconstruct(args: argparse.Namespace) -> None:
-    from .evaluation import reconstruct  # imported on use: keeps `vgan --help` fast
+    from ..evaluation import reconstruct  # imported on use: keeps `vgan --help` fast
 
     result = reconstruct(
         args.run_dir,
@@ -122,7 +132,7 @@ def reconstruct(args: argparse.Namespace) -> None:
         eval_n=args.eval_n,
         out=args.out,
         seed=args.seed,
-        device=args.device or "cpu",
+        device=device(args),
         classify=not args.no_classifier,
     )
     print(f"wrote {result.pop('figure')}")
@@ -130,7 +140,7 @@ def reconstruct(args: argparse.Namespace) -> None:
 
 
 def chain(args: argparse.Namespace) -> None:
-    from .evaluation import chain
+    from ..evaluation import chain
 
     path = chain(
         args.run_dir,
@@ -138,33 +148,33 @@ def chain(args: argparse.Namespace) -> None:
         n=args.n,
         out=args.out,
         seed=args.seed,
-        device=args.device or "cpu",
-        **langevin(args),
+        device=device(args),
+        langevin=langevin(args),
     )
     print(f"wrote {path}")
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    from .evaluation import evaluate
+    from ..evaluation import evaluate
 
     metrics = args.metrics
     ais = {k: getattr(args, f"ais_{k}") for k in ("chains", "runs", "temperatures", "leapfrog")}
     ais = {k: v for k, v in ais.items() if v is not None}
-    result = evaluate(args.run_dir, metrics, args.n, args.device or "cpu", ais)
+    result = evaluate(args.run_dir, metrics, args.n, device(args), ais)
     print_result(result)
     record(args, "evaluate", result, run_dir=args.run_dir, scale=f"{result.get('samples')} samples")
 
 
 def probe(args: argparse.Namespace) -> None:
-    from .evaluation import probe
+    from ..evaluation import probe
 
-    result = probe(args.run_dir, limit=args.limit, device=args.device or "cpu")
+    result = probe(args.run_dir, limit=args.limit, device=device(args))
     print_result(result)
     record(args, "probe", result, run_dir=args.run_dir, scale=f"probe on {args.limit or 'all'} images a split")
 
 
 def augment(args: argparse.Namespace) -> None:
-    from .evaluation import augment
+    from ..evaluation import augment
 
     result = augment(
         args.run_dir,
@@ -176,8 +186,8 @@ def augment(args: argparse.Namespace) -> None:
         no_augment=args.no_augment,
         bn_stats=args.bn_stats,
         weighting=args.weighting,
-        device=args.device or "cpu",
-        **langevin(args),
+        device=device(args),
+        langevin=langevin(args),
     )
     print_result(result)
     scale = f"classifier: {args.labels} labels, {args.epochs} epochs, {args.eval_n or 'all'} evaluation images"
@@ -185,7 +195,7 @@ def augment(args: argparse.Namespace) -> None:
 
 
 def reproduce(args: argparse.Namespace) -> None:
-    from .reproduce import reproduce
+    from ..reproduce import reproduce
 
     record = (args.record, args.argv) if args.record else None
     print(f"wrote {reproduce(args.table, args.scale, args.seeds, args.out_dir, args.device, args.rows, record)}")

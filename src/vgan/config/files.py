@@ -1,4 +1,12 @@
-"""Config files and `key=value` overrides, read as YAML: the text side of vgan.config.
+"""Config files and `key=value` overrides, read as YAML: the text side of vgan.config; and the
+presets, the configs that ship inside the package (vgan/config/presets/*.yaml), found by name.
+
+    vgan.list_presets()              # {"mnist_gan": "The GAN baseline (Eq. 1) on MNIST: ...", ...}
+    vgan.load_config("mnist_gan")    # a preset name works wherever a config file does
+
+A preset's name is its path under vgan/config/presets/ without `.yaml`, e.g. `mnist_vgan` or
+`sweeps/mnist_vcd_rho0.01`; its description is the first comment line of the file, so every
+preset starts with a one-line `# ...` summary.
 
 A config is a flat mapping of keys to scalars (and the odd short list, e.g. betas), so the reader
 is `yaml.SafeLoader` made strict where YAML's generality only hides mistakes or costs resources:
@@ -9,17 +17,48 @@ a 400-byte file can make gigabytes of) and values nested deeper than MAX_DEPTH.
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import yaml
 
-from .errors import ConfigError, shown
-from .presets import preset_path
+from .._utils.errors import ConfigError, shown
 
 MAX_DEPTH = 8  # a config value is a scalar or a list of scalars; nothing nests deeper than this
 MAX_BASES = 8  # the longest chain of `base:` files
 MAX_BYTES = 1 << 20  # a config is a few kB; a larger file is not one
+
+
+ROOT = Path(str(files("vgan") / "config" / "presets"))  # package data, installed beside the modules
+
+
+def _files() -> Dict[str, Path]:
+    """Every preset name -> its file, sorted by name."""
+    if not ROOT.is_dir():
+        raise ConfigError(
+            f"the presets folder {ROOT} is missing, so this installation of vgan lacks its package data; reinstall vgan"
+        )
+    return {p.relative_to(ROOT).with_suffix("").as_posix(): p for p in sorted(ROOT.rglob("*.yaml"))}
+
+
+def preset_path(name: str) -> Optional[Path]:
+    """The file of the preset `name` (`.yaml` optional), or None when no preset has that name."""
+    name = str(name)
+    return _files().get(name[: -len(".yaml")] if name.endswith(".yaml") else name)
+
+
+def describe(path: Path) -> str:
+    """The first comment line of a YAML file, without the `#`; empty when it has none."""
+    for line in path.read_text().splitlines():
+        if line.strip():
+            return line.lstrip("#").strip() if line.startswith("#") else ""
+    return ""
+
+
+def list_presets() -> Dict[str, str]:
+    """Every preset name -> its one-line description, sorted by name (sweeps/ included)."""
+    return {name: describe(path) for name, path in _files().items()}
 
 
 class YAMLRefused(yaml.YAMLError):

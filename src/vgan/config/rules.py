@@ -7,7 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 if TYPE_CHECKING:
-    from .config import Config
+    from . import Config
 
 
 def is_conditional(cfg: Config) -> bool:

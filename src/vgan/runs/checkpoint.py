@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict
 
 import torch
 
-from .atomic import atomic_file
-from .errors import CheckpointError, shown
+from .._utils.atomic import atomic_file
+from .._utils.errors import CheckpointError, shown
 
 FORMAT = "vgan-checkpoint-v1"
 MAX_SIDE = 1 << 12  # an image side or channel count beyond any dataset's
@@ -87,12 +87,12 @@ def check_state(state: Dict[str, Any], path: Path) -> Dict[str, Any]:
     return state
 
 
-def restore(trainer, path: Path, state: Optional[dict] = None) -> None:
-    """Load the checkpoint at `path` (or its `state`, already read) into `trainer` (a vgan.Trainer),
-    or raise a one-line CheckpointError when it does not fit the networks the trainer's config built."""
-    state = check_state(load_checkpoint(path, trainer.device) if state is None else state, path)
+def restore(load: Callable[[dict], None], path: Path, state: dict) -> None:
+    """Give a checkpoint's `state`, read from `path` and checked, to `load` (a vgan.Trainer's
+    load_state_dict, or a vgan.Model's load_parts), or raise a one-line CheckpointError when it does
+    not fit the networks the config built."""
     try:
-        trainer.load_state_dict(state)
+        load(state)
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
         reason = re.sub(r"^Error\(s\) in loading state_dict for \w+: ", "", " ".join(str(e).split()))
         reason = reason.split(". ")[0][:200] or type(e).__name__  # the first mismatch, with both shapes
@@ -105,8 +105,9 @@ def restore(trainer, path: Path, state: Optional[dict] = None) -> None:
 def resume_from(trainer, run_dir: Path) -> None:
     """Continue `trainer` from RUN_DIR/last.pt; a run stopped before its first checkpoint starts
     again from step 0, and one whose last.pt was moved aside says which checkpoint to copy."""
-    if (run_dir / "last.pt").exists():
-        restore(trainer, run_dir / "last.pt")
+    path = run_dir / "last.pt"
+    if path.exists():
+        restore(trainer.load_state_dict, path, check_state(load_checkpoint(path, trainer.device), path))
         if trainer.noise_reseeded:
             warnings.warn(
                 f"{run_dir} was trained on another kind of device than {trainer.device.type}; its noise "

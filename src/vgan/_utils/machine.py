@@ -15,13 +15,22 @@ from __future__ import annotations
 import datetime
 import json
 import platform
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, List
 
 import torch
 
 from .atomic import write_atomic
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
+
+
+def version() -> str:
+    """vgan's version, as its installed metadata gives it (pyproject.toml is the one place it is written)."""
+    try:
+        return metadata.version("vgan")
+    except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
 
 
 def cpu_model() -> str:
@@ -37,11 +46,9 @@ def cpu_model() -> str:
 
 def describe_machine(device: torch.device, processes: int = 1) -> Dict[str, Any]:
     """Software, CPU and device of this process, with the time now."""
-    from . import __version__  # on use: vgan/__init__ sets it after importing vgan.train
-
     info = {
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "vgan": __version__,
+        "vgan": version(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -79,3 +86,12 @@ def record_session(run_dir: str | Path, sessions: List[Dict[str, Any]], session:
     path = Path(run_dir) / "run.json"
     write_atomic(path, json.dumps({"sessions": [*sessions, session]}, indent=2) + "\n")
     return path
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device `name` names (auto: CUDA when present); a one-line ConfigError for CUDA without it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but CUDA is not available; use device=cpu or auto")
+    return torch.device(name)

@@ -3,7 +3,7 @@
 A command that measures (`vgan evaluate`, `probe`, `augment`, `reproduce`, the scripts in
 benchmarks/) writes one with `--record PATH`; the records behind the docs are committed under
 results/<topic>/<name>.json, and `python -m vgan.records render` writes the docs' tables from
-them (vgan.render). A record says what was measured, how, where and at what scale:
+them (vgan.records.render). A record says what was measured, how, where and at what scale:
 
     {"schema": 1, "kind": "evaluate", "command": "vgan evaluate runs/toy25_vgan",
      "date": "2026-11-30", "scale": "MLP networks, k = 3, 10 epochs; 2,500 samples",
@@ -34,8 +34,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from .atomic import write_atomic
-from .errors import VGANError
+from .._utils.atomic import write_atomic
+from .._utils.errors import VGANError
 
 SCHEMA = 1
 ROOT = "results"
@@ -73,7 +73,7 @@ def config_summary(config: Any) -> Optional[Dict[str, Any]]:
     other key that differs from vgan.Config's defaults."""
     if config is None:
         return None
-    from .config import Config
+    from ..config import Config
 
     values, defaults = _config_dict(config), Config().to_dict()
     keep = ("name", "dataset", "objective", "arch", "k", "epochs")
@@ -118,10 +118,10 @@ def machine_of(run_dir: str | Path) -> Dict[str, Any]:
 
 
 def this_machine(device: str = "cpu") -> Dict[str, Any]:
-    """vgan.machine.describe_machine for this process on `device`."""
+    """vgan._utils.machine.describe_machine for this process on `device`."""
     import torch
 
-    from .machine import describe_machine
+    from .._utils.machine import describe_machine
 
     return describe_machine(torch.device(device))
 
@@ -246,7 +246,7 @@ def record_result(
     `--record PATH` does for vgan evaluate, probe, augment and reproduce."""
     config = None
     if run_dir is not None:
-        from .config import load_config
+        from ..config import load_config
 
         config = load_config(Path(run_dir) / "config.yaml")
     where = scale_of(config) if config is not None else None
@@ -264,32 +264,3 @@ def record_benchmark(path: str | Path, values: Mapping[str, Any], *, scale: str,
     process's command line (`python <script> ...`) and machine. What their `--record PATH` does."""
     command = command_line(program=f"python {script}")
     return write_record(make_record("benchmark", values, command=command, scale=scale), path)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """`python -m vgan.records render [--check] [--repo DIR]`: write (or check) the docs' tables."""
-    import argparse
-
-    from .render import render_repo
-
-    parser = argparse.ArgumentParser(prog="python -m vgan.records", description=main.__doc__)
-    sub = parser.add_subparsers(dest="action", required=True)
-    p = sub.add_parser("render", help="render the marked blocks of README.md and docs/ from results/")
-    p.add_argument("--check", action="store_true", help="change nothing; fail when a block differs from the records")
-    p.add_argument("--repo", default=".", help="repository root (default: the current folder)")
-    args = parser.parse_args(argv)
-    try:
-        stale = render_repo(args.repo, check=args.check)
-    except VGANError as e:
-        print(f"vgan: error: {e}", file=sys.stderr)
-        return 2
-    for path, names in stale.items():
-        print(f"{'differs' if args.check else 'rendered'}: {path}: {', '.join(names)}")
-    if args.check and stale:
-        print("run `python -m vgan.records render` and commit the result", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,8 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from .data import DATA_BOX
-from .energy import energies
+from ..model.energy import BOX, energies
 
 Box = Tuple[float, float]
 
@@ -153,7 +152,7 @@ def ais_log_z(
     leapfrog: int = 4,
     step_size: float = 0.01,
     target_acceptance: float = 0.65,
-    box: Box = DATA_BOX,
+    box: Box = BOX,
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> AISResult:
@@ -197,7 +196,7 @@ def raise_log_likelihood(
     leapfrog: int = 4,
     step_size: float = 0.01,
     target_acceptance: float = 0.65,
-    box: Box = DATA_BOX,
+    box: Box = BOX,
     seed: int = 0,
 ) -> Dict[str, float]:
     """Reverse annealing from each input (RAISE, Burda, Grosse and Salakhutdinov 2015): from x_T = x,
@@ -227,7 +226,7 @@ def quadrature_log_z(
     dims: int,
     *,
     points: int = 1000,
-    box: Box = DATA_BOX,
+    box: Box = BOX,
     chunk: int = 100_000,
     device: torch.device | str = "cpu",
 ) -> float:

@@ -8,15 +8,14 @@ on a finished, a running, an interrupted or a resumed run alike.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .atomic import atomic_path
-from .config import load_run_config
-from .errors import CheckpointError, shown
+from .._utils.atomic import atomic_path
+from .._utils.errors import CheckpointError, shown
 from .lock import check_output, run_file
-from .runlog import metric_record
 
 # (title, metrics.jsonl keys, whether the values lie in [0, K ln 2] for the multimodal energy of
 # Eq. 8); a panel is drawn when the run logged any of its keys. A new metric: one more entry.
@@ -54,10 +53,27 @@ LABELS = {  # legend entries (matplotlib mathtext); a key without one is shown a
 COLUMNS, PANEL_SIZE, DPI = 2, (6.0, 3.2), 100  # each panel 600 x 320 pixels
 
 
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def metric_record(line: str) -> Optional[Dict[str, float]]:
+    """The metrics of one metrics.jsonl line, as `RunLogger.scalars` writes it (a JSON object of
+    numbers with an integer step >= 1); None for anything else (a line cut short by a crash, or damaged)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not all(_number(v) for v in record.values()):
+        return None
+    step = record.get("step")
+    return record if isinstance(step, int) and not isinstance(step, bool) and step >= 1 else None
+
+
 def read_metrics(path: str | Path) -> List[Dict[str, float]]:
     """The records of a metrics.jsonl. Its last line may be cut short (a crash mid-write: the start of
     a JSON object, in ASCII) and is then skipped; any other line that is not a record
-    (`runlog.metric_record`) is a one-line CheckpointError."""
+    (`metric_record`) is a one-line CheckpointError."""
     lines = Path(path).read_bytes().decode(errors="replace").splitlines()
     records = [metric_record(line) for line in lines]
     for number, (line, record) in enumerate(zip(lines, records), 1):
@@ -76,6 +92,8 @@ def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
 
     run_dir = Path(run_dir)
     out = check_output(out or run_dir / "curves.png", default="curves.png")  # before any work
+    from .load import load_run_config  # on use: load imports the model, which curves need not
+
     cfg = load_run_config(run_dir)  # a broken config.yaml is a one-line ConfigError
     metrics = read_metrics(run_file(run_dir, "metrics.jsonl"))
     if not metrics:

@@ -1,5 +1,6 @@
-"""The `vgan` command line: its parser and `main`; each command is a handler in vgan.commands, a thin
-layer over vgan.train, vgan.runs, vgan.presets, vgan.data and vgan.evaluation.
+"""vgan: train energy-based models by variational adversarial training, and evaluate them.
+
+The parser of the `vgan` command line; each command's handler is in vgan.cli.commands.
 
 vgan train [--config PRESET|FILE] [--resume RUN_DIR] [key=value ...]
 vgan configs [--check | --keys]
@@ -14,14 +15,12 @@ vgan data fetch mnist | vgan data verify [mnist]
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import traceback
-from typing import List, Optional
+from typing import Optional
 
-from . import checks, commands, data
-from .checks import SEED, Parser, at_least, closed_interval, folder, names, number, positive, seed_list
-from .errors import Terminated, VGANError, expected, one_line, sigterm_raises
+from .. import data
+from .._utils import checks
+from .._utils.checks import SEED, Parser, at_least, closed_interval, folder, names, number, positive, seed_list
+from . import commands
 
 RECORD = "also write the result as a record (JSON: command, config hash, machine, date, scale, values)"
 
@@ -99,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "configs",
         help="list the presets that `train --config NAME` takes",
-        description="Prints each preset shipped in the package (vgan/configs/) with its one-line "
+        description="Prints each preset shipped in the package (vgan/config/presets/) with its one-line "
         "description; --check validates every preset's config instead, --keys lists every config key.",
     )
     p.add_argument("--check", action="store_true", help="validate every preset (config only: no data, no training)")
@@ -279,45 +278,3 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--data-dir", type=folder, help="check the copy here instead of the cache")
     v.set_defaults(func=commands.verify)
     return parser
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run one command; bad input gives one line on stderr and status 2, a bug its traceback and 1.
-    SIGTERM and Ctrl-C end it as cleanly as an error: no temporary file stays."""
-    try:
-        args = build_parser().parse_args(argv)
-        args.argv = sys.argv[1:] if argv is None else list(argv)  # for the command line of a --record
-    except SystemExit as e:  # --help (0), or a usage error already printed as one line
-        if not e.code:
-            raise
-        return e.code if isinstance(e.code, int) else 2
-    try:
-        with sigterm_raises():
-            args.func(args)
-    except VGANError as e:
-        print(f"vgan: error: {one_line(e)}", file=sys.stderr)
-        return 2
-    except NotImplementedError as e:
-        print(f"vgan: error: not implemented yet: {one_line(e)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as e:
-        how = "terminated" if isinstance(e, Terminated) else "interrupted"
-        print(f"vgan: {how}; continue a training run with `vgan train --resume RUN_DIR`", file=sys.stderr)
-        return 128 + signal.SIGTERM if isinstance(e, Terminated) else 130
-    except Exception as e:
-        message = expected(e)
-        if message:
-            print(f"vgan: error: {one_line(message)}", file=sys.stderr)
-            return 2
-        traceback.print_exc()
-        print(
-            "vgan: internal error: this is a bug in vgan, not a problem with your input; please report it with "
-            "the command line and the traceback above",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

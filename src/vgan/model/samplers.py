@@ -10,6 +10,7 @@ average of a trained sampler's weights for evaluation (`ema_decay`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import chain
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
@@ -17,9 +18,8 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from .config import Config
-from .data import DATA_BOX
-from .energy import energies
+from .._utils.checks import non_negative, optional, positive, require
+from .energy import BOX, energies
 from .networks import build_autoencoder, build_generator
 
 
@@ -189,7 +189,7 @@ class LangevinSampler(NegativeSource):
         init: str = "buffer",
         buffer_size: int = 10_000,
         restart: float = 0.05,
-        box: Tuple[float, float] = DATA_BOX,
+        box: Tuple[float, float] = BOX,
     ):
         super().__init__()
         if init not in ("noise", "data", "buffer"):
@@ -289,7 +289,7 @@ def langevin(
     steps: int,
     step_size: float,
     noise: float,
-    box: Tuple[float, float] = DATA_BOX,
+    box: Tuple[float, float] = BOX,
     rng: Optional[torch.Generator] = None,
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """`steps` steps of x <- clamp(x - step_size grad_x E(x) + noise xi, box) from x (N, ...) on the
@@ -324,7 +324,7 @@ def langevin(
 
 
 def build_sampler(
-    cfg: Config, image_shape: Sequence[int], energy: Optional[nn.Module] = None
+    cfg, image_shape: Sequence[int], energy: Optional[nn.Module] = None
 ) -> LatentSampler | TransitionSampler | LangevinSampler:
     """Algorithm 2's transition sampler for objective 'vcd', Langevin chains on `energy` for 'cd',
     else Algorithm 1's G(z)."""
@@ -337,7 +337,30 @@ def build_sampler(
     return LatentSampler(build_generator(cfg, image_shape), cfg.z_dim)
 
 
-def langevin_settings(cfg: Config) -> dict:
+@dataclass(frozen=True)
+class Langevin:
+    """How many Langevin steps x <- clamp(x - a grad E(x) + s xi, box) to take on an energy (`steps`),
+    the step a (`step_size`) and the noise s (`noise`); None leaves a setting to the run's config
+    (`Model.langevin`). `vgan sample`, `chain` and `augment` take them as --langevin-*."""
+
+    steps: Optional[int] = None
+    step_size: Optional[float] = None
+    noise: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        for value, what, check in (
+            (self.steps, "--langevin-steps", positive),
+            (self.step_size, "--langevin-step-size", positive),
+            (self.noise, "--langevin-noise", non_negative),
+        ):
+            require(value, optional(check), what, "use a number above 0 (0 or more for the noise), or leave it out")
+
+    def keywords(self) -> dict:
+        """The LangevinSampler keywords these settings give (None: not set)."""
+        return dict(steps=self.steps, step_size=self.step_size, noise=self.noise)
+
+
+def langevin_settings(cfg) -> dict:
     """The LangevinSampler keywords that a config's langevin_* and buffer_* keys give."""
     return dict(
         steps=cfg.langevin_steps,

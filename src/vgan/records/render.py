@@ -19,11 +19,11 @@ run it). A spec is one of:
     NAME: {text: "{r[fid.mean]:.1f}", record: mnist/seeds/stable}     # inline text
     NAME: {figure: mnist/figures/default, alt: "samples"}             # an image and its provenance
     NAME: {keys: true}                     # the reference of every config key (vgan.config)
-    NAME: {presets: true}                  # the presets and their descriptions (vgan.presets)
+    NAME: {presets: true}                  # the presets and their descriptions (vgan.config.files)
 
 Templates are Python format strings. `r` is the row's record (`records: {alias: id}` adds more):
 `{r[key]}` reads a value, `{r.command}`, `{r.date}`, `{r.scale}` and `{r.where}` (its machine in
-a few words) read the record; `P` is the paper's numbers (vgan.reproduce.PAPER), and any other
+a few words) read the record; `P` is the paper's numbers (vgan.records.paper.PAPER), and any other
 key of the row is a constant, `{name}` in a template or `$name` spliced into one before it is
 formatted (`{r[$metric.seed$s]}`). A value a record lacks renders as "—", but a key that no row of a
 table has is an error (a typo).
@@ -39,7 +39,8 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import yaml
 
-from .records import ROOT, RecordError, load_records
+from .paper import PAPER
+from .record import ROOT, RecordError, load_records
 
 SPECS = Path(ROOT) / "tables"
 MARK = re.compile(r"(?<!`)<!-- records:([\w./-]+) -->(.*?)<!-- /records -->", re.S)  # `quoted` ones are text
@@ -116,8 +117,6 @@ def load_specs(folder: str | Path = SPECS) -> Dict[str, Dict[str, Any]]:
 
 
 def _namespace(row: Dict[str, Any], records: Dict[str, Dict], asked: Dict[str, bool], where: str) -> Dict:
-    from .reproduce import PAPER
-
     ns = {k: v for k, v in row.items() if k not in ("record", "records", "cells")}
     refs = dict(row.get("records") or {}, **({"r": row["record"]} if row.get("record") else {}))
     for alias, rid in refs.items():
@@ -183,7 +182,7 @@ def _figure(name: str, spec: Dict, records: Dict[str, Dict], page: Path, repo: P
 
 
 def _keys() -> str:
-    from .config import describe_keys
+    from ..config import describe_keys
 
     lines = ["| key | type | default | allowed | `--resume` | what it does |", "|---|---|---|---|---|---|"]
     for k in describe_keys():
@@ -195,7 +194,7 @@ def _keys() -> str:
 
 
 def _presets() -> str:
-    from .presets import list_presets
+    from ..config.files import list_presets
 
     rows = [f"| `{name}` | {_cell(text)} |" for name, text in list_presets().items()]
     return "\n".join(["| preset | what it is |", "|---|---|", *rows])

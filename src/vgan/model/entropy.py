@@ -148,7 +148,7 @@ def batch_entropy(
     On a generated batch this is H~(p_g), on a data batch H~(p_data). It is largest (K ln 2)
     when every expert fires on half the batch, and 0 when the batch collapses to one point
     that saturates every expert. `batch_mean` replaces the mean over dim 0, e.g. by a mean over
-    the global batch of all processes (vgan.distributed).
+    the global batch of all processes (vgan.training.distributed).
     """
     _, mean_p = firing(logits, prob_clip, batch_mean)
     return binary_entropy(mean_p, prob_clip).sum()

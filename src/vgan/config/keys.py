@@ -1,7 +1,7 @@
 """Training configuration: one flat dataclass, read from YAML plus `key=value` overrides.
 
 The defaults are the default CPU run (`vgan train` with no arguments); the presets in
-vgan/configs/*.yaml (vgan.presets) spell out other runs as data. A config is named by a path or
+vgan/config/presets/*.yaml (vgan.config.files) spell out other runs as data. A config is named by a path or
 by a preset name: `load_config("mnist_gan")`.
 """
 
@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from .atomic import write_atomic
-from .checks import (
+from .._utils.atomic import write_atomic
+from .._utils.checks import (
     Check,
     check_type,
     closed_interval,
@@ -32,11 +32,10 @@ from .checks import (
     positive,
     require,
 )
-from .configfile import find_config, load_yaml, parse_overrides  # noqa: F401 (find_config: vgan.config's API)
-from .data import DATASETS
-from .errors import ConfigError, shown
-from .presets import list_presets
-from .rules import LANGEVIN_KEYS, RULES, images_per_step, is_conditional  # noqa: F401 (vgan.config's API)
+from .._utils.errors import ConfigError, shown
+from ..data import DATASETS
+from .files import list_presets, load_yaml, parse_overrides
+from .rules import RULES
 
 
 @dataclass
@@ -399,29 +398,6 @@ def check_resume(saved: Config, overrides: Dict[str, Any]) -> None:
                 f"{'holds' if was_on else 'has no'} network for it; keep it {'> 0' if was_on else '0'}, "
                 "or train a new run with another name="
             )
-
-
-RUN_KEYS = ("name", "dataset", "arch", "objective", "energy")  # in every config.yaml that `vgan train` wrote
-
-
-def load_run_config(run_dir: str | Path) -> Config:
-    """The config of the run in `run_dir`, from the config.yaml that `vgan train` wrote there, with
-    out_dir and name where the directory is now (a moved run keeps working). A config.yaml that lacks
-    the keys every run's holds (emptied, or not vgan's) is refused, not read as the defaults."""
-    from .lock import run_file  # on use: vgan.lock reads no config
-
-    run_dir = Path(run_dir)
-    if run_dir.name in ("", ".", ".."):
-        run_dir = Path(os.path.abspath(run_dir))
-    path = run_file(run_dir, "config.yaml")
-    data = load_yaml(path)
-    missing = [k for k in RUN_KEYS if k not in data]
-    if missing:
-        raise ConfigError(
-            f"{path} lacks {', '.join(missing)}, which every run's config.yaml holds: it is not the file that "
-            "`vgan train` wrote (emptied or replaced); restore that file"
-        )
-    return from_dict({**data, "out_dir": str(run_dir.parent), "name": run_dir.name})
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

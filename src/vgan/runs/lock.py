@@ -22,8 +22,8 @@ import stat
 from pathlib import Path
 from typing import List, Optional
 
-from .atomic import MODE, remove_stale_temp_files
-from .errors import CheckpointError, RunDirError, os_error
+from .._utils.atomic import MODE, remove_stale_temp_files
+from .._utils.errors import CheckpointError, RunDirError, os_error
 
 LOCK = ".lock"
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "epoch_*.pt", "samples", "tb")  # a run is here if any is

@@ -6,29 +6,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 
-from .atomic import write_atomic
-from .errors import TrainingError
-
-
-def _number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def metric_record(line: str) -> Optional[Dict[str, float]]:
-    """The metrics of one metrics.jsonl line, as `RunLogger.scalars` writes it (a JSON object of
-    numbers with an integer step >= 1); None for anything else (a line cut short by a crash, or damaged)."""
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(record, dict) or not all(_number(v) for v in record.values()):
-        return None
-    step = record.get("step")
-    return record if isinstance(step, int) and not isinstance(step, bool) and step >= 1 else None
+from .._utils.atomic import write_atomic
+from .._utils.errors import TrainingError
+from ..runs.curves import metric_record
 
 
 def _logged_step(line: str) -> float:

@@ -1,0 +1,7 @@
+"""`python -m vgan.cli ...`, the same as `vgan ...`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

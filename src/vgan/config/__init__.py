@@ -1,0 +1,38 @@
+"""Configuration: one flat dataclass of keys (`keys`), the rules between them (`rules`), and the
+YAML files and presets that spell runs out as data (`files`, `presets/*.yaml`).
+
+    cfg = vgan.load_config("mnist_gan", overrides=["epochs=2"])   # a preset, then key=value
+"""
+
+from .files import find_config, list_presets, load_yaml, parse_overrides, preset_path
+from .keys import (
+    REMEDIES,
+    Config,
+    check_presets,
+    check_resume,
+    describe_keys,
+    from_dict,
+    load_config,
+    save_config,
+    validate,
+)
+from .rules import images_per_step, is_conditional
+
+__all__ = [
+    "Config",
+    "REMEDIES",
+    "check_presets",
+    "check_resume",
+    "describe_keys",
+    "find_config",
+    "from_dict",
+    "images_per_step",
+    "is_conditional",
+    "list_presets",
+    "load_config",
+    "load_yaml",
+    "parse_overrides",
+    "preset_path",
+    "save_config",
+    "validate",
+]
