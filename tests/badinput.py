@@ -12,7 +12,7 @@ import torch
 
 from conftest import TINY, with_keys
 from vgan.cli import main
-from vgan.config import from_dict, parse_overrides, save_config
+from vgan.config import fit_keys, from_dict, parse_overrides, save_config
 from vgan.data import CIFAR10
 from vgan.data.sources import cache_dir
 from vgan.runs.checkpoint import save_checkpoint
@@ -81,7 +81,7 @@ class World:
     def fake_run(self, name: str, image_shape=(1, 28, 28), **keys) -> Path:
         """A run directory with an untrained checkpoint of the config TINY + `keys`."""
         run_dir = self.runs / name
-        cfg = from_dict({**parse_overrides(TINY), "out_dir": str(self.runs), "name": name, **keys})
+        cfg = from_dict(fit_keys(parse_overrides(TINY), {"out_dir": str(self.runs), "name": name, **keys}))
         save_config(cfg, run_dir / "config.yaml")
         save_checkpoint(Trainer(cfg, image_shape, torch.device("cpu")).state_dict(), run_dir / "last.pt")
         return run_dir

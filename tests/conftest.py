@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from vgan import data
-from vgan._utils.errors import DataError
+from vgan._utils.errors import ConfigError, DataError
 
 # The fuzz harness (test_fuzz.py): "ci", the default, is small and the same examples every run;
 # "long" (`pytest --hypothesis-profile long tests/test_fuzz.py`, or VGAN_FUZZ=long) runs twenty
@@ -34,9 +34,18 @@ TINY = [
 
 def with_keys(base, *extra) -> list:
     """The key=value arguments `base`, each key that `extra` gives again replaced by `extra`'s (vgan
-    refuses a key given twice), then `extra`."""
+    refuses a key given twice), less the sizes of `base` that the model `extra` chooses does not read
+    (z_dim for VCD, experts for the GAN: vgan.config.fit_keys), then `extra`."""
+    from vgan.config import fit_keys, parse_overrides
+
     given = {str(e).partition("=")[0] for e in extra}
-    return [k for k in base if k.partition("=")[0] not in given] + list(extra)
+    kept = [k for k in base if k.partition("=")[0] not in given]
+    try:
+        own = parse_overrides([e for e in map(str, extra) if "=" in e and not e.startswith("-")])
+        fitted = fit_keys(parse_overrides(kept), own)
+    except ConfigError:  # arguments a test means vgan to refuse: left for the command to refuse
+        return kept + list(extra)
+    return [k for k in kept if k.partition("=")[0] in fitted] + list(extra)
 
 
 @pytest.fixture(scope="session")

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from vgan._utils.errors import ConfigError
@@ -94,10 +96,10 @@ def test_unknown_key_suggests_the_close_ones_in_a_short_line():
         ({"objective": "gan", "energy": "gan", "mi_entropy_weight": 1.0}, "mi_entropy_weight has no effect"),
         ({"mi_entropy_weight": -1.0}, "'mi_entropy_weight' must be >= 0"),
         ({"spectral_norm_head": False}, "spectral_norm_head=false has no effect without spectral_norm=true"),
-        ({"nn_entropy_space": "features"}, "nn_entropy_space has no effect without nn_entropy_weight"),
+        ({"nn_entropy_space": "features"}, "nn_entropy_space has no effect unless nn_entropy_weight > 0"),
         ({"nn_entropy_weight": 0.1, "nn_entropy_space": "phi"}, "nn_entropy_space"),
-        ({"energy": "rbm", "expert_entropy": "min"}, "expert_entropy applies to Eq. 8's experts"),
-        ({"energy": "rbm", "expert_decorrelation": 1.0}, "expert_decorrelation applies to Eq. 8's experts"),
+        ({"energy": "rbm", "expert_entropy": "min"}, "expert_entropy has no effect .* set energy=multimodal"),
+        ({"energy": "rbm", "expert_decorrelation": 1.0}, "expert_decorrelation has no effect unless energy=multimodal"),
         ({"objective": "gan", "energy": "gan", "expert_decorrelation": 1.0}, "expert_decorrelation has no effect"),
         ({"objective": "gan", "energy": "gan", "batch_entropy": "pairwise"}, "batch_entropy has no effect"),
         ({"batch_entropy": "joint"}, "choose one of eq9, pairwise"),
@@ -108,9 +110,13 @@ def test_unknown_key_suggests_the_close_ones_in_a_short_line():
         ({"objective": "cd", "ema_decay": 0.9}, "ema_decay has no effect with objective 'cd'"),
         (
             {"langevin_steps": 5},
-            "langevin_steps sets the Langevin chains of objective 'cd'; remove it or set objective",
+            "langevin_steps has no effect with objective 'vgan' and energy 'multimodal'; remove it, "
+            "or set objective=cd",
         ),
-        ({"objective": "cd", "langevin_init": "noise", "buffer_size": 50}, "buffer_size has no effect with"),
+        (
+            {"objective": "cd", "langevin_init": "noise", "buffer_size": 50},
+            "buffer_size has no effect unless langevin_init=buffer",
+        ),
         ({"objective": "cd", "buffer_size": 50}, r"buffer_size \(50\) must hold one batch \(100 chains\)"),
         ({"objective": "cd", "buffer_restart": 1.5}, "'buffer_restart' must be in"),
         ({"objective": "cd", "langevin_init": "replay"}, "choose one of buffer, noise, data"),
@@ -206,3 +212,77 @@ def test_remedies_are_off_in_every_preset_but_the_stable_ones():
         cfg = load_config(name)
         changed = [k for k in REMEDIES if getattr(cfg, k) != getattr(defaults, k)]
         assert bool(changed) == name.endswith("_stable"), (name, changed)
+
+
+# ---- keys declared by the parts of the method (vgan.model.reads), and the rule derived from them
+def _other_value(key):
+    """A valid value of `key` other than its default."""
+    from vgan.config.keys import CHOICES
+
+    default = Config().to_dict()[key]
+    if key in CHOICES:
+        return next(c for c in CHOICES[key] if c != default)
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):
+        return 0.25 if default != 0.25 else 0.125
+    return 8  # Optional[int] sizes (gen_channels)
+
+
+def test_every_config_key_is_read_by_the_package():
+    import re
+    from pathlib import Path
+
+    import vgan
+
+    src = Path(vgan.__file__).parent
+    code = "".join(p.read_text() for p in src.rglob("*.py") if p.parent.name != "config")
+    unread = [k for k in Config().to_dict() if not re.search(rf"\bcfg\.{k}\b", code)]
+    assert unread == [], f"keys no module outside vgan.config reads as cfg.<key>: {unread}"
+
+
+def test_every_declared_key_is_a_config_key_read_where_the_method_is_built():
+    import re
+    from pathlib import Path
+
+    import vgan
+    from vgan.config.rules import ALL_PARTS, DECLARED
+
+    assert set(DECLARED) <= set(Config().to_dict())
+    src = Path(vgan.__file__).parent
+    builders = "".join(p.read_text() for folder in ("model", "training") for p in (src / folder).glob("*.py"))
+    for part in ALL_PARTS:
+        for key in part.config_keys:
+            assert re.search(rf"\bcfg\.{key}\b", builders), f"{part.__name__} declares {key}, which nothing builds from"
+
+
+OBJECTIVE_SETUP = {"vgan": {}, "gan": {"energy": "gan"}, "vcd": {}, "cd": {}}
+
+
+@pytest.mark.parametrize("mine", sorted(OBJECTIVE_SETUP))
+@pytest.mark.parametrize("theirs", sorted(OBJECTIVE_SETUP))
+def test_each_objective_refuses_the_keys_only_another_reads_in_one_line(mine, theirs):
+    from vgan.config.rules import keys_read
+    from vgan.model.objectives import OBJECTIVES
+    from vgan.model.samplers import sampler_class
+
+    base = {"objective": mine, **OBJECTIVE_SETUP[mine]}
+    other = from_dict({"objective": theirs, **OBJECTIVE_SETUP[theirs]})
+    parts = (OBJECTIVES[theirs], sampler_class(other))
+    theirs_keys = {k for part in parts for k, when in part.config_keys.items() if when is None}
+    refused = sorted(theirs_keys - keys_read(from_dict(base)))
+    assert bool(refused) == (mine != theirs), f"objective {mine} refuses {refused} of objective {theirs}'s keys"
+    for key in refused:
+        with pytest.raises(ConfigError, match=f"^{key} has no effect with objective '{mine}'") as info:
+            from_dict({**base, key: _other_value(key)})
+        message = str(info.value)
+        named = re.search(r"or set objective=([\w, ]+?)(?: or energy=|$)", message).group(1)
+        assert "\n" not in message and theirs in re.split(r", | or ", named)
+
+
+def test_a_key_read_only_under_a_switch_names_the_switch():
+    with pytest.raises(ConfigError, match=r"buffer_restart has no effect unless langevin_init=buffer"):
+        from_dict({"objective": "cd", "langevin_init": "noise", "buffer_restart": 0.5})
+    assert from_dict({"objective": "cd", "buffer_restart": 0.5}).buffer_restart == 0.5

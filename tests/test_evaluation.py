@@ -53,7 +53,10 @@ def test_vcd_end_to_end_reconstruct_and_chain(tiny, tmp_path, monkeypatch, capsy
 
 
 def test_vcd_transitions_come_from_the_averaged_sampler(tiny, tmp_path, monkeypatch, capsys):
-    assert main(["train", *tiny, "name=vcd", "objective=vcd", "code_dim=8", "max_steps=2", "ema_decay=0.5"]) == 0
+    assert (
+        main(["train", *with_keys(tiny, "name=vcd", "objective=vcd", "code_dim=8", "max_steps=2", "ema_decay=0.5")])
+        == 0
+    )
     trainer = vgan.load_run(tmp_path / "vcd")
     assert isinstance(trainer.eval_sampler, TransitionSampler) and trainer.eval_sampler is not trainer.sampler
     x = torch.rand(4, 1, 28, 28)
@@ -128,7 +131,7 @@ def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run,
 
 def test_cd_run_samples_by_its_own_chains_and_leaves_its_buffer(tiny, tmp_path):
     keys = ["objective=cd", "langevin_steps=2", "buffer_size=100", "name=cd"]
-    assert main(["train", *tiny, *keys]) == 0
+    assert main(["train", *with_keys(tiny, *keys)]) == 0
     checkpoint = (tmp_path / "cd" / "last.pt").read_bytes()
     trainer = vgan.load_run(tmp_path / "cd")
     before = trainer.sampler.buffer.clone()

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from vgan.evaluation.likelihood import (
+    AIS,
     ais_log_z,
     log_likelihood,
     quadrature_log_z,
@@ -62,7 +63,7 @@ def test_schedule_and_reflection():
 
 
 def test_ais_on_a_gaussian_energy():
-    result = ais_log_z(Gaussian(), (10,), chains=100, runs=2, temperatures=1000, leapfrog=1, seed=0)
+    result = ais_log_z(Gaussian(), (10,), AIS(chains=100, runs=2, temperatures=1000, leapfrog=1, seed=0))
     assert abs(result.log_z - gaussian_log_z(10)) < 0.1
     assert 0.3 < result.acceptance < 0.95 and len(result.log_z_runs) == 2
 
@@ -76,7 +77,7 @@ def test_ais_on_a_two_dimensional_energy_against_quadrature():
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).view(-1, 2)
     with torch.no_grad():
         exact = (torch.logsumexp(-energy(grid).double(), 0) - 2 * math.log(n)).item()
-    assert abs(ais_log_z(energy, (2,), chains=100, runs=2, temperatures=500).log_z - exact) < 0.1
+    assert abs(ais_log_z(energy, (2,), AIS(chains=100, runs=2, temperatures=500)).log_z - exact) < 0.1
 
 
 def test_quadrature_of_a_gaussian_energy_in_one_and_two_dimensions():
@@ -89,7 +90,7 @@ def test_quadrature_of_a_gaussian_energy_in_one_and_two_dimensions():
 def test_ais_on_a_784_dimensional_rbm_free_energy():
     rbm = RBM(784, hidden=8)
     exact = rbm.exact_log_z()
-    result = ais_log_z(rbm, (1, 28, 28), chains=100, runs=4, temperatures=500, leapfrog=4, seed=0)
+    result = ais_log_z(rbm, (1, 28, 28), AIS(chains=100, runs=4, temperatures=500, leapfrog=4, seed=0))
     assert abs(result.log_z - exact) < 0.1, (result, exact)
     assert result.log_z_std < 0.2 and 0.5 < result.acceptance < 0.95
 
@@ -109,8 +110,8 @@ def test_raise_brackets_the_log_likelihood_with_forward_ais():
     g = torch.Generator().manual_seed(0)
     x = (0.5 + 0.1 * torch.randn(200, 10, generator=g)).clamp(0, 1)  # 5 sigma inside the box: exact samples
     truth = -Gaussian()(x).double().mean().item() - gaussian_log_z(10)
-    forward = ais_log_z(Gaussian(), (10,), chains=100, runs=2, temperatures=1000, leapfrog=1, seed=0)
+    forward = ais_log_z(Gaussian(), (10,), AIS(chains=100, runs=2, temperatures=1000, leapfrog=1, seed=0))
     upper = log_likelihood(Gaussian(), x, forward.log_z)["loglik_nats"]
-    lower = raise_log_likelihood(Gaussian(), x, temperatures=1000, leapfrog=1, seed=0)
+    lower = raise_log_likelihood(Gaussian(), x, AIS(temperatures=1000, leapfrog=1, seed=0))
     assert abs(upper - truth) < 0.1 and abs(lower["loglik_nats_raise"] - truth) < 0.1
     assert lower["loglik_nats_raise"] < upper + 0.05 and 0 < lower["loglik_nats_raise_se"] < 0.5

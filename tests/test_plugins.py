@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import vgan
-from conftest import TINY
+from conftest import TINY, with_keys
 from vgan.config import load_config
 from vgan.model.entropy import SampleEntropy
 from vgan.model.objectives import CDObjective, VGANObjective
@@ -52,7 +52,7 @@ class SaltAndPepper(NegativeSource):
 
 
 def cfg(tmp_path, name, *extra):
-    return load_config(values={"out_dir": str(tmp_path), "name": name}, overrides=[*TINY, *extra])
+    return load_config(values={"out_dir": str(tmp_path), "name": name}, overrides=with_keys(TINY, *extra))
 
 
 def test_a_users_entropy_estimator_trains_with_the_generator_and_is_checkpointed(tmp_path, mnist):

@@ -3,12 +3,14 @@ import torch
 from torch import nn
 
 import vgan
+from conftest import with_keys
 from vgan.model.samplers import LatentSampler, TransitionSampler, build_sampler, uniform_noise
 from vgan.training import Trainer
 
 
 def tiny_cfg(**kw):
-    return vgan.Config(objective="vcd", channels=4, hidden=16, feature_dim=16, gen_hidden=16, code_dim=8, **kw)
+    mlp = {"gen_hidden": 16} if kw.get("arch", "mlp") == "mlp" else {}  # a conv VCD decoder has no first dense layer
+    return vgan.Config(objective="vcd", channels=4, hidden=16, feature_dim=16, code_dim=8, **mlp, **kw)
 
 
 def test_uniform_noise_range():
@@ -163,7 +165,7 @@ def test_figures_read_the_buffer_without_writing_it(tiny, tmp_path):
     from vgan.cli import main
 
     keys = ["objective=cd", "langevin_steps=2", "buffer_size=100", "name=cd", "max_steps=4"]
-    assert main(["train", *tiny, *keys]) == 0
+    assert main(["train", *with_keys(tiny, *keys)]) == 0
     trainer = vgan.load_run(tmp_path / "cd")
     trainer.sampler.train()  # as during training
     before = trainer.sampler.buffer.clone()
@@ -175,7 +177,7 @@ def test_figures_leave_a_spectrally_normalised_energy_as_it_was(tiny, tmp_path):
     from vgan.cli import main
 
     keys = ["objective=cd", "langevin_steps=2", "buffer_size=100", "name=sn", "max_steps=2", "spectral_norm=true"]
-    assert main(["train", *tiny, *keys]) == 0
+    assert main(["train", *with_keys(tiny, *keys)]) == 0
     trainer = vgan.load_run(tmp_path / "sn")
     trainer.energy.train()
     before = {k: v.clone() for k, v in trainer.energy.state_dict().items()}

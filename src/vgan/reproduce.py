@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from ._utils.atomic import write_atomic
 from ._utils.errors import CheckpointError, ConfigError
 from ._utils.machine import resolve_device
-from .config import REMEDIES, Config, from_dict, images_per_step, load_yaml
+from .config import REMEDIES, Config, fit_keys, from_dict, images_per_step, load_yaml
 from .data import DATASETS, load_dataset
 from .records.paper import PAPER
 from .runs.checkpoint import check_state, load_checkpoint
@@ -243,7 +243,7 @@ def reproduce(
             if rows and row.slug not in rows:
                 results.append((row, None, None, None))
                 continue
-            values = {**data_keys, **row.keys, "out_dir": str(folder), "name": row.slug}
+            values = {**fit_keys(data_keys, row.keys), "out_dir": str(folder), "name": row.slug}
             cfg = from_dict({**values, "device": device, "progress": False})
             quality = None
             if row.kind == "baseline":

@@ -15,6 +15,8 @@ from ..model.samplers import Langevin
 from ..runs.curves import plot_curves
 from ..runs.load import dry_run_folder, resume_config
 
+AIS_FLAGS = ("chains", "runs", "temperatures", "leapfrog")  # --ais-<key> of `vgan evaluate`
+
 
 def device(args: argparse.Namespace) -> str:
     """--device of a command that reads a run: cpu unless given."""
@@ -158,8 +160,10 @@ def evaluate(args: argparse.Namespace) -> None:
     from ..evaluation import evaluate
 
     metrics = args.metrics
-    ais = {k: getattr(args, f"ais_{k}") for k in ("chains", "runs", "temperatures", "leapfrog")}
-    ais = {k: v for k, v in ais.items() if v is not None}
+    from ..evaluation.likelihood import AIS
+
+    given = {k: getattr(args, f"ais_{k}") for k in AIS_FLAGS}
+    ais = AIS(**{k: v for k, v in given.items() if v is not None})
     result = evaluate(args.run_dir, metrics, args.n, device(args), ais)
     print_result(result)
     record(args, "evaluate", result, run_dir=args.run_dir, scale=f"{result.get('samples')} samples")

@@ -20,6 +20,7 @@ from typing import Optional
 from .. import data
 from .._utils import checks
 from .._utils.checks import SEED, Parser, at_least, closed_interval, folder, names, number, positive, seed_list
+from ..evaluation.likelihood import AIS
 from . import commands
 
 RECORD = "also write the result as a record (JSON: command, config hash, machine, date, scale, values)"
@@ -184,9 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=number(closed_interval(2, checks.MAX_SAMPLES)),
         help="samples to generate (default 2500 for modes, 10000 for fid)",
     )
-    for key, default in (("chains", 25), ("runs", 4), ("temperatures", 500), ("leapfrog", 4)):
+    defaults = AIS()
+    for key in commands.AIS_FLAGS:
         p.add_argument(
-            f"--ais-{key}", type=number(closed_interval(1, 10**6)), help=f"loglik: AIS {key} (default {default})"
+            f"--ais-{key}",
+            type=number(closed_interval(1, 10**6)),
+            help=f"loglik: AIS {key} (default {getattr(defaults, key)})",
         )
 
     p = _reader(

@@ -34,8 +34,10 @@ from .._utils.checks import (
 )
 from .._utils.errors import ConfigError, shown
 from ..data import DATASETS
+from ..model.energy import HEADS
+from ..model.objectives import OBJECTIVES
 from .files import list_presets, load_yaml, parse_overrides
-from .rules import RULES
+from .rules import DECLARED, RULES, keys_read
 
 
 @dataclass
@@ -133,14 +135,14 @@ CHOICES = {
     "device": ("auto", "cpu", "cuda"),
     "dataset": tuple(DATASETS),
     "arch": ("mlp", "conv"),
-    "objective": ("vgan", "gan", "vcd", "cd"),
+    "objective": tuple(OBJECTIVES),
     "langevin_init": ("buffer", "noise", "data"),
     "vcd_loss": ("authors", "paper"),
     "expert_entropy": ("shannon", "min"),
     "batch_entropy": ("eq9", "pairwise"),
     "energy_activation": ("relu", "leaky_relu"),
     "nn_entropy_space": ("pixels", "features"),
-    "energy": ("multimodal", "gan", "rbm", "scalar"),
+    "energy": tuple(HEADS),
     "gan_generator_loss": ("nonsaturating", "saturating"),
     "optimizer": ("adam", "adadelta"),
     "precision": ("fp32", "bf16"),
@@ -368,6 +370,15 @@ def from_dict(values: Dict[str, Any], base: Optional[Config] = None) -> Config:
     if unknown:
         raise ConfigError(_unknown(unknown, list(hints)))
     return Config(**{**(base or Config()).to_dict(), **values})
+
+
+def fit_keys(shared: Dict[str, Any], own: Dict[str, Any]) -> Dict[str, Any]:
+    """A model's config keys: its `own` on top of `shared` keys meant for several models (a table's
+    scale, a test's tiny sizes), less the shared keys that some part of the method reads but this
+    model's parts do not (experts for a GAN's one unit, code_dim for G(z)), which a config refuses."""
+    probe = from_dict({**{k: v for k, v in shared.items() if k not in DECLARED}, **own})
+    read = keys_read(probe)
+    return {**{k: v for k, v in shared.items() if k not in DECLARED or k in read}, **own}
 
 
 def load_config(

@@ -18,7 +18,7 @@ from ..model.model import Model
 from ..runs import load_run
 from ..runs.lock import kind, kind_problem
 from .classifier import load_classifier
-from .likelihood import ais_log_z, log_likelihood, quadrature_log_z, raise_log_likelihood
+from .likelihood import AIS, ais_log_z, log_likelihood, quadrature_log_z, raise_log_likelihood
 from .metrics import energy_auroc, fid_kid, stacked_modes, toy_modes
 
 OOD_PAIRS = {"mnist": ("fashion-mnist",), "fashion-mnist": ("mnist",), "cifar10": ("svhn",), "svhn": ("cifar10",)}
@@ -66,11 +66,11 @@ def evaluate(
     metrics: Optional[List[str]] = None,
     n: Optional[int] = None,
     device: str = "cpu",
-    ais: Optional[Dict[str, int]] = None,
+    ais: Optional[AIS] = None,
 ) -> Dict[str, object]:
     """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json.
     `loglik` is the test split's mean log p(x) under p ~ exp(-E) on [0, 1]^d, with log Z by AIS
-    (`likelihood.ais_log_z`, its keywords in `ais`, e.g. {"chains": 50, "temperatures": 1000})."""
+    (`likelihood.ais_log_z` with the settings `ais`, e.g. AIS(chains=50, temperatures=1000))."""
     require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
     for name in ("evaluate.json", "energy_landscape.png"):  # what it writes, checked before the work
         if kind(Path(run_dir) / name) in ("folder", "special"):
@@ -119,27 +119,26 @@ def evaluate(
             if outliers.shape[1:] == inliers.shape[1:]:
                 results[f"auroc_vs_{other}"] = energy_auroc(energy, inliers, outliers)
     if "loglik" in metrics:
-        results.update(test_log_likelihood(model, **(ais or {})))
+        results.update(test_log_likelihood(model, ais))
     if model.cfg.energy == "multimodal":
         results.update(expert_ranks(model))
     write_atomic(model.run_dir / "evaluate.json", json.dumps(results, indent=2))
     return results
 
 
-def test_log_likelihood(model: Model, raise_inputs: int = 100, **ais) -> Dict[str, float]:
+def test_log_likelihood(model: Model, ais: Optional[AIS] = None, raise_inputs: int = 100) -> Dict[str, float]:
     """The test split's mean log-likelihood (nats per input, bits per dimension) under the run's
     energy read one input at a time, with log Z by forward AIS (an estimate from above) and its
     spread over independent runs; beside it RAISE's estimate from below on the first `raise_inputs`
     test inputs (`likelihood.raise_log_likelihood`) and AIS's value on those same inputs
     (`loglik_nats_on_raise_inputs`). Far apart, the chains did not mix. On 2-D data
     the exact value by quadrature (`likelihood.quadrature_log_z`) comes too, as `..._quadrature`."""
+    ais = ais or AIS()
     energy = model.energy.alone()
     test = as_float(load_dataset(model.cfg.dataset, "test", model.cfg.data_dir).images).to(model.device)
     start = time.perf_counter()
-    z = ais_log_z(energy, model.image_shape, device=model.device, **ais)
-    shared = ("temperatures", "leapfrog", "seed", "step_size", "target_acceptance")
-    schedule = {k: v for k, v in ais.items() if k in shared}
-    lower = raise_log_likelihood(energy, test[:raise_inputs], **schedule)
+    z = ais_log_z(energy, model.image_shape, ais, device=model.device)
+    lower = raise_log_likelihood(energy, test[:raise_inputs], ais)
     lower["loglik_nats_on_raise_inputs"] = log_likelihood(energy, test[:raise_inputs], z.log_z)["loglik_nats"]
     exact = {}
     if len(model.image_shape) == 1 and model.image_shape[0] <= 2:

@@ -7,8 +7,8 @@ Carlo transition per temperature that reflects at the box's faces (so it leaves 
 the box). `log_likelihood` turns it into the test set's mean log p(x), in nats and bits per
 dimension.
 
-    result = ais_log_z(trainer.energy.alone(), (1, 28, 28))
-    ll = log_likelihood(trainer.energy.alone(), test_images, result.log_z)
+    result = ais_log_z(model.energy.alone(), (1, 28, 28), AIS(temperatures=1000))
+    ll = log_likelihood(model.energy.alone(), test_images, result.log_z)
 
 AIS estimates Z without bias, so log Z-hat is low in expectation (Jensen) and the log-likelihood
 it gives is high in expectation; `raise_log_likelihood` (reverse annealing from the data, Burda et
@@ -29,6 +29,29 @@ from torch import nn
 from ..model.energy import BOX, energies
 
 Box = Tuple[float, float]
+
+
+@dataclass(frozen=True)
+class AIS:
+    """The settings of annealed importance sampling, forward (`ais_log_z`) and reverse
+    (`raise_log_likelihood`): `runs` independent runs of `chains` chains, `temperatures` steps of the
+    sigmoid schedule, one HMC transition of `leapfrog` steps per temperature, its step starting at
+    `step_size` and adapted towards `target_acceptance`, all drawn from `seed`. RAISE reads the
+    schedule and HMC settings (it runs one chain per input)."""
+
+    chains: int = 25
+    runs: int = 4
+    temperatures: int = 500
+    leapfrog: int = 4
+    step_size: float = 0.01
+    target_acceptance: float = 0.65
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.chains, self.runs, self.temperatures, self.leapfrog) < 1:
+            raise ValueError("chains, runs, temperatures and leapfrog must each be at least 1")
+        if not (self.step_size > 0 and 0 < self.target_acceptance < 1):
+            raise ValueError("step_size must be > 0 and target_acceptance in (0, 1)")
 
 
 @dataclass
@@ -132,46 +155,36 @@ def anneal(
     return log_w, accepted
 
 
-def _annealing(dims: int, temperatures, leapfrog, step_size, target_acceptance, box: Box, seed: int, device):
+def _annealing(dims: int, ais: AIS, box: Box, device):
     """What forward AIS and RAISE share: log Z_0 of the uniform base on the box (d dimensions), the
-    sigmoid schedule beta_0..beta_T, and `anneal`'s keywords with a generator seeded by `seed`."""
+    sigmoid schedule beta_0..beta_T, and `anneal`'s keywords with a generator seeded by `ais.seed`."""
     lo, hi = box
-    settings = dict(leapfrog=leapfrog, step_size=step_size, target_acceptance=target_acceptance, box=box)
-    settings["rng"] = torch.Generator(device).manual_seed(seed)
-    return dims * math.log(hi - lo), sigmoid_schedule(temperatures).tolist(), settings
+    settings = dict(leapfrog=ais.leapfrog, step_size=ais.step_size, target_acceptance=ais.target_acceptance, box=box)
+    settings["rng"] = torch.Generator(device).manual_seed(ais.seed)
+    return dims * math.log(hi - lo), sigmoid_schedule(ais.temperatures).tolist(), settings
 
 
 @torch.no_grad()
 def ais_log_z(
     energy: nn.Module,
     shape: Sequence[int],
+    ais: AIS = AIS(),
     *,
-    chains: int = 25,
-    runs: int = 4,
-    temperatures: int = 500,
-    leapfrog: int = 4,
-    step_size: float = 0.01,
-    target_acceptance: float = 0.65,
     box: Box = BOX,
-    seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> AISResult:
     """Estimate log Z = log integral over the box of exp(-E(x)) dx for inputs of `shape`, by
-    `runs` independent runs of `chains` AIS chains each, `temperatures` steps of the sigmoid
-    schedule, one HMC transition (`leapfrog` steps) per temperature (`anneal`).
+    `ais.runs` independent runs of `ais.chains` AIS chains each, `ais.temperatures` steps of the
+    sigmoid schedule, one HMC transition per temperature (`anneal`).
 
     The chains start uniform on the box. Z-hat is unbiased, so log Z-hat is low in expectation and
     the log-likelihood it gives high: an estimate from above (`raise_log_likelihood` is the one
     from below)."""
-    if min(chains, runs, temperatures, leapfrog) < 1:
-        raise ValueError("chains, runs, temperatures and leapfrog must each be at least 1")
     lo, hi = box
-    log_z0, betas, settings = _annealing(
-        math.prod(shape), temperatures, leapfrog, step_size, target_acceptance, box, seed, device
-    )
+    log_z0, betas, settings = _annealing(math.prod(shape), ais, box, device)
     weights, accepted = [], []
-    for _ in range(runs):
-        x = lo + (hi - lo) * torch.rand(chains, *shape, generator=settings["rng"], device=device)
+    for _ in range(ais.runs):
+        x = lo + (hi - lo) * torch.rand(ais.chains, *shape, generator=settings["rng"], device=device)
         log_w, rates = anneal(energy, x, betas, **settings)
         weights.append(log_w)
         accepted += rates
@@ -180,35 +193,24 @@ def ais_log_z(
     return AISResult(
         log_z=log_z0 + mean_log(torch.cat(weights)),
         log_z_runs=runs_log_z,
-        log_z_std=float(torch.tensor(runs_log_z).std().item()) if runs > 1 else 0.0,
+        log_z_std=float(torch.tensor(runs_log_z).std().item()) if ais.runs > 1 else 0.0,
         acceptance=sum(accepted) / len(accepted),
-        chains=chains,
-        temperatures=temperatures,
+        chains=ais.chains,
+        temperatures=ais.temperatures,
     )
 
 
 @torch.no_grad()
-def raise_log_likelihood(
-    energy: nn.Module,
-    x: torch.Tensor,
-    *,
-    temperatures: int = 500,
-    leapfrog: int = 4,
-    step_size: float = 0.01,
-    target_acceptance: float = 0.65,
-    box: Box = BOX,
-    seed: int = 0,
-) -> Dict[str, float]:
+def raise_log_likelihood(energy: nn.Module, x: torch.Tensor, ais: AIS = AIS(), *, box: Box = BOX) -> Dict[str, float]:
     """Reverse annealing from each input (RAISE, Burda, Grosse and Salakhutdinov 2015): from x_T = x,
     an HMC transition at beta_t then the weight exp(-(beta_{t-1} - beta_t) E), down to the uniform
-    base. exp(-E(x)) / Z_0 times the weight estimates, without bias, the likelihood of x under the
-    annealing model (AIS's own sampler), so its log is low in expectation for that model, which is
-    the energy's when the chains mix (where they do not, inputs the annealing model over-weights,
-    e.g. far in the energy's tails, can score above the energy's own log-likelihood). Returns the
-    mean over x (N, ...) in nats per input and bits per dimension, and its standard error."""
-    log_z0, betas, settings = _annealing(
-        x[0].numel(), temperatures, leapfrog, step_size, target_acceptance, box, seed, x.device
-    )
+    base, on the schedule and HMC settings of `ais`. exp(-E(x)) / Z_0 times the weight estimates,
+    without bias, the likelihood of x under the annealing model (AIS's own sampler), so its log is
+    low in expectation for that model, which is the energy's when the chains mix (where they do not,
+    inputs the annealing model over-weights, e.g. far in the energy's tails, can score above the
+    energy's own log-likelihood). Returns the mean over x (N, ...) in nats per input and bits per
+    dimension, and its standard error."""
+    log_z0, betas, settings = _annealing(x[0].numel(), ais, box, x.device)
     e0 = energies(energy, x).float()
     log_w, _ = anneal(energy, x.float(), betas[::-1], transition_first=True, **settings)
     per_input = -e0.double() - log_z0 + log_w

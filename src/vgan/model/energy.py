@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .entropy import binary_entropy_from_logits, logit_bound, min_entropy_from_logits
+from .reads import ReadsConfig, When
 
 EXPERT_ENTROPIES = {"shannon": binary_entropy_from_logits, "min": min_entropy_from_logits}
 BOX = (0.0, 1.0)  # the support of p(x) ~ exp(-E(x)): vgan.data scales every dataset into [0, 1]^d
@@ -41,13 +42,16 @@ def energies(energy: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out.energy if hasattr(out, "energy") else out
 
 
-class MultiModalEnergy(nn.Module):
+class MultiModalEnergy(ReadsConfig, nn.Module):
     """Eq. 8: E(x) = sum_j H(sigmoid(W_j^T phi(x) + b_j)), a product of K experts, bounded in
     [0, K ln 2] (nats).
 
     `entropy="min"` (a remedy, not the paper's) uses the min-entropy -log max(p, 1-p) for H: the
     same bounds and the same 2^K minima, but a slope of 1/2 at p = 1/2, where Shannon's is 0.
     """
+
+    config_keys = {"experts": None, "prob_clip": None, "expert_entropy": None}
+    chosen_by = ("energy", ("multimodal",))
 
     def __init__(self, in_features: int, experts: int = 128, prob_clip: float = 1e-4, entropy: str = "shannon"):
         super().__init__()
@@ -81,7 +85,7 @@ def expert_rank(logits: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class EnergyPenalty:
+class EnergyPenalty(ReadsConfig):
     """Terms added to the energy step that keep the energy network bounded, or its experts
     distinct (remedies; the paper has none). Each is off at weight 0.
 
@@ -98,6 +102,12 @@ class EnergyPenalty:
     logit: float = 0.0
     r1: float = 0.0
     decorrelation: float = 0.0
+
+    config_keys = {  # class attributes (no annotation): not dataclass fields
+        "logit_penalty": None,
+        "r1_penalty": None,
+        "expert_decorrelation": When("energy=multimodal", lambda cfg: cfg.energy == "multimodal"),
+    }
 
     @property
     def needs_input_grad(self) -> bool:
@@ -148,8 +158,10 @@ def expert_correlation(logits: torch.Tensor, eps: float = 1e-12) -> torch.Tensor
     return (corr.pow(2).sum() - corr.diagonal().pow(2).sum()) / (k * (k - 1))
 
 
-class GANEnergy(nn.Module):
+class GANEnergy(ReadsConfig, nn.Module):
     """E(x) = -log D(x), D(x) = sigmoid(w^T phi(x) + b): the uni-modal GAN energy (Eq. 7)."""
+
+    chosen_by = ("energy", ("gan",))
 
     def __init__(self, in_features: int):
         super().__init__()
@@ -160,10 +172,12 @@ class GANEnergy(nn.Module):
         return EnergyOutput(F.softplus(-logits).squeeze(1), logits)
 
 
-class ScalarEnergy(nn.Module):
+class ScalarEnergy(ReadsConfig, nn.Module):
     """E(x) = w^T phi(x) + b: one unbounded linear unit, the energy of IGEBM and of most EBMs trained
     by MCMC. Its logits (N, 1) are E itself. Unbounded below, so VGAN and CD need something to
     hold it (CD: `energy_l2`, IGEBM's regulariser)."""
+
+    chosen_by = ("energy", ("scalar",))
 
     def __init__(self, in_features: int):
         super().__init__()
@@ -174,12 +188,15 @@ class ScalarEnergy(nn.Module):
         return EnergyOutput(logits.squeeze(1), logits)
 
 
-class RBMFreeEnergy(nn.Module):
+class RBMFreeEnergy(ReadsConfig, nn.Module):
     """E(x) = -b^T x - sum_j softplus(W_j^T phi(x) + c_j): an RBM-style free energy, unbounded below.
 
     Section 4 argues this form makes energies run to -inf under VGAN training; it is here for
     that comparison. With phi the identity it is the binary RBM's free energy.
     """
+
+    config_keys = {"experts": None}  # its hidden units
+    chosen_by = ("energy", ("rbm",))
 
     def __init__(self, in_features: int, input_dim: int, hidden: int = 128):
         super().__init__()
@@ -192,3 +209,6 @@ class RBMFreeEnergy(nn.Module):
         logits = self.hidden(phi)  # (N, K)
         energy = -self.visible(x.flatten(1)).squeeze(1) - F.softplus(logits).sum(dim=1)
         return EnergyOutput(energy, logits)
+
+
+HEADS = {"multimodal": MultiModalEnergy, "gan": GANEnergy, "rbm": RBMFreeEnergy, "scalar": ScalarEnergy}

@@ -29,15 +29,17 @@ from torch import nn
 
 from .energy import EnergyOutput, EnergyPenalty
 from .entropy import BATCH_ENTROPIES, InfoMaxEntropy, NearestNeighbourEntropy, SampleEntropy
+from .reads import ReadsConfig, When
 from .samplers import Draw
 
 Stats = Dict[str, torch.Tensor]
 BatchMean = Callable[[torch.Tensor], torch.Tensor]
 
 
-class Objective(nn.Module):
+class Objective(ReadsConfig, nn.Module):
     """What the energy and the sampler descend. Subclasses implement `energy_loss` and, when the
-    sampler is trained (`trains_sampler`), `generator_loss`."""
+    sampler is trained (`trains_sampler`), `generator_loss`; `config_keys` lists the config keys
+    `from_config` reads (`reads.ReadsConfig`), so that a key no objective reads is refused."""
 
     needs_recon = False  # whether generator_loss reads draw.recon
     trains_sampler = True  # False: the negatives come from a sampler without weights (CD)
@@ -100,6 +102,18 @@ class VGANObjective(Objective):
     `batch_entropy="pairwise"` replaces Eq. 9 on both sides by `entropy.pairwise_batch_entropy`.
     `batch_mean` replaces the mean over the batch in Eq. 9 (the global batch under torchrun).
     """
+
+    config_keys = {
+        "gen_entropy_weight": None,
+        "data_entropy_weight": None,
+        "prob_clip": None,
+        "batch_entropy": None,
+        "nn_entropy_weight": None,
+        "nn_entropy_space": When("nn_entropy_weight > 0", lambda cfg: cfg.nn_entropy_weight > 0),
+        "mi_entropy_weight": None,
+        **EnergyPenalty.config_keys,
+    }
+    chosen_by = ("objective", ("vgan",))
 
     def __init__(
         self,
@@ -177,6 +191,9 @@ class VGANObjective(Objective):
 class GANObjective(Objective):
     """Eq. 1 with D(x) = sigmoid(logit); expects the single-unit `GANEnergy` head."""
 
+    config_keys = {"gan_generator_loss": None}
+    chosen_by = ("objective", ("gan",))
+
     def __init__(self, *, generator_loss: str = "nonsaturating"):
         super().__init__()
         self.saturating = generator_loss == "saturating"
@@ -208,6 +225,16 @@ class VCDObjective(VGANObjective):
       per-pixel mean binary cross-entropy of the clean reconstruction x_bar = Decode(h).
     The energy step is VGAN's: mean E(x) - mean E(x~) - w_d H~(p_data).
     """
+
+    config_keys = {
+        "rho": None,
+        "vcd_loss": None,
+        "data_entropy_weight": None,
+        "prob_clip": None,
+        "batch_entropy": None,
+        **EnergyPenalty.config_keys,
+    }
+    chosen_by = ("objective", ("vcd",))
 
     def __init__(
         self,
@@ -262,6 +289,8 @@ class CDObjective(Objective):
     There is no generator step (`trains_sampler` is False)."""
 
     trains_sampler = False
+    config_keys = {"energy_l2": None, **EnergyPenalty.config_keys}
+    chosen_by = ("objective", ("cd",))
 
     def __init__(self, *, energy_l2: float = 0.0, penalty: Optional[EnergyPenalty] = None):
         super().__init__(penalty)

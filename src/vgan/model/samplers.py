@@ -21,6 +21,7 @@ from torch.optim.swa_utils import AveragedModel
 from .._utils.checks import non_negative, optional, positive, require
 from .energy import BOX, energies
 from .networks import build_autoencoder, build_generator
+from .reads import ReadsConfig, When
 
 
 class Draw(NamedTuple):
@@ -29,6 +30,15 @@ class Draw(NamedTuple):
     cond: Optional[torch.Tensor] = None  # VCD: the images x conditioned on
     z: Optional[torch.Tensor] = None  # VGAN: the noise behind x = G(z) (N, z_dim)
     stats: Optional[Dict[str, torch.Tensor]] = None  # scalars to log (Langevin: the chains' statistics)
+
+
+# what a trained sampler's networks and the trainer's generator steps read
+GENERATOR_KEYS = {
+    "gen_hidden": None,
+    "gen_channels": When("arch=conv", lambda cfg: cfg.arch == "conv"),
+    "k": None,
+    "ema_decay": None,
+}
 
 
 def uniform_noise(
@@ -42,7 +52,7 @@ def _device(module: nn.Module) -> torch.device:
     return next(chain(module.parameters(), module.buffers()), torch.empty(0)).device
 
 
-class NegativeSource(nn.Module):
+class NegativeSource(ReadsConfig, nn.Module):
     """Where the energy step's negatives come from; subclass it to plug in your own.
 
     - `draw(n, cond, *, rng=None, noise=None, recon=False) -> Draw`: n negatives (conditioned on the
@@ -52,6 +62,7 @@ class NegativeSource(nn.Module):
     - `conditional`: each iteration takes 2 x batch_size images, the second half the draws' `cond`.
     - `trainable`: its weights descend the objective's generator loss, k steps per energy step.
     - `distributable`: torchrun can shard its draws over processes.
+    - `config_keys`: the config keys its builder reads (`reads.ReadsConfig`).
     """
 
     conditional = False
@@ -77,6 +88,8 @@ class LatentSampler(NegativeSource):
     """q(x) = p_g(x): x = G(z), z ~ U[-1, 1]^z_dim (Eq. 6)."""
 
     conditional = False
+    config_keys = {**GENERATOR_KEYS, "z_dim": None, "gen_hidden": None}
+    chosen_by = ("objective", ("vgan", "gan"))
 
     def __init__(self, generator: nn.Module, z_dim: int):
         super().__init__()
@@ -115,6 +128,8 @@ class TransitionSampler(NegativeSource):
     """
 
     conditional = True
+    config_keys = {**GENERATOR_KEYS, "code_dim": None, "gen_hidden": When("arch=mlp", lambda cfg: cfg.arch == "mlp")}
+    chosen_by = ("objective", ("vcd",))
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, code_dim: int, mask_prob: float = 0.5):
         super().__init__()
@@ -177,6 +192,15 @@ class LangevinSampler(NegativeSource):
 
     trainable = False
     distributable = False  # a per-draw seed and one buffer: torchrun would repeat the chains
+    config_keys = {
+        "langevin_init": None,
+        "langevin_steps": None,
+        "langevin_step_size": None,
+        "langevin_noise": None,
+        "buffer_size": When("langevin_init=buffer", lambda cfg: cfg.langevin_init == "buffer"),
+        "buffer_restart": When("langevin_init=buffer", lambda cfg: cfg.langevin_init == "buffer"),
+    }
+    chosen_by = ("objective", ("cd",))
 
     def __init__(
         self,
@@ -323,14 +347,20 @@ def langevin(
     return x.detach(), stats
 
 
+def sampler_class(cfg) -> type:
+    """The sampler a config's objective trains with: Algorithm 2's transitions for 'vcd', Langevin
+    chains for 'cd', else Algorithm 1's G(z)."""
+    return {"vcd": TransitionSampler, "cd": LangevinSampler}.get(cfg.objective, LatentSampler)
+
+
 def build_sampler(
     cfg, image_shape: Sequence[int], energy: Optional[nn.Module] = None
 ) -> LatentSampler | TransitionSampler | LangevinSampler:
-    """Algorithm 2's transition sampler for objective 'vcd', Langevin chains on `energy` for 'cd',
-    else Algorithm 1's G(z)."""
-    if cfg.objective == "vcd":
+    """The sampler of `sampler_class(cfg)`; Langevin chains run on `energy`."""
+    kind = sampler_class(cfg)
+    if kind is TransitionSampler:
         return TransitionSampler(*build_autoencoder(cfg, image_shape), cfg.code_dim)
-    if cfg.objective == "cd":
+    if kind is LangevinSampler:
         if energy is None:
             raise ValueError("objective 'cd' draws its negatives by Langevin dynamics on the energy: pass energy")
         return LangevinSampler(energy, image_shape, **langevin_settings(cfg))
