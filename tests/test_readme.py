@@ -3,9 +3,12 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+@pytest.mark.slow
 def test_the_readme_python_quick_start_runs(tmp_path, monkeypatch):
     block = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
     assert "vgan.train(" in block

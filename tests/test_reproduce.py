@@ -16,6 +16,8 @@ from vgan.data import SVHN
 from vgan.records.paper import PAPER
 from vgan.reproduce import table_rows
 
+pytestmark = pytest.mark.slow  # the fast tier (pytest -m "not slow") leaves this module out
+
 ROW2 = re.compile(
     r"^\| ([^|]+) \| ([0-9.]+)(?: ± [0-9.]+)? \| (\d+) \| ([0-9.]+) \| ([0-9.—]+) \| ([0-9.—]+) \| `(.+)` \|$", re.M
 )

@@ -6,6 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import pytest
+
 SWEEP = Path(__file__).resolve().parents[1] / "benchmarks" / "sweep.py"
 
 
@@ -16,6 +18,7 @@ def _sweep_module():
     return module
 
 
+@pytest.mark.slow
 def test_a_seed_summary_records_a_command_that_reproduces_it(tmp_path, monkeypatch, capsys):
     sweep = _sweep_module()
     records = tmp_path / "records"

@@ -1,4 +1,4 @@
-"""Working with finished or interrupted run directories: reload, resume, sample."""
+"""Reading a run directory back: its config, its `Model` (`load_run`) and the config to resume it with."""
 
 from __future__ import annotations
 

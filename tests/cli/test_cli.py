@@ -27,6 +27,7 @@ def test_one_line_errors(args, message, capsys):
     assert err.count("\n") == 1 and message in err and err.startswith("vgan: error: ")
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_from_the_shell(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

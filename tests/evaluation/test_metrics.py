@@ -83,6 +83,7 @@ def test_energy_auroc_by_hand():
     assert energy_auroc(Mean(), bright, dark) == 0.0
 
 
+@pytest.mark.slow
 def test_evaluate_a_toy_run(tmp_path, capsys):
     args = [
         "train",
@@ -110,6 +111,7 @@ def test_evaluate_a_toy_run(tmp_path, capsys):
     assert "do not apply to 25gaussians" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keys", [[], ["pack=2"]])  # a packed energy scores each image alone (OOD, ranks)
 def test_evaluate_an_mnist_run(keys, tiny, tmp_path, monkeypatch):
     assert main(["train", *tiny, "name=m", "max_steps=2", *keys]) == 0
@@ -139,6 +141,7 @@ def test_linear_probe_separates_separable_features():
     assert noise["test_error_pct"] > 30  # random features: near chance (66.7%)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keys", [[], ["pack=2"]])  # a packed energy's phi(x) of one image
 def test_probe_a_run(keys, tiny, tmp_path, capsys):
     assert main(["train", *tiny, "name=p", "max_steps=2", *keys]) == 0

@@ -168,6 +168,7 @@ def test_vgan_data_naming_a_file_is_refused(world, monkeypatch, capsys):
     world.refused(["data", "verify", "mnist"], "VGAN_DATA=", capsys)
 
 
+@pytest.mark.slow
 def test_an_alias_bomb_is_refused_at_once_within_a_memory_bound(tmp_path):
     """400 bytes that expand to 9^7 items: read under a 2 GiB address-space limit, refused at the first alias."""
     levels = ["&a0 [x, x, x, x, x, x, x, x, x]"] + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 8)]
@@ -185,6 +186,7 @@ def test_an_alias_bomb_is_refused_at_once_within_a_memory_bound(tmp_path):
     assert "uses the alias *a0" in result.stderr and time.monotonic() - start < 60
 
 
+@pytest.mark.slow
 def test_a_new_run_that_fails_after_its_first_write_leaves_nothing(tiny, tmp_path, capsys):
     args = with_keys(tiny, f"out_dir={tmp_path / 'new' / 'runs'}", "name=nan", "lr=3e38")
     assert main(["train", *args]) == 2  # config.yaml and run.json written, then NaN
@@ -195,6 +197,7 @@ def test_a_new_run_that_fails_after_its_first_write_leaves_nothing(tiny, tmp_pat
     assert main(["train", *tiny, "name=nan", "max_steps=1"]) == 0  # the name is free
 
 
+@pytest.mark.slow
 def test_a_failed_dry_run_leaves_no_temporary_folder(mnist, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the dry run makes its folder
     assert main(["train", "--dry-run", *TINY, "lr=3e38"]) == 2
@@ -229,12 +232,14 @@ def test_a_killed_writers_temp_file_is_removed_by_the_next_write_not_a_live_ones
         assert not dead.exists() and live.exists()
 
 
+@pytest.mark.slow
 def test_resume_trains_with_the_lr_it_is_given(world):
     assert main(["train", "--resume", str(world.run), "epochs=3", "lr=0.001"]) == 0
     state = load_checkpoint(world.run / "last.pt")
     assert [g["lr"] for g in state["opt_e"]["param_groups"] + state["opt_g"]["param_groups"]] == [0.001, 0.001]
 
 
+@pytest.mark.slow
 def test_tilde_in_a_config_file_is_the_home_folder(world, monkeypatch, capsys):
     monkeypatch.setenv("HOME", str(world.root / "home"))
     path = world.file("t.yaml", "\n".join(k.replace("=", ": ") for k in TINY) + "\nout_dir: ~/runs\nmax_steps: 1\n")
@@ -247,6 +252,7 @@ def test_a_checkpoint_holding_no_tensors_where_they_belong_is_one_line(world, ca
     world.refused(["sample", world.run], "does not fit the networks", capsys)
 
 
+@pytest.mark.slow
 def test_a_last_batch_of_one_is_drawn_with_the_one_before(world, capsys):
     """The samplers' batch norm needs two images: 101 samples in chunks of 100, or 501 validation
     images in chunks of 500, were a traceback (the harness found the second)."""

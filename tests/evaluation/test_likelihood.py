@@ -68,6 +68,7 @@ def test_ais_on_a_gaussian_energy():
     assert 0.3 < result.acceptance < 0.95 and len(result.log_z_runs) == 2
 
 
+@pytest.mark.slow
 def test_ais_on_a_two_dimensional_energy_against_quadrature():
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 1))
@@ -87,6 +88,7 @@ def test_quadrature_of_a_gaussian_energy_in_one_and_two_dimensions():
         quadrature_log_z(Gaussian(), 3)
 
 
+@pytest.mark.slow
 def test_ais_on_a_784_dimensional_rbm_free_energy():
     rbm = RBM(784, hidden=8)
     exact = rbm.exact_log_z()
@@ -105,6 +107,7 @@ def test_log_likelihood_of_the_uniform_and_a_shifted_energy():
     assert log_likelihood(zero, x, 16 * math.log(2))["loglik_bits_per_dim"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_raise_brackets_the_log_likelihood_with_forward_ais():
     # data drawn from the energy itself: the two estimates meet at the truth, RAISE from below
     g = torch.Generator().manual_seed(0)

@@ -5,6 +5,8 @@ import torch
 
 import vgan
 
+pytestmark = pytest.mark.slow  # the fast tier (pytest -m "not slow") leaves this module out
+
 TINY = dict(channels=4, hidden=16, feature_dim=16, gen_hidden=16, z_dim=8, code_dim=8, experts=8, batch_size=16)
 
 

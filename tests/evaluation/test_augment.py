@@ -42,6 +42,7 @@ def test_glorot_uniform_weights_and_zero_biases():
     assert all(m.eps == 1e-4 for m in model.modules() if isinstance(m, nn.BatchNorm2d))  # Lasagne's
 
 
+@pytest.mark.slow
 def test_adadelta_as_lasagne_and_the_learning_rate_drops():
     model = Table2Classifier()
     opt, sched = classifier_optimizer(model, epochs=10, lr=1.0)
@@ -134,6 +135,7 @@ def test_recomputed_statistics_are_the_average_over_the_labelled_images():
     assert first.momentum == 0.1 and int(first.num_batches_tracked) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bn_stats", ["real", "both", "recompute"])
 def test_augment_cli_records_the_protocol(tiny, tmp_path, capsys, bn_stats):
     assert (

@@ -18,7 +18,7 @@ from vgan.records import (
 from vgan.records.__main__ import main
 from vgan.records.render import render_page, render_repo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MACHINE = {"cpu": "Test CPU", "threads": 2, "device": "cpu"}
 
 

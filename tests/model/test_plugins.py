@@ -1,6 +1,7 @@
 """A user's own entropy estimator and negative source, defined here, outside the package, trained
 end to end through `vgan.train` (tiny networks, 200 real MNIST images)."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -55,6 +56,7 @@ def cfg(tmp_path, name, *extra):
     return load_config(values={"out_dir": str(tmp_path), "name": name}, overrides=with_keys(TINY, *extra))
 
 
+@pytest.mark.slow
 def test_a_users_entropy_estimator_trains_with_the_generator_and_is_checkpointed(tmp_path, mnist):
     estimator = LogSpread()
     objective = VGANObjective(sample_entropies=[(0.5, estimator)])
@@ -67,6 +69,7 @@ def test_a_users_entropy_estimator_trains_with_the_generator_and_is_checkpointed
     assert torch.equal(saved["sample_entropies.0.scale"], estimator.scale.detach())
 
 
+@pytest.mark.slow
 def test_a_users_negative_source_trains_the_energy_by_contrastive_divergence(tmp_path, mnist):
     source = SaltAndPepper((1, 28, 28))
     c = cfg(tmp_path, "pepper", "objective=cd", "energy=scalar")

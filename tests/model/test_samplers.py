@@ -161,6 +161,7 @@ def test_langevin_draws_repeat_from_their_noise_and_data_init_starts_at_the_imag
         ends.draw(3)
 
 
+@pytest.mark.slow
 def test_figures_read_the_buffer_without_writing_it(tiny, tmp_path):
     from vgan.cli import main
 

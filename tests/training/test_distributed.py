@@ -12,6 +12,8 @@ import torch
 from conftest import with_keys
 from vgan.training.distributed import Dist, GlobalBatchNorm, globalise_batch_norm
 
+pytestmark = pytest.mark.slow  # the fast tier (pytest -m "not slow") leaves this module out
+
 
 def free_port() -> int:
     with socket.socket() as s:

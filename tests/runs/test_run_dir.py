@@ -30,6 +30,7 @@ def wait_for(path, proc, timeout=120):
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_a_second_trainer_is_refused_and_kill_9_leaves_no_stale_lock(tiny, tmp_path, capsys):
     run = tmp_path / "long"
     first = start_trainer(with_keys(tiny, "name=long", "epochs=100000", "save_every=1", "tensorboard=false"))
@@ -54,6 +55,7 @@ def test_a_second_trainer_is_refused_and_kill_9_leaves_no_stale_lock(tiny, tmp_p
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]  # a killed write's temp file is cleaned up
 
 
+@pytest.mark.slow
 def test_a_held_lock_names_its_holder_and_two_new_runs_cannot_both_start(tiny, tmp_path, capsys):
     with RunLock(tmp_path / "r", resume=False):  # as if a trainer had just started here
         assert main(["train", *tiny, "name=r"]) == 2
@@ -62,6 +64,7 @@ def test_a_held_lock_names_its_holder_and_two_new_runs_cannot_both_start(tiny, t
     assert main(["train", *tiny, "name=r", "max_steps=1"]) == 0  # free again: a run may start in it
 
 
+@pytest.mark.slow
 def test_resume_cleans_the_temp_files_of_every_write_it_owns(tiny, tmp_path):
     assert main(["train", *tiny, "name=t", "max_steps=2"]) == 0
     run = tmp_path / "t"
@@ -72,6 +75,7 @@ def test_resume_cleans_the_temp_files_of_every_write_it_owns(tiny, tmp_path):
     assert [p.name for p in run.glob(".*.tmp")] == [".notes.txt.c.tmp"]  # not ours: left alone
 
 
+@pytest.mark.slow
 def test_a_planted_symlink_redirects_nothing(tiny, tmp_path, capsys):
     assert main(["train", *tiny, "name=s", "max_steps=2"]) == 0
     run, outside = tmp_path / "s", tmp_path / "outside.txt"
@@ -88,6 +92,7 @@ def test_a_planted_symlink_redirects_nothing(tiny, tmp_path, capsys):
     assert outside.read_text() == "precious"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("resume", [False, True])
 def test_the_lock_is_released_when_training_fails(tiny, tmp_path, resume, capsys):
     assert main(["train", *tiny, "name=f", "max_steps=2"]) == 0
@@ -96,6 +101,7 @@ def test_the_lock_is_released_when_training_fails(tiny, tmp_path, resume, capsys
     assert main(["train", "--resume", str(tmp_path / "f"), "max_steps=3"]) == 0
 
 
+@pytest.mark.slow
 def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tiny, tmp_path):
     assert main(["train", *tiny, "name=a", "max_steps=3"]) == 0
     run = tmp_path / "a"
@@ -107,6 +113,7 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tiny, tmp
     assert load_checkpoint(run / "last.pt")["step"] == 3
 
 
+@pytest.mark.slow
 def test_two_new_runs_started_together_do_not_mix(tiny, tmp_path):
     args = [*tiny, "name=both", "tensorboard=false", "device=cpu"]  # the CPU is deterministic
     procs = [start_trainer(args) for _ in range(2)]
@@ -124,6 +131,7 @@ def test_two_new_runs_started_together_do_not_mix(tiny, tmp_path):
     assert losses("both") == losses("alone")
 
 
+@pytest.mark.slow
 def test_evaluate_writes_no_figure_through_a_planted_symlink(world):
     run = world.fake_run("toy", (2,), dataset="8gaussians")
     outside = world.file("outside.png", "precious")

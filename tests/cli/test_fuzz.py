@@ -24,6 +24,8 @@ from vgan.cli import build_parser
 from vgan.config import Config, from_dict, load_config, save_config
 from vgan.runs.checkpoint import load_checkpoint, save_checkpoint
 
+pytestmark = pytest.mark.slow  # the fast tier (pytest -m "not slow") leaves this module out
+
 N = settings.default.max_examples  # the profile's unit
 SLOW = ("compile",)  # an accepted compile=true compiles the networks: minutes, not a bound the harness can hold
 

@@ -21,6 +21,7 @@ def metrics(run_dir):
     return lines
 
 
+@pytest.mark.slow
 def test_train_writes_the_run_directory(tiny, tmp_path):
     assert main(["train", *tiny, "name=a"]) == 0
     run = tmp_path / "a"
@@ -47,6 +48,7 @@ def test_train_writes_the_run_directory(tiny, tmp_path):
     assert session["start_step"] == 0 and session["torch"] == torch.__version__ and session["cpu_capability"]
 
 
+@pytest.mark.slow
 def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path):
     assert main(["train", *tiny, "name=full"]) == 0
     assert main(["train", *tiny, "name=cut", "max_steps=5"]) == 0
@@ -59,6 +61,7 @@ def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path):
     assert all(torch.equal(full["energy"][k], cut["energy"][k]) for k in full["energy"])
 
 
+@pytest.mark.slow
 def test_nan_stops_keeps_last_good_checkpoint_and_resume_recovers(tiny, tmp_path, monkeypatch, capsys):
     assert main(["train", *tiny, "name=full"]) == 0
     real_loss = objectives.VGANObjective.energy_loss
@@ -84,6 +87,7 @@ def test_nan_stops_keeps_last_good_checkpoint_and_resume_recovers(tiny, tmp_path
     assert metrics(tmp_path / "crash") == metrics(tmp_path / "full")  # lines 5-6 were rewritten
 
 
+@pytest.mark.slow
 def test_gan_objective_trains_the_same_networks(tiny, tmp_path):
     assert main(["train", *with_keys(tiny, "name=gan", "objective=gan", "energy=gan", "epochs=1")]) == 0
     lines = metrics(tmp_path / "gan")
@@ -101,6 +105,7 @@ def test_sample_from_a_run(tiny, tmp_path):
     assert trainer.eval_sampler is trainer.sampler and "sampler_ema" not in load_checkpoint(tmp_path / "s" / "last.pt")
 
 
+@pytest.mark.slow
 def test_ema_decay_samples_from_the_averaged_generator_and_resumes(tiny, tmp_path):
     assert main(["train", *tiny, "name=full", "ema_decay=0.5"]) == 0
     assert main(["train", *tiny, "name=cut", "ema_decay=0.5", "max_steps=5"]) == 0
@@ -117,12 +122,14 @@ def test_ema_decay_samples_from_the_averaged_generator_and_resumes(tiny, tmp_pat
     assert not torch.equal(trainer.samples(4, seed=7), trainer.sampler(4, z=z))
 
 
+@pytest.mark.slow
 def test_ema_decay_turned_on_at_resume_averages_from_there(tiny, tmp_path):
     assert main(["train", *tiny, "name=late", "max_steps=5"]) == 0
     assert main(["train", "--resume", str(tmp_path / "late"), "max_steps=null", "ema_decay=0.5"]) == 0
     assert load_checkpoint(tmp_path / "late" / "last.pt")["sampler_ema"]["n_averaged"] == 3  # steps 6-8
 
 
+@pytest.mark.slow
 def test_mi_entropy_resumes_its_statistics_network_and_cannot_be_toggled(tiny, tmp_path, capsys):
     assert main(["train", *tiny, "name=full", "mi_entropy_weight=0.5"]) == 0
     assert main(["train", *tiny, "name=cut", "mi_entropy_weight=0.5", "max_steps=5"]) == 0
@@ -141,6 +148,7 @@ def test_mi_entropy_resumes_its_statistics_network_and_cannot_be_toggled(tiny, t
     assert "--resume cannot turn mi_entropy_weight off" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_refuses_to_overwrite_a_run(tiny, tmp_path, capsys):
     assert main(["train", *tiny, "name=r", "max_steps=1"]) == 0
     assert main(["train", *tiny, "name=r", "max_steps=1"]) == 2
@@ -191,6 +199,7 @@ def test_every_remedy_reaches_the_training_step(tiny, tmp_path):
     assert lines[-1]["logit_l2"] > 0 and lines[-1]["r1"] > 0 and 0 < lines[-1]["expert_correlation"] <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["mnist_vgan_stable", "stackedmnist_vgan_stable"])
 def test_the_stable_presets_end_to_end(preset, tiny, tmp_path):
     assert main(["train", "--config", preset, *tiny, "name=stable", "dataset=mnist"]) == 0  # tiny MNIST
@@ -211,6 +220,7 @@ def test_the_stable_presets_end_to_end(preset, tiny, tmp_path):
     assert (tmp_path / "stable" / "curves.png").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("init", ["buffer", "data"])
 def test_cd_with_langevin_chains_resumes_exactly(tiny, tmp_path, init):
     keys = ["objective=cd", "energy=scalar", "langevin_steps=3", "langevin_step_size=0.1", "energy_l2=0.1"]

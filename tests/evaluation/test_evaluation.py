@@ -31,6 +31,7 @@ def test_transition_metrics_by_hand():
     assert "label_kept" not in transition_metrics(identity, images, labels)
 
 
+@pytest.mark.slow
 def test_classifier_learns(mnist):
     from vgan.data import load_dataset
 
@@ -39,6 +40,7 @@ def test_classifier_learns(mnist):
     assert accuracy(model, test.images[:1000], test.labels[:1000]) > 0.7
 
 
+@pytest.mark.slow
 def test_vcd_end_to_end_reconstruct_and_chain(tiny, tmp_path, monkeypatch, capsys):
     assert main(["train", *with_keys(tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400")]) == 0
     run = tmp_path / "vcd"
@@ -52,6 +54,7 @@ def test_vcd_end_to_end_reconstruct_and_chain(tiny, tmp_path, monkeypatch, capsy
     assert Image.open(run / "chain.png").size == (5 * 30 + 2, 4 * 30 + 2)
 
 
+@pytest.mark.slow
 def test_vcd_transitions_come_from_the_averaged_sampler(tiny, tmp_path, monkeypatch, capsys):
     assert (
         main(["train", *with_keys(tiny, "name=vcd", "objective=vcd", "code_dim=8", "max_steps=2", "ema_decay=0.5")])
@@ -83,6 +86,7 @@ def test_table2_classifier_shapes():
         assert torch.equal(model(x), model(x))  # no input noise or dropout in eval mode
 
 
+@pytest.mark.slow
 def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
     assert (
         main(["train", *with_keys(tiny, "name=vcd", "objective=vcd", "code_dim=8", "train_limit=400", "epochs=1")]) == 0
@@ -98,6 +102,7 @@ def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
     assert "not a VCD run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run, tmp_path, capsys):
     import shutil
 
@@ -129,6 +134,7 @@ def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run,
     assert abs(result["loglik_nats_on_raise_inputs"]) <= 8 * 0.6932  # AIS's estimate on RAISE's 100 inputs
 
 
+@pytest.mark.slow
 def test_cd_run_samples_by_its_own_chains_and_leaves_its_buffer(tiny, tmp_path):
     keys = ["objective=cd", "langevin_steps=2", "buffer_size=100", "name=cd"]
     assert main(["train", *with_keys(tiny, *keys)]) == 0
@@ -141,6 +147,7 @@ def test_cd_run_samples_by_its_own_chains_and_leaves_its_buffer(tiny, tmp_path):
     assert (tmp_path / "cd" / "last.pt").read_bytes() == checkpoint
 
 
+@pytest.mark.slow
 def test_loglik_of_a_toy_run_has_the_quadrature_truth_beside_ais(tiny, tmp_path):
     keys = with_keys(tiny, "name=toy", "dataset=8gaussians", "max_steps=20", "optimizer=adam", "lr=0.01")
     assert main(["train", *keys]) == 0

@@ -222,6 +222,7 @@ def test_toy_mixtures(name, modes):
     assert torch.equal(nearest, ds.labels) and len(ds.labels.unique()) == modes
 
 
+@pytest.mark.slow
 def test_stacked_mnist(mnist):
     train = data.load_dataset("stackedmnist", "train")
     assert train.images.shape == (50_000, 3, 28, 28) and train.images.dtype == torch.uint8

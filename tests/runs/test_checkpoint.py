@@ -32,6 +32,7 @@ def test_foreign_checkpoints(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
+@pytest.mark.slow
 def test_noise_generator_state_from_another_device(trained_run, tmp_path):
     """A CUDA generator's state (16 bytes) cannot go into a CPU generator (5056): the run loads
     and re-seeds its noise from (seed, step), and a resumed run says so; a same-device state is
