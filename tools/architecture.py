@@ -12,7 +12,6 @@ import argparse
 import ast
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import grimp
@@ -24,9 +23,9 @@ MARK = re.compile(r"(<!-- architecture -->\n)(.*?)(<!-- /architecture -->)", re.
 
 def layers() -> list[list[str]]:
     """The layers contract's layers, top first, each a list of its packages (`a | b`: side by side)."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
-    contract = next(c for c in config if c["type"] == "layers")
-    return [[p.strip() for p in layer.split("|")] for layer in contract["layers"]]
+    text = (ROOT / "pyproject.toml").read_text()
+    block = re.search(r'type = "layers"\nlayers = \[(.*?)\n\]', text, re.S).group(1)  # read as text: tomllib is 3.11+
+    return [[p.strip() for p in layer.split("|")] for layer in re.findall(r'"([^"]+)"', block)]
 
 
 def summary(module: str) -> str:
@@ -54,12 +53,13 @@ def render() -> str:
                     owner = next((p for p in order if other == p or other.startswith(p + ".")), None)
                     if owner and owner != pkg:
                         imported.add(owner)
-            below = ", ".join(f"`{p.removeprefix('vgan.')}`" for p in sorted(imported, key=order.get)) or "—"
+            below = ", ".join(f"`{p.removeprefix('vgan.')}`" for p in sorted(imported, key=lambda p: (order[p], p))) or "—"
             rows.append(f"| {i + 1} | `{pkg.removeprefix('vgan.')}` | {below} | {summary(pkg)} |")
     lines = ["\n".join(rows), ""]
     for layer in stack:
         for pkg in layer:
-            children = sorted(m for m in graph.modules if m.startswith(pkg + ".") and m.count(".") == pkg.count(".") + 1)
+            depth = pkg.count(".") + 1
+            children = sorted(m for m in graph.modules if m.startswith(pkg + ".") and m.count(".") == depth)
             if children:
                 items = "; ".join(f"`{c.rsplit('.', 1)[1]}`: {summary(c)}" for c in children if summary(c))
                 lines.append(f"- **`{pkg.removeprefix('vgan.')}/`** — {items}.")
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     new = MARK.sub(lambda m: m.group(1) + render() + m.group(3), page)
     if args.check:
         if new != page:
-            print(f"{PAGE.relative_to(ROOT)} differs from the code: run `python tools/architecture.py`", file=sys.stderr)
+            print(f"{PAGE.relative_to(ROOT)} differs from the code; run python tools/architecture.py", file=sys.stderr)
             return 1
         return 0
     PAGE.write_text(new)

@@ -36,7 +36,7 @@ def test_two_processes_match_one(tiny, tmp_path, objective, arch):
         f"objective={objective}",
         f"arch={arch}",
         "channels=4",
-        "code_dim=8",
+        *(["code_dim=8"] if objective == "vcd" else []),
         "train_limit=400",
         "epochs=1",
         "tensorboard=false",
