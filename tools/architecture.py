@@ -53,7 +53,9 @@ def render() -> str:
                     owner = next((p for p in order if other == p or other.startswith(p + ".")), None)
                     if owner and owner != pkg:
                         imported.add(owner)
-            below = ", ".join(f"`{p.removeprefix('vgan.')}`" for p in sorted(imported, key=lambda p: (order[p], p))) or "—"
+            below = (
+                ", ".join(f"`{p.removeprefix('vgan.')}`" for p in sorted(imported, key=lambda p: (order[p], p))) or "—"
+            )
             rows.append(f"| {i + 1} | `{pkg.removeprefix('vgan.')}` | {below} | {summary(pkg)} |")
     lines = ["\n".join(rows), ""]
     for layer in stack:
