@@ -14,14 +14,16 @@ budget (or --reference-steps of it, for a comparison at reduced scale), and each
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
 
 import vgan
+from vgan._utils.atomic import write_atomic
+from vgan.cli.script import Parser, count, output, run
 from vgan.config import images_per_step
 from vgan.data import batches, load_dataset
 from vgan.records import record_benchmark
@@ -79,15 +81,19 @@ def budget(benchmark: str, iters: int, rounds: int, reference_steps: int = 0) ->
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None) -> None:
+    parser = Parser(prog="python benchmarks/budget.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
-    parser.add_argument("--iters", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--reference-steps", type=int, default=0, help="the reference's iterations (default: its run)")
-    parser.add_argument("--json", help="also write the result to this JSON file")
-    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
-    args = parser.parse_args()
+    parser.add_argument("--iters", type=count(1, 100_000), default=20)
+    parser.add_argument("--rounds", type=count(1, 1_000), default=5)
+    parser.add_argument(
+        "--reference-steps", type=count(0, 10**9), default=0, help="the reference's iterations (default: its run)"
+    )
+    parser.add_argument("--json", type=output(".json"), help="also write the result to this JSON file")
+    parser.add_argument(
+        "--record", metavar="PATH", type=output(".json"), help="also write the figures as a record (vgan.records)"
+    )
+    args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     result = budget(args.benchmark, args.iters, args.rounds, args.reference_steps)
     print(
@@ -97,8 +103,7 @@ def main() -> None:
     for name, r in result["presets"].items():
         print(f"{name:<28} {r['ms_per_iteration']:>9.2f} ms/iteration  max_steps={r['max_steps']}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        write_atomic(args.json, json.dumps(result, indent=2))
     if args.record:
         record_benchmark(
             args.record,
@@ -110,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, prog="budget.py"))

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import vgan
+from vgan.cli.script import Parser, count, output, run
 from vgan.data import as_float, epoch_order, load_dataset
 from vgan.evaluation.augment import train_augmented
 from vgan.model.networks import glorot_init
@@ -125,15 +126,17 @@ def in_subprocess(row: str, side: str, epochs: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None) -> None:
+    parser = Parser(prog="python benchmarks/classifier.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="baseline,augmented")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=count(1, 1_000), default=3)
+    parser.add_argument("--rounds", type=count(1, 1_000), default=3)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--side", help=argparse.SUPPRESS)
-    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--record", metavar="PATH", type=output(".json"), help="also write the figures as a record (vgan.records)"
+    )
+    args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(run_side(args.one, args.side, args.epochs)))
         return
@@ -182,4 +185,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, prog="classifier.py"))

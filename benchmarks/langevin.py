@@ -14,16 +14,19 @@ cost does not depend on the weights.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
 
 import vgan
+from vgan._utils.atomic import write_atomic
+from vgan.cli.script import Parser, count, output, run
+from vgan.model.mcmc import langevin
+from vgan.model.model import build_sampler
 from vgan.model.networks import build_energy
-from vgan.model.samplers import build_sampler, langevin
 from vgan.records import record_benchmark
 from vgan.training.allocator import keep_freed_memory
 
@@ -99,16 +102,18 @@ def sampling_costs(benchmark: str, batch: int, rounds: int) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None) -> None:
+    parser = Parser(prog="python benchmarks/langevin.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", default=",".join(STEP_PRESETS), help="energies of part 1")
     parser.add_argument("--benchmarks", default=",".join(SAMPLING), help="benchmarks of part 2")
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--iters", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
-    args = parser.parse_args()
+    parser.add_argument("--batch", type=count(1, 100_000), default=100)
+    parser.add_argument("--iters", type=count(1, 100_000), default=20)
+    parser.add_argument("--rounds", type=count(1, 1_000), default=5)
+    parser.add_argument("--json", type=output(".json"), help="also write the results to this JSON file")
+    parser.add_argument(
+        "--record", metavar="PATH", type=output(".json"), help="also write the figures as a record (vgan.records)"
+    )
+    args = parser.parse_args(argv)
     keep_freed_memory()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
     results = {"steps": {}, "sampling": {}}
@@ -120,8 +125,7 @@ def main() -> None:
         r = results["sampling"][benchmark] = sampling_costs(benchmark, args.batch, args.rounds)
         print(f"{benchmark}: " + ", ".join(f"{k} {v:.4g}" for k, v in r.items()))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        write_atomic(args.json, json.dumps(results, indent=2))
     if args.record:
         record_benchmark(
             args.record,
@@ -132,4 +136,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, prog="langevin.py"))

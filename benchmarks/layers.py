@@ -9,13 +9,14 @@ through), and the generator's last deconv forward (sampling) and forward + backw
 
 from __future__ import annotations
 
-import argparse
 import re
+import sys
 import time
 
 import torch
 from torch import nn
 
+from vgan.cli.script import Parser, count, output, run
 from vgan.model import layers
 from vgan.records import record_benchmark
 from vgan.training.allocator import keep_freed_memory
@@ -65,12 +66,14 @@ def cases(batch: int):
         yield f"{name} deconv {w}->{c} fwd+bwd", [lambda m=m, hg=hg, gy=gy: m(hg).backward(gy) for m in deconv]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--iters", type=int, default=20)
-    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
-    args = parser.parse_args()
+def main(argv=None) -> None:
+    parser = Parser(prog="python benchmarks/layers.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=count(1, 100_000), default=100)
+    parser.add_argument("--iters", type=count(1, 100_000), default=20)
+    parser.add_argument(
+        "--record", metavar="PATH", type=output(".json"), help="also write the figures as a record (vgan.records)"
+    )
+    args = parser.parse_args(argv)
     keep_freed_memory()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
     print(f"{'case':<34} {'nn ms':>8} {'vgan ms':>8} {'speed-up':>9}")
@@ -86,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, prog="layers.py"))

@@ -10,7 +10,6 @@ look for.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -42,13 +41,15 @@ def point(config: str, images: int, epochs: int, out_dir: str) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None) -> None:
+    from vgan.cli.script import RECORD, Parser, count, output
+
+    parser = Parser(prog="python benchmarks/scaling.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="mnist_vgan")
-    parser.add_argument("--images", type=int, default=5000, help="training images at 1x")
-    parser.add_argument("--epochs", type=int, default=1, help="epochs at 1x")
-    parser.add_argument("--record", metavar="PATH", help="also write the figures as a record (vgan.records)")
-    args = parser.parse_args()
+    parser.add_argument("--images", type=count(1, 10_000_000), default=5000, help="training images at 1x")
+    parser.add_argument("--epochs", type=count(1, 1_000), default=1, help="epochs at 1x")
+    parser.add_argument("--record", metavar="PATH", type=output(".json"), help=RECORD)
+    args = parser.parse_args(argv)
     print(f"config {args.config}; 1x = {args.images} images, {args.epochs} epoch(s)")
     print(f"{'varied':<8} {'x':>2} {'images':>7} {'epochs':>6} {'seconds':>8} {'ms/image':>9} {'peak MiB':>9}")
     values = {}
@@ -73,4 +74,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from vgan.cli.script import run
+
+    sys.exit(run(main, prog="scaling.py"))

@@ -15,14 +15,18 @@ command is the train and evaluate command lines, with the run's last logged metr
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
+from vgan._utils.atomic import write_atomic
+from vgan._utils.checks import names, seed_list
+from vgan._utils.errors import Terminated, VGANError
 from vgan.cli import main as vgan
+from vgan.cli.script import Parser, count, output_dir, run
 from vgan.config import load_config
 from vgan.records import make_record, scale_of, write_record
 from vgan.runs.curves import read_metrics
@@ -44,17 +48,49 @@ def evaluation(args, run: Path) -> list:
 
 
 def checked(rc: int, what: str) -> int:
-    """A command's exit status; an interrupt (130) or termination (143) stops the sweep."""
-    if rc in (130, 143):
-        raise SystemExit(f"sweep stopped: {what} was interrupted")
+    """A command's exit status; an interrupt (130) or termination (143) stops the sweep as one."""
+    if rc == 130:
+        raise KeyboardInterrupt
+    if rc == 143:
+        raise Terminated
     return rc
 
 
 def evaluated(args, run: Path) -> dict:
     """`vgan evaluate` on run, and what it saved; a failed evaluation stops the sweep."""
     if checked(vgan(evaluation(args, run)), f"evaluating {run}") != 0:
-        raise SystemExit(f"sweep stopped: evaluating {run} failed (its message is above)")
+        raise VGANError(
+            f"sweep stopped: evaluating {run} failed (its message is above); fix it and run the sweep again"
+        )
     return json.loads((run / "evaluate.json").read_text())
+
+
+ROW = {"name": str, "point": list, "seed": int, "train_rc": int, "train_seconds": (int, float)}
+
+
+def read_table(table: Path) -> list:
+    """The rows an earlier run of the sweep saved, or a one-line error when the file is not one."""
+    if not table.exists():
+        return []
+    try:
+        rows = json.loads(table.read_text())
+    except (OSError, ValueError) as e:
+        raise VGANError(f"{table} is not the sweep's JSON ({e}); move it aside to start the sweep afresh") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and all(isinstance(r.get(k), kind) for k, kind in ROW.items()) for r in rows
+    ):
+        raise VGANError(f"{table} does not hold the sweep's rows; move it aside to start the sweep afresh")
+    return rows
+
+
+def check_points(args) -> None:
+    """Every point's config validates before anything trains (a bad --grid or --set is one line)."""
+    for item in [*args.grid, *args.set]:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values or "" in values.split(","):
+            raise VGANError(f"{item!r} is not KEY=V1,V2 (or KEY=VALUE for --set); write e.g. lr=0.1,0.01")
+    for point in points(args.grid):
+        load_config(args.preset, overrides=[*args.set, *point, "seed=0"])
 
 
 def record(args, run: Path, row: dict, folder: Path) -> None:
@@ -104,30 +140,33 @@ def summary(args, point: list, rows: list, out: Path) -> None:
     write_record(rec, Path(args.records) / f"{args.preset.replace('/', '_')}_{short}.json")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None) -> int:
+    parser = Parser(prog="python benchmarks/sweep.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("preset")
     parser.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="keys fixed for every point")
-    parser.add_argument("--metrics", required=True, help="vgan evaluate --metrics")
-    parser.add_argument("--n", help="vgan evaluate --n")
+    parser.add_argument("--metrics", type=names, required=True, help="vgan evaluate --metrics")
+    parser.add_argument("--n", type=count(2, 1_000_000), help="vgan evaluate --n")
     parser.add_argument("--score", help="the metric that ranks the printed rows (default: printed as they ran)")
     parser.add_argument("--lower", action="store_true", help="a lower score is better (e.g. fid)")
-    parser.add_argument("--seeds", default="0")
-    parser.add_argument("--out-dir", default="runs/sweeps")
-    parser.add_argument("--records", help="also write one record per point into this folder")
+    parser.add_argument("--seeds", type=seed_list, default=[0])
+    parser.add_argument("--out-dir", type=output_dir(), default="runs/sweeps")
+    parser.add_argument("--records", type=output_dir(), help="also write one record per point into this folder")
     parser.add_argument("--reevaluate", action="store_true", help="evaluate the finished points again")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    args.metrics, args.n = ",".join(args.metrics), (str(args.n) if args.n else None)
+    check_points(args)
     out = Path(args.out_dir)
     table = out / f"{args.preset.replace('/', '_')}.json"
-    rows = json.loads(table.read_text()) if table.is_file() else []
-    done = {r["name"] for r in rows}
+    rows = read_table(table)
+    done = {r["name"] for r in rows if r["train_rc"] == 0}  # a failed or interrupted point runs again
+    rows = [r for r in rows if r["name"] in done]
     for row in rows if args.reevaluate else ():
-        if row["train_rc"] == 0:
-            row.update(evaluated(args, out / row["name"]))
-            table.write_text(json.dumps(rows, indent=1))
+        row.update(evaluated(args, out / row["name"]))
+        write_atomic(table, json.dumps(rows, indent=1))
+    failed = []
     for point in points(args.grid):
-        for seed in map(int, args.seeds.split(",")):
+        for seed in args.seeds:
             name = name_of(args.preset, point, seed)
             if name in done:
                 continue
@@ -138,9 +177,10 @@ def main() -> None:
             row = {"name": name, "point": point, "seed": seed, "train_rc": rc, "train_seconds": seconds}
             if rc == 0:
                 row.update(evaluated(args, out / name))
+            else:
+                failed.append(name)
             rows.append(row)
-            table.parent.mkdir(parents=True, exist_ok=True)
-            table.write_text(json.dumps(rows, indent=1))
+            write_atomic(table, json.dumps(rows, indent=1))
     if args.records:
         for row in rows:
             if row["train_rc"] == 0:
@@ -154,7 +194,11 @@ def main() -> None:
     for r in shown:
         score = f"  {args.score} {r.get(args.score)}" if args.score else ""
         print(f"{' '.join(r['point']):<60} seed {r['seed']}{score}")
+    if failed:
+        print(f"sweep.py: {len(failed)} point(s) failed to train ({', '.join(failed)}); they run again next time")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, prog="sweep.py"))

@@ -27,6 +27,7 @@ from .model.entropy import (
     InfoMaxEntropy,
     NearestNeighbourEntropy,
     SampleEntropy,
+    VERAEntropy,
     batch_entropy,
     binary_entropy,
     binary_entropy_from_logits,
@@ -34,19 +35,17 @@ from .model.entropy import (
     nearest_neighbour_entropy,
     pairwise_batch_entropy,
 )
-from .model.model import Model
+from .model.mcmc import MALA, Langevin, LangevinSampler, langevin, latent_mala
+from .model.model import Model, build_sampler
 from .model.networks import EnergyModel, build_energy, build_generator
 from .model.objectives import CDObjective, GANObjective, Objective, VCDObjective, VGANObjective
 from .model.samplers import (
     AveragedSampler,
     Draw,
-    Langevin,
-    LangevinSampler,
     LatentSampler,
     NegativeSource,
     TransitionSampler,
-    build_sampler,
-    langevin,
+    VERASampler,
     uniform_noise,
 )
 from .runs import load_run, resume_config
@@ -89,6 +88,7 @@ __all__ = [
     "min_entropy_from_logits",
     "nearest_neighbour_entropy",
     "InfoMaxEntropy",
+    "VERAEntropy",
     "NearestNeighbourEntropy",
     "SampleEntropy",
     "CheckpointError",
@@ -109,6 +109,9 @@ __all__ = [
     "Langevin",
     "Model",
     "LangevinSampler",
+    "MALA",
+    "latent_mala",
+    "VERASampler",
     "NegativeSource",
     "langevin",
     "TransitionSampler",

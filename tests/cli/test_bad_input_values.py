@@ -48,9 +48,9 @@ def vcd_reader(command, *args, message):
 
 
 SILENT = {
-    "max-steps-negative": key("max_steps=-3", "'max_steps' must be > 0 or null"),
-    "max-steps-zero": key("max_steps=0", "'max_steps' must be > 0 or null"),
-    "epochs-zero": key("epochs=0", "'epochs' must be > 0"),
+    "max-steps-negative": key("max_steps=-3", "'max_steps' must be in [1, 10000000000] or null"),
+    "max-steps-zero": key("max_steps=0", "'max_steps' must be in [1, 10000000000] or null"),
+    "epochs-zero": key("epochs=0", "'epochs' must be in [1, 1000000]"),
     "train-limit-negative": key("train_limit=-1", "'train_limit' must be > 0 or null"),
     "lr-zero": key("lr=0", "'lr' must be > 0"),
     "prob-clip-half": key("prob_clip=0.5", "'prob_clip' must be in (0, 0.5)"),

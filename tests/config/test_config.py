@@ -87,7 +87,7 @@ def test_unknown_key_suggests_the_close_ones_in_a_short_line():
         ({"tensorboard": "yes"}, "'tensorboard' must be bool"),
         ({"betas": 0.5}, "'betas' must be a list"),
         ({"optimizer": "sgd"}, "choose one of adam, adadelta"),
-        ({"k": 0}, "'k' must be > 0"),
+        ({"k": 0}, r"'k' must be in \[1, 1000\]"),
         ({"objective": "gan"}, "needs energy 'gan'"),
         ({"train_limit": 10}, "smaller than one iteration"),
         ({"objective": "gan", "energy": "gan", "r1_penalty": 1.0}, "r1_penalty has no effect with objective 'gan'"),
@@ -160,7 +160,7 @@ def test_every_key_has_one_line_of_help():
     assert all(h.strip() and "\n" not in h and len(h) <= 100 for h in HELP.values())
     rows = {r["key"]: r for r in describe_keys()}
     assert list(rows) == keys
-    assert rows["k"]["type"] == "int" and rows["k"]["default"] == 3 and rows["k"]["allowed"] == "> 0"
+    assert rows["k"]["type"] == "int" and rows["k"]["default"] == 3 and rows["k"]["allowed"] == "in [1, 1000]"
     assert rows["train_limit"]["type"] == "int or null" and rows["betas"]["type"] == "list of float"
     assert rows["arch"]["allowed"] == "mlp | conv" and rows["arch"]["fixed_on_resume"]
     assert not rows["epochs"]["fixed_on_resume"]
@@ -174,7 +174,7 @@ def test_every_key_has_one_line_of_help():
         ({"betas": [0.5, 1.0]}, r"'betas' must be two numbers in \[0, 1\)"),
         ({"name": "../x"}, "'name' must be a plain folder name"),
         ({"name": ""}, "'name' must be a plain folder name"),
-        ({"max_steps": -3}, "'max_steps' must be > 0 or null"),
+        ({"max_steps": -3}, r"'max_steps' must be in \[1, 10000000000\] or null"),
         ({"seed": -1}, r"'seed' must be in \[0, 4294967295\]"),
         ({"gen_entropy_weight": -1.0}, "'gen_entropy_weight' must be >= 0"),
     ],
@@ -203,15 +203,18 @@ def test_exponent_floats_and_yaml_pitfalls(tmp_path):
         load_config(path)
 
 
-def test_remedies_are_off_in_every_preset_but_the_stable_ones():
+def test_remedies_are_off_in_every_preset_but_the_stable_ones_and_the_successors_are_their_own():
     from vgan.config import REMEDIES
     from vgan.config.files import list_presets
+    from vgan.config.keys import SUCCESSORS
 
     defaults = Config()
     for name in list_presets():
         cfg = load_config(name)
         changed = [k for k in REMEDIES if getattr(cfg, k) != getattr(defaults, k)]
-        assert bool(changed) == name.endswith("_stable"), (name, changed)
+        successors = [k for k in SUCCESSORS if getattr(cfg, k) != getattr(defaults, k)]
+        assert bool(changed) == name.endswith(("_stable", "_vera")), (name, changed)
+        assert bool(successors) == name.endswith("_vera"), (name, successors)
 
 
 # ---- keys declared by the parts of the method (vgan.model.reads), and the rule derived from them
@@ -265,8 +268,8 @@ OBJECTIVE_SETUP = {"vgan": {}, "gan": {"energy": "gan"}, "vcd": {}, "cd": {}}
 @pytest.mark.parametrize("theirs", sorted(OBJECTIVE_SETUP))
 def test_each_objective_refuses_the_keys_only_another_reads_in_one_line(mine, theirs):
     from vgan.config.rules import keys_read
+    from vgan.model.model import sampler_class
     from vgan.model.objectives import OBJECTIVES
-    from vgan.model.samplers import sampler_class
 
     base = {"objective": mine, **OBJECTIVE_SETUP[mine]}
     other = from_dict({"objective": theirs, **OBJECTIVE_SETUP[theirs]})
@@ -278,7 +281,7 @@ def test_each_objective_refuses_the_keys_only_another_reads_in_one_line(mine, th
         with pytest.raises(ConfigError, match=f"^{key} has no effect with objective '{mine}'") as info:
             from_dict({**base, key: _other_value(key)})
         message = str(info.value)
-        named = re.search(r"or set objective=([\w, ]+?)(?: or energy=|$)", message).group(1)
+        named = re.search(r"or set objective=([\w, ]+?)(?:, or |$)", message).group(1)
         assert "\n" not in message and theirs in re.split(r", | or ", named)
 
 

@@ -106,7 +106,7 @@ def test_augment_rows_end_to_end(tiny, tmp_path, capsys):
 def test_langevin_on_any_energy_refines_samples_chains_and_augments(trained_run, tmp_path, capsys):
     import shutil
 
-    from vgan.model.samplers import Langevin, langevin
+    from vgan.model.mcmc import Langevin, langevin
 
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)

@@ -4,7 +4,8 @@ from torch import nn
 
 import vgan
 from conftest import with_keys
-from vgan.model.samplers import LatentSampler, TransitionSampler, build_sampler, uniform_noise
+from vgan.model.model import build_sampler
+from vgan.model.samplers import LatentSampler, TransitionSampler, uniform_noise
 from vgan.training import Trainer
 
 
@@ -84,7 +85,7 @@ class Quadratic(nn.Module):
 
 
 def test_one_langevin_step_by_hand():
-    from vgan.model.samplers import langevin
+    from vgan.model.mcmc import langevin
 
     x0 = torch.tensor([[0.2, 0.9], [0.5, 0.1]])
     x1, stats = langevin(Quadratic(), x0, steps=1, step_size=0.1, noise=0.05, rng=torch.Generator().manual_seed(3))
@@ -100,7 +101,7 @@ def test_one_langevin_step_by_hand():
 
 
 def test_langevin_chain_samples_a_gaussian_energy():
-    from vgan.model.samplers import langevin
+    from vgan.model.mcmc import langevin
 
     # E = |x - mu|^2 / (2 var): with noise^2 = 2 a the chain's stationary law is N(mu, var / (1 - a / (2 var)))
     var, a = 0.05**2, 0.02 * 0.05**2
@@ -114,7 +115,7 @@ def test_langevin_chain_samples_a_gaussian_energy():
 
 
 def test_buffer_restarts_the_asked_share_of_chains_and_keeps_the_rest():
-    from vgan.model.samplers import LangevinSampler
+    from vgan.model.mcmc import LangevinSampler
 
     sampler = LangevinSampler(Quadratic(), (2,), buffer_size=50, restart=0.2, steps=1, step_size=0.0, noise=0.0)
     sampler.buffer.fill_(5.0)  # outside the box: a kept chain is recognisable
@@ -133,7 +134,7 @@ def test_buffer_restarts_the_asked_share_of_chains_and_keeps_the_rest():
 
 
 def test_evaluation_reads_each_buffer_row_once_before_any_twice_and_restarts_none():
-    from vgan.model.samplers import LangevinSampler
+    from vgan.model.mcmc import LangevinSampler
 
     sampler = LangevinSampler(Quadratic(), (2,), buffer_size=50, restart=0.5, steps=1, step_size=0.0, noise=0.0)
     sampler.buffer.copy_(torch.arange(100.0).view(50, 2) + 5)  # distinct rows, all outside the box
@@ -149,7 +150,7 @@ def test_evaluation_reads_each_buffer_row_once_before_any_twice_and_restarts_non
 
 
 def test_langevin_draws_repeat_from_their_noise_and_data_init_starts_at_the_images():
-    from vgan.model.samplers import LangevinSampler
+    from vgan.model.mcmc import LangevinSampler
 
     sampler = LangevinSampler(Quadratic(), (1, 2, 2), init="noise", steps=3, step_size=0.1, noise=0.05)
     seed = sampler.noise(4, torch.Generator().manual_seed(0))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import reprlib
 import signal
+import sys
+import traceback
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 
@@ -116,3 +118,40 @@ def sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run(work: Callable[[], Optional[int]], prog: str = "vgan") -> int:
+    """Call `work` (argument parsing included, when it parses) and turn how it ended into an exit
+    status: its own (None: 0); 2 for a usage error or a VGANError (one line on stderr); 130 for
+    Ctrl-C and 143 for SIGTERM (every `finally` ran: no temporary file stays); 1 and the traceback
+    for a bug."""
+    try:
+        with sigterm_raises():
+            status = work()
+    except SystemExit as e:  # argparse: --help (0, raised on), or a usage error already printed as one line
+        if not e.code:
+            raise
+        return e.code if isinstance(e.code, int) else 2
+    except VGANError as e:
+        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except NotImplementedError as e:
+        print(f"{prog}: error: not implemented yet: {one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:
+        how = "terminated" if isinstance(e, Terminated) else "interrupted"
+        print(f"{prog}: {how}; continue a training run with `vgan train --resume RUN_DIR`", file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(e, Terminated) else 130
+    except Exception as e:
+        message = expected(e)
+        if message:
+            print(f"{prog}: error: {one_line(message)}", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        print(
+            f"{prog}: internal error: this is a bug in vgan, not a problem with your input; please report it with "
+            "the command line and the traceback above",
+            file=sys.stderr,
+        )
+        return 1
+    return status or 0

@@ -11,7 +11,7 @@ from .. import data
 from .._utils.errors import ConfigError, VGANError
 from ..config import check_presets, describe_keys, load_config, parse_overrides
 from ..config.files import list_presets
-from ..model.samplers import Langevin
+from ..model.mcmc import MALA, Langevin
 from ..runs.curves import plot_curves
 from ..runs.load import dry_run_folder, resume_config
 
@@ -106,6 +106,15 @@ def langevin(args: argparse.Namespace) -> Optional[Langevin]:
     return Langevin(args.langevin_steps, args.langevin_step_size, args.langevin_noise)
 
 
+def mala(args: argparse.Namespace) -> Optional[MALA]:
+    """--mala-steps and --mala-step-size as settings (None: off); a step size without steps is refused."""
+    if not args.mala_steps:
+        if args.mala_step_size is not None:
+            raise VGANError("--mala-step-size shapes the steps of --mala-steps K; add it or drop it")
+        return None
+    return MALA(args.mala_steps, *([args.mala_step_size] if args.mala_step_size is not None else []))
+
+
 def sample(args: argparse.Namespace) -> None:
     from ..evaluation.sample import sample
 
@@ -117,6 +126,7 @@ def sample(args: argparse.Namespace) -> None:
         checkpoint=args.checkpoint,
         device=device(args),
         langevin=langevin(args),
+        mala=mala(args),
     )
     print(f"wrote {path}")
 
@@ -164,7 +174,7 @@ def evaluate(args: argparse.Namespace) -> None:
 
     given = {k: getattr(args, f"ais_{k}") for k in AIS_FLAGS}
     ais = AIS(**{k: v for k, v in given.items() if v is not None})
-    result = evaluate(args.run_dir, metrics, args.n, device(args), ais)
+    result = evaluate(args.run_dir, metrics, args.n, device(args), ais, mala(args))
     print_result(result)
     record(args, "evaluate", result, run_dir=args.run_dir, scale=f"{result.get('samples')} samples")
 

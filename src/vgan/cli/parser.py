@@ -22,6 +22,7 @@ from .._utils import checks
 from .._utils.checks import SEED, Parser, at_least, closed_interval, folder, names, number, positive, seed_list
 from ..evaluation.likelihood import AIS
 from . import commands
+from .script import output, output_dir
 
 RECORD = "also write the result as a record (JSON: command, config hash, machine, date, scale, values)"
 
@@ -35,7 +36,7 @@ def _reader(
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?" if run_dir_help else None, help=run_dir_help)
     p.add_argument("--device", choices=("cpu", "cuda"), help="device to run on (default cpu)")
     if record:
-        p.add_argument("--record", metavar="PATH", help=RECORD)
+        p.add_argument("--record", metavar="PATH", type=output(".json"), help=RECORD)
     p.set_defaults(func=func)
     return p
 
@@ -59,6 +60,16 @@ def _langevin_flags(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _mala_flags(p: argparse.ArgumentParser) -> None:
+    """--mala-steps, --mala-step-size: MALA in a generator's latent space on E(G(z)) (MEG's sampler)."""
+    p.add_argument(
+        "--mala-steps",
+        type=number(closed_interval(1, 10**4)),
+        help="draw G(z) after this many MALA steps on E(G(z)) - log p(z) in latent space (a generator run)",
+    )
+    p.add_argument("--mala-step-size", type=number(positive, float), help="MALA's step (default 0.01)")
+
+
 def _image_writer(sub, name: str, func, *, n: int, out: str, noise: str, **kwargs) -> argparse.ArgumentParser:
     """A subcommand that reads a run and writes one PNG."""
     p = _reader(sub, name, func, **kwargs)
@@ -68,7 +79,7 @@ def _image_writer(sub, name: str, func, *, n: int, out: str, noise: str, **kwarg
         default=n,
         help=f"number of images, 2 to {checks.MAX_IMAGES} (default {n})",
     )
-    p.add_argument("--out", help=f"PNG file to write (default RUN_DIR/{out})")
+    p.add_argument("--out", type=output(".png", default=out), help=f"PNG file to write (default RUN_DIR/{out})")
     p.add_argument("--seed", type=number(SEED), default=0, help=f"seed of {noise}")
     return p
 
@@ -117,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
     _langevin_flags(p, "refine the samples")
+    _mala_flags(p)
 
     p = sub.add_parser(
         "plot",
@@ -128,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         "RUN_DIR/metrics.jsonl; works on finished, running and interrupted runs.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", help="PNG file to write (default RUN_DIR/curves.png)")
+    p.add_argument(
+        "--out",
+        type=output(".png", default="curves.png"),
+        help="PNG file to write (default RUN_DIR/curves.png)",
+    )
     p.set_defaults(func=commands.plot)
 
     p = _image_writer(
@@ -185,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=number(closed_interval(2, checks.MAX_SAMPLES)),
         help="samples to generate (default 2500 for modes, 10000 for fid)",
     )
+    _mala_flags(p)
     defaults = AIS()
     for key in commands.AIS_FLAGS:
         p.add_argument(
@@ -266,9 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rows", type=names, help="comma-separated row names to compute (default all), e.g. no_augmentation,vcd_rho_1"
     )
-    p.add_argument("--out-dir", default="runs/reproduce", help="where runs and tables go")
+    p.add_argument("--out-dir", type=output_dir(), default="runs/reproduce", help="where runs and tables go")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--record", metavar="PATH", help=RECORD)
+    p.add_argument("--record", metavar="PATH", type=output(".json"), help=RECORD)
     p.set_defaults(func=commands.reproduce)
 
     p = sub.add_parser("data", help="fetch and verify datasets")

@@ -93,6 +93,12 @@ class Config:
     nn_entropy_weight: float = 0.0  # generator step: + w * nearest-neighbour entropy of G(z)
     nn_entropy_space: str = "pixels"  # where its distances are taken: pixels (G(z)) | features (phi(G(z)))
     mi_entropy_weight: float = 0.0  # generator step: + w * MEG's estimate of I(z; G(z)) (a statistics network)
+    # VERA's entropy (a successor's estimator): the noisy generator x = G(z) + sigma eps, z ~ N(0, I)
+    vera_entropy_weight: float = 0.0  # generator step: + w * VERA's estimate of H(q) (0: off)
+    vera_sigma_min: float = 0.01  # sigma starts here and is kept in [min, max]
+    vera_sigma_max: float = 0.3
+    vera_posterior_samples: int = 20  # K, importance samples of q(z | x) per sample
+    vera_proposal_lr: float = 0.02  # Adam's step for the proposal's widths (0: fixed at 0.1)
     ema_decay: float = 0.0  # figures and evaluation draw from an EMA of the sampler's weights (0: off, the paper's)
     # optimisation
     optimizer: str = "adadelta"  # adadelta (the paper's) | adam
@@ -164,7 +170,7 @@ CHECKS = {
     "experts": SIZE,
     "pack": SIZE,
     "prob_clip": open_interval(0, 0.5),
-    "k": positive,
+    "k": closed_interval(1, 1_000),
     "gen_entropy_weight": non_negative,
     "data_entropy_weight": non_negative,
     "rho": closed_interval(0, 1),
@@ -173,8 +179,13 @@ CHECKS = {
     "r1_penalty": non_negative,
     "nn_entropy_weight": non_negative,
     "mi_entropy_weight": non_negative,
+    "vera_entropy_weight": non_negative,
+    "vera_sigma_min": open_interval(0, 10),
+    "vera_sigma_max": open_interval(0, 10),
+    "vera_posterior_samples": closed_interval(1, 10_000),
+    "vera_proposal_lr": closed_interval(0, 1),
     "ema_decay": half_open(0, 1),
-    "langevin_steps": positive,
+    "langevin_steps": closed_interval(1, 10_000),
     "langevin_step_size": positive,
     "langevin_noise": non_negative,
     "buffer_size": SIZE,
@@ -184,11 +195,11 @@ CHECKS = {
     "betas": pair(half_open(0, 1)),
     "adadelta_rho": closed_interval(0, 1),
     "adadelta_eps": positive,
-    "epochs": positive,
-    "max_steps": optional(positive),
-    "log_every": positive,
-    "save_every": positive,
-    "ckpt_every": positive,
+    "epochs": closed_interval(1, 1_000_000),
+    "max_steps": optional(closed_interval(1, 10**10)),
+    "log_every": closed_interval(1, 10**10),
+    "save_every": closed_interval(1, 10**10),
+    "ckpt_every": closed_interval(1, 1_000_000),
 }
 # one line of help per key: `vgan train --help`, `vgan configs --keys` and the docs' key reference
 # (docs/guides/configuration.md) all print it; test_config checks that every key has one
@@ -238,6 +249,11 @@ HELP = {
     "nn_entropy_weight": "generator step adds w x the nearest-neighbour entropy estimate of G(z)",
     "nn_entropy_space": "where that estimate measures distances: pixels or features (phi(G(z)))",
     "mi_entropy_weight": "generator step adds w x MEG's estimate of I(z; G(z)) from a statistics network",
+    "vera_entropy_weight": "generator step adds w x VERA's entropy of the noisy generator G(z) + sigma eps (0: off)",
+    "vera_sigma_min": "VERA: the generator's noise sigma starts here and stays at or above it",
+    "vera_sigma_max": "VERA: the largest sigma",
+    "vera_posterior_samples": "VERA: K, importance samples of the posterior q(z | x) per sample",
+    "vera_proposal_lr": "VERA: Adam's step for the proposal's widths around z (0: fixed at 0.1)",
     "ema_decay": "figures and evaluation draw from an EMA of the generator's weights (0: off)",
     "optimizer": "optimiser of both players: adadelta (the paper's) or adam",
     "lr": "learning rate of both players",
@@ -272,6 +288,8 @@ REMEDIES = (
     "energy_activation",
     "ema_decay",
 )
+# the successors' estimators (VERA): another method than the paper's; the `*_vera` presets set them
+SUCCESSORS = ("vera_entropy_weight", "vera_sigma_min", "vera_sigma_max", "vera_posterior_samples", "vera_proposal_lr")
 # keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
 FIXED_ON_RESUME = (
     "name",
@@ -298,7 +316,7 @@ FIXED_ON_RESUME = (
     "buffer_size",
 )
 # keys whose on/off a checkpoint fixes: turned on, they add a network that the checkpoint has or lacks
-ON_OFF_FIXED_ON_RESUME = ("mi_entropy_weight",)
+ON_OFF_FIXED_ON_RESUME = ("mi_entropy_weight", "vera_entropy_weight")
 
 
 def _type_name(hint: Any) -> str:
@@ -401,6 +419,18 @@ def check_resume(saved: Config, overrides: Dict[str, Any]) -> None:
                 f"--resume cannot change '{key}' ({getattr(saved, key)!r} -> {overrides[key]!r}): the "
                 f"run's checkpoint was built with it; drop {key}=, or train a new run with another name="
             )
+    batch = overrides.get("batch_size", saved.batch_size)
+    if (
+        saved.objective == "cd"
+        and saved.langevin_init == "buffer"
+        and isinstance(batch, int)
+        and batch > saved.buffer_size
+    ):
+        raise ConfigError(
+            f"--resume cannot raise batch_size to {batch}: the run's replay buffer holds {saved.buffer_size} chains, "
+            f"which its checkpoint fixes; keep batch_size at or below {saved.buffer_size}, or train a new run with "
+            "another name="
+        )
     for key in ON_OFF_FIXED_ON_RESUME:
         was_on = bool(getattr(saved, key))
         if bool(overrides.get(key, getattr(saved, key))) != was_on:

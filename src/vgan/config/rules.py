@@ -7,8 +7,10 @@ import dataclasses
 from typing import Callable, List, Optional, Set, Tuple
 
 from ..model.energy import HEADS
+from ..model.mcmc import LangevinSampler
+from ..model.model import sampler_class
 from ..model.objectives import OBJECTIVES
-from ..model.samplers import LangevinSampler, LatentSampler, TransitionSampler, sampler_class
+from ..model.samplers import LatentSampler, TransitionSampler, VERASampler
 
 
 def is_conditional(cfg) -> bool:
@@ -24,11 +26,15 @@ def images_per_step(cfg) -> int:
 def _gan_needs_gan_energy(cfg) -> Optional[str]:
     if cfg.objective == "gan" and cfg.energy != "gan":
         return "objective 'gan' (Eq. 1) needs energy 'gan' (one sigmoid unit); set energy=gan"
-    if cfg.energy == "scalar" and cfg.objective != "cd":
+    eq9 = cfg.objective == "vcd" or cfg.gen_entropy_weight > 0 or cfg.data_entropy_weight > 0
+    if cfg.energy == "scalar" and cfg.objective != "cd" and eq9:
         return (
             f"energy 'scalar' has no logits for Eq. 9's entropy, which objective '{cfg.objective}' needs; "
-            "set objective=cd or another energy"
+            "set gen_entropy_weight=0 and data_entropy_weight=0 (e.g. with vera_entropy_weight > 0), "
+            "objective=cd or another energy"
         )
+    if cfg.vera_sigma_min > cfg.vera_sigma_max:
+        return f"vera_sigma_min ({cfg.vera_sigma_min}) is above vera_sigma_max ({cfg.vera_sigma_max}); swap them"
 
 
 def _train_limit_fits_a_step(cfg) -> Optional[str]:
@@ -52,7 +58,7 @@ def parts(cfg) -> List[type]:
     return [OBJECTIVES[cfg.objective], sampler_class(cfg), HEADS[cfg.energy]]
 
 
-ALL_PARTS = (*OBJECTIVES.values(), LatentSampler, TransitionSampler, LangevinSampler, *HEADS.values())
+ALL_PARTS = (*OBJECTIVES.values(), LatentSampler, VERASampler, TransitionSampler, LangevinSampler, *HEADS.values())
 
 
 def keys_read(cfg) -> Set[str]:
@@ -84,8 +90,11 @@ def _choices(key: str) -> str:
         if key in part.config_keys:
             setting, chosen = part.chosen_by
             values.setdefault(setting, []).extend(v for v in chosen if v not in values.get(setting, []))
-    said = [f"{s}={', '.join(v[:-1]) + ' or ' + v[-1] if len(v) > 1 else v[0]}" for s, v in values.items()]
-    return " or ".join(said)
+    said = []
+    for setting, chosen in values.items():
+        listed = ", ".join(chosen[:-1]) + " or " + chosen[-1] if len(chosen) > 1 else chosen[0]
+        said.append(f"{setting} {listed}" if listed.startswith(">") else f"{setting}={listed}")
+    return ", or ".join(said)
 
 
 def _switches(cfg) -> Optional[str]:

@@ -36,9 +36,11 @@ from tqdm import tqdm
 from .._utils.errors import ConfigError
 from .._utils.machine import resolve_device
 from ..data import as_float, epoch_order, load_dataset, spans
+from ..model.mcmc import Langevin
 from ..model.networks import glorot_init
-from ..model.samplers import Langevin, TransitionSampler
+from ..model.samplers import TransitionSampler
 from ..runs import load_run
+from ..runs.outputs import check_finite
 from .classifier import accuracy
 from .inputs import check_augment
 from .sample import require_images
@@ -255,6 +257,8 @@ def augment(
     or the no-augmentation baseline (`no_augment`, or no run_dir and `dataset` named). Mean and std
     of the test error over seeds, each seed's result, and the protocol."""
     check_augment(labels=labels, epochs=epochs, seeds=seeds, eval_n=eval_n, dataset=dataset)
+    if no_augment and langevin is not None:
+        raise ConfigError("--langevin-steps sets the transitions that --no-augment leaves out; drop one of them")
     _check_protocol(bn_stats, weighting)
     device = resolve_device(device).type  # "cuda" without CUDA is a one-line error, here as for a run
     sampler, data_dir = None, None
@@ -296,21 +300,24 @@ def augment(
         )
         for s in seeds
     ]
-    return summarise(
-        rows,
-        {
-            "row": f"{'Langevin' if langevin_steps else 'VCD'} ({Path(run_dir).name})"
-            if run_dir
-            else "No augmentation",
-            "langevin": _langevin_protocol(sampler) if langevin_steps and sampler is not None else None,
-            "dataset": dataset,
-            "labels": labels,
-            "epochs": epochs,
-            "eval_n": eval_n,
-            "bn_stats": bn_stats,
-            "weighting": weighting if sampler is not None else None,
-            "seeds": list(seeds),
-        },
+    return check_finite(
+        summarise(
+            rows,
+            {
+                "row": f"{'Langevin' if langevin_steps else 'VCD'} ({Path(run_dir).name})"
+                if run_dir
+                else "No augmentation",
+                "langevin": _langevin_protocol(sampler) if langevin_steps and sampler is not None else None,
+                "dataset": dataset,
+                "labels": labels,
+                "epochs": epochs,
+                "eval_n": eval_n,
+                "bn_stats": bn_stats,
+                "weighting": weighting if sampler is not None else None,
+                "seeds": list(seeds),
+            },
+        ),
+        "Table 2's test error",
     )
 
 

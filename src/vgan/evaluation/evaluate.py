@@ -14,9 +14,12 @@ from .._utils.checks import at_least, optional, require
 from .._utils.errors import ConfigError, DataError, RunDirError
 from ..data import DATASETS, Toy2D, as_float, load_dataset
 from ..model.energy import expert_rank
+from ..model.mcmc import MALA
 from ..model.model import Model
+from ..model.samplers import LatentSampler
 from ..runs import load_run
 from ..runs.lock import kind, kind_problem
+from ..runs.outputs import check_finite
 from .classifier import load_classifier
 from .likelihood import AIS, ais_log_z, log_likelihood, quadrature_log_z, raise_log_likelihood
 from .metrics import energy_auroc, fid_kid, stacked_modes, toy_modes
@@ -31,11 +34,17 @@ def metrics_for(dataset: str) -> List[str]:
     return ["fid", "ood", "loglik"]
 
 
-def generate(model: Model, n: int, chunk: int = 100) -> torch.Tensor:
+def generate(model: Model, n: int, chunk: int = 100, mala: Optional[MALA] = None, stats: Optional[dict] = None):
     """n samples from a run, on the CPU (`Model.samples` with seed 0, `chunk` at a time): G(z), the
     chains of a CD run, or one transition of each of the first n validation images. With
-    `ema_decay` the averaged weights draw them."""
-    return model.samples(n, seed=0, chunk=chunk).cpu()
+    `ema_decay` the averaged weights draw them; with `mala` (steps > 0) the latents first take MALA
+    steps on E(G(z)) (`Model.mala_samples`), whose acceptance goes into `stats`."""
+    if mala is None or not mala.steps:
+        return model.samples(n, seed=0, chunk=chunk).cpu()
+    x, accepted = model.mala_samples(n, mala, seed=0, chunk=chunk)
+    if stats is not None:
+        stats.update(accepted)
+    return x.cpu()
 
 
 def landscape(model: Model, samples: torch.Tensor, out: Path, steps: int = 200) -> Path:
@@ -67,15 +76,21 @@ def evaluate(
     n: Optional[int] = None,
     device: str = "cpu",
     ais: Optional[AIS] = None,
+    mala: Optional[MALA] = None,
 ) -> Dict[str, object]:
     """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json.
     `loglik` is the test split's mean log p(x) under p ~ exp(-E) on [0, 1]^d, with log Z by AIS
-    (`likelihood.ais_log_z` with the settings `ais`, e.g. AIS(chains=50, temperatures=1000))."""
+    (`likelihood.ais_log_z` with the settings `ais`, e.g. AIS(chains=50, temperatures=1000)). With
+    `mala` the samples of `modes` and `fid` are G(z) after MALA in latent space (MEG's sampler)."""
     require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
     for name in ("evaluate.json", "energy_landscape.png"):  # what it writes, checked before the work
         if kind(Path(run_dir) / name) in ("folder", "special"):
             raise RunDirError(kind_problem(Path(run_dir) / name))
     model = load_run(run_dir, device=device)
+    if mala is not None and mala.steps and not isinstance(model.eval_sampler, LatentSampler):
+        raise ConfigError(
+            f"{run_dir} has no generator G(z) (objective '{model.cfg.objective}'); --mala-steps needs one"
+        )
     dataset = model.cfg.dataset
     metrics = metrics or metrics_for(dataset)
     unknown = set(metrics) - set(metrics_for(dataset))
@@ -87,7 +102,7 @@ def evaluate(
     results: Dict[str, object] = {"run": str(run_dir), "dataset": dataset, "step": model.step}
     if "modes" in metrics:
         count = n or DEFAULT_N["modes"]
-        samples = generate(model, count)
+        samples = generate(model, count, mala=mala, stats=results)
         results["samples"] = len(samples)
         if isinstance(DATASETS[dataset], Toy2D):
             results.update(toy_modes(samples, DATASETS[dataset]))
@@ -100,7 +115,7 @@ def evaluate(
         test = load_dataset(dataset, "test", model.cfg.data_dir).images[:count]
         val = load_dataset(dataset, "val", model.cfg.data_dir).images[:count]
         results["samples"] = len(test)
-        results.update(fid_kid(test, generate(model, len(test)), classifier))
+        results.update(fid_kid(test, generate(model, len(test), mala=mala, stats=results), classifier))
         floor = fid_kid(test, val, classifier)  # what two samples of real data score
         results.update({"fid_real_floor": floor["fid"], "kid_real_floor": floor["kid"]})
     if "ood" in metrics:
@@ -122,6 +137,7 @@ def evaluate(
         results.update(test_log_likelihood(model, ais))
     if model.cfg.energy == "multimodal":
         results.update(expert_ranks(model))
+    check_finite(results, f"the evaluation of {run_dir}")
     write_atomic(model.run_dir / "evaluate.json", json.dumps(results, indent=2))
     return results
 

@@ -37,6 +37,11 @@ def check_augment(
                 f"dataset {dataset} holds 2-D points, not images; Table 2's classifier needs an image dataset, "
                 "e.g. --dataset mnist"
             )
+        if get(dataset).classes != 10:
+            raise ConfigError(
+                f"dataset {dataset} has {get(dataset).classes} classes; Table 2's classifier has 10 "
+                "(the authors' network): use mnist, fashion-mnist, cifar10 or svhn"
+            )
         split = get(dataset).train_size
         require(
             labels,

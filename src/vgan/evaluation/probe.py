@@ -20,6 +20,7 @@ from ..config import Config
 from ..data import chunks, load_dataset
 from ..model.networks import build_energy
 from ..runs import load_run
+from ..runs.outputs import check_finite
 from .inputs import check_probe
 
 C_GRID = (0.01, 0.1, 1.0)
@@ -88,16 +89,17 @@ def probe(
     cfg = model.cfg
     phi = model.energy.alone().features  # of one image (with pack m, in a pack of m copies of itself)
     result = probe_features(phi, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir)
-    return {"run": str(run_dir), "objective": cfg.objective, "k": cfg.k, **result}
+    return check_finite({"run": str(run_dir), "objective": cfg.objective, **result}, f"the probe of {run_dir}")
 
 
 def random_features(
     cfg: Config, *, limit: Optional[int] = None, c_grid: Sequence[float] = C_GRID, device: str = "cpu"
 ) -> Dict[str, object]:
     """The control: the probe on phi(x) of an untrained energy network built from `cfg` (its seed)."""
-    torch.manual_seed(cfg.seed)
     shape = load_dataset(cfg.dataset, "test", cfg.data_dir).image_shape
-    phi = build_energy(cfg, shape).alone().features.to(device).eval()
+    with torch.random.fork_rng(devices=[]):  # the run's seed, and the caller's RNG left as it was
+        torch.manual_seed(cfg.seed)
+        phi = build_energy(cfg, shape).alone().features.to(device).eval()
     return {
         "run": "random initialisation",
         **probe_features(phi, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir),

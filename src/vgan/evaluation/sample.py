@@ -9,10 +9,11 @@ import torch
 
 from .._utils.errors import CheckpointError, ConfigError
 from .._utils.images import make_grid, save_image
+from ..model.mcmc import MALA, Langevin
 from ..model.model import Model
-from ..model.samplers import Langevin
+from ..model.samplers import LatentSampler
 from ..runs import load_run
-from ..runs.lock import check_output
+from ..runs.outputs import check_output
 
 
 def require_images(model: Model, command: str) -> None:
@@ -43,6 +44,7 @@ def sample(
     device: str = "cpu",
     *,
     langevin: Optional[Langevin] = None,
+    mala: Optional[MALA] = None,
 ) -> Path:
     """Write a grid of n samples from a run's checkpoint to `out` (default <run_dir>/sample.png):
     G(z), the chains of a CD run, or for a conditional run (VCD, CD-k) one transition of each of the
@@ -50,10 +52,15 @@ def sample(
     Langevin steps on the run's energy (`Model.langevin`)."""
     if n < 2:
         raise ConfigError(f"cannot sample n={n}; ask for at least 2 (the generator's batch norm uses batch statistics)")
-    out = check_output(out or Path(run_dir) / "sample.png", default="sample.png")  # before any work
+    out = check_output(out or Path(run_dir) / "sample.png", suffix=".png", default="sample.png")  # before any work
     model = load_run(run_dir, checkpoint, device)
     require_images(model, "sample")
-    samples = model.samples(n, seed)
+    if mala is not None and mala.steps:
+        if not isinstance(model.eval_sampler, LatentSampler):
+            raise ConfigError(f"{run_dir} has no generator G(z); --mala-steps needs a vgan or gan run")
+        samples, _ = model.mala_samples(n, mala, seed)
+    else:
+        samples = model.samples(n, seed)
     if langevin is not None and langevin.steps:
         refine = model.langevin(langevin)
         samples = refine(samples, rng=torch.Generator(model.device).manual_seed(seed + 1))

@@ -14,11 +14,12 @@ from .._utils.checks import at_least, optional, positive, require
 from .._utils.errors import ConfigError
 from .._utils.images import make_grid, save_image, side_by_side
 from ..data import as_float, load_dataset, spans
-from ..model.samplers import Langevin, LangevinSampler, TransitionSampler
+from ..model.mcmc import Langevin, LangevinSampler
+from ..model.samplers import TransitionSampler
 from ..runs import load_run
-from ..runs.lock import check_output
+from ..runs.outputs import check_finite, check_output
 from .classifier import load_classifier
-from .sample import require_images
+from .sample import require_finite, require_images
 
 
 def _transition_run(run_dir, device: str, command: str):
@@ -82,7 +83,9 @@ def reconstruct(
     `eval_n` validation images (all 10,000 by default)."""
     require(n, at_least(2), "--n", "show 2 or more images (the sampler's batch norm needs 2)")
     require(eval_n, optional(at_least(2)), "--eval-n", "use 2 or more validation images, or leave it out for all")
-    out = check_output(out or Path(run_dir) / "reconstruct.png", default="reconstruct.png")  # before any work
+    out = check_output(
+        out or Path(run_dir) / "reconstruct.png", suffix=".png", default="reconstruct.png"
+    )  # before any work
     model = _transition_run(run_dir, device, "reconstruct")
     val = load_dataset(model.cfg.dataset, "val", model.cfg.data_dir)
     x = as_float(val.images[:n].to(model.device))
@@ -94,7 +97,7 @@ def reconstruct(
     classifier = load_classifier(model.cfg.dataset, device, model.cfg.data_dir) if classify else None
     count = eval_n or len(val)
     metrics = transition_metrics(sampler, val.images[:count], val.labels[:count], classifier, seed=seed)
-    return {"figure": path, "images": count, **metrics}
+    return {"figure": path, "images": count, **check_finite(metrics, f"the transition metrics of {run_dir}")}
 
 
 @torch.no_grad()
@@ -115,7 +118,7 @@ def chain(
     if n < 2:
         raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
     require(steps, positive, "--steps", "take 1 or more transition steps")
-    out = check_output(out or Path(run_dir) / "chain.png", default="chain.png")  # before any work
+    out = check_output(out or Path(run_dir) / "chain.png", suffix=".png", default="chain.png")  # before any work
     model = load_run(run_dir, device=device)
     require_images(model, "chain")
     if (langevin is not None and langevin.steps) or isinstance(model.sampler, LangevinSampler):
@@ -132,4 +135,4 @@ def chain(
     rows = [x]
     for _ in range(steps):
         rows.append(transition(rows[-1], rng=rng))
-    return save_image(make_grid(torch.cat(rows), nrow=n), out)
+    return save_image(make_grid(require_finite(torch.cat(rows), model), nrow=n), out)

@@ -1,5 +1,6 @@
 """Binary entropies: H(p) of Eq. 8, the batch entropy approximation H~ of Eq. 9, and estimators
-beside Eq. 9 (pairwise, nearest-neighbour, MEG's mutual information) that see what it cannot.
+beside Eq. 9 (pairwise, nearest-neighbour, MEG's mutual information, VERA's posterior score) that
+see what it cannot.
 
 A `SampleEntropy` estimates the generator's entropy from one generated batch; an objective adds
 w * estimate to what the generator ascends (`VGANObjective(sample_entropies=[(w, estimator)])`).
@@ -132,6 +133,27 @@ class InfoMaxEntropy(SampleEntropy):
         if draw.z is None:
             raise ValueError("InfoMaxEntropy needs the noise z behind each sample (a Draw from a LatentSampler)")
         return self(draw.x, draw.z)
+
+
+class VERAEntropy(SampleEntropy):
+    """VERA's entropy (Grathwohl et al. 2021; a successor's, not the paper's) for the noisy generator
+    x = G(z) + sigma eps of `samplers.VERASampler`:
+
+        grad_theta H(q) = -E[ grad_x log q(x) . dx/dtheta ],
+
+    with -grad_x log q(x) estimated for each sample by importance sampling of the posterior q(z | x)
+    (`Draw.score`, detached). It returns the surrogate mean_i c(x_i) . x_i, whose gradient with
+    respect to the generator's weights (through x, sigma included) is that estimate; its value is
+    not the entropy. Unlike Eq. 9 it reads each sample, and any energy head works with it."""
+
+    name = "vera_surrogate"
+    couples_batch = False  # per sample; the sampler's proposal is what keeps VERA in one process
+    switch = "set vera_entropy_weight=0"
+
+    def estimate(self, draw, fake) -> torch.Tensor:
+        if draw.score is None:
+            raise ValueError("VERAEntropy reads the posterior score of a VERASampler's draw in a generator step")
+        return (draw.score.detach() * draw.x).flatten(1).sum(1).mean()
 
 
 def binary_entropy(p: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from itertools import chain
-from typing import Callable, Dict, Iterator, Optional, Sequence
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from .._utils.images import make_grid, side_by_side
 from ..data import as_float, load_dataset, spans
-from .networks import build_energy
-from .samplers import AveragedSampler, Langevin, LangevinSampler, NegativeSource, build_sampler, langevin_settings
+from .mcmc import MALA, Langevin, LangevinSampler, langevin_settings, latent_mala, normal_log_prior, uniform_log_prior
+from .networks import build_autoencoder, build_energy, build_generator
+from .samplers import AveragedSampler, LatentSampler, NegativeSource, TransitionSampler, VERASampler
 
 GRID_N = 100  # a 10x10 grid of samples: the epoch figures' size, and samples()'s default
 
@@ -38,6 +39,36 @@ def evaluating(*modules: nn.Module) -> Iterator[None]:
     finally:
         for m, mode in zip(modules, was):
             m.train(mode)
+
+
+def sampler_class(cfg) -> type:
+    """The sampler a config's objective trains with: Algorithm 2's transitions for 'vcd', Langevin
+    chains for 'cd', VERA's noisy generator where its entropy is on, else Algorithm 1's G(z)."""
+    if cfg.objective == "vgan" and cfg.vera_entropy_weight > 0:
+        return VERASampler
+    return {"vcd": TransitionSampler, "cd": LangevinSampler}.get(cfg.objective, LatentSampler)
+
+
+def build_sampler(cfg, image_shape: Sequence[int], energy: Optional[nn.Module] = None) -> NegativeSource:
+    """The sampler of `sampler_class(cfg)`; Langevin chains run on `energy`."""
+    kind = sampler_class(cfg)
+    if kind is TransitionSampler:
+        return TransitionSampler(*build_autoencoder(cfg, image_shape), cfg.code_dim)
+    if kind is VERASampler:
+        range_ = (cfg.vera_sigma_min, cfg.vera_sigma_max)
+        return VERASampler(
+            build_generator(cfg, image_shape),
+            cfg.z_dim,
+            image_shape,
+            sigma_range=range_,
+            posterior_samples=cfg.vera_posterior_samples,
+            proposal_lr=cfg.vera_proposal_lr,
+        )
+    if kind is LangevinSampler:
+        if energy is None:
+            raise ValueError("objective 'cd' draws its negatives by Langevin dynamics on the energy: pass energy")
+        return LangevinSampler(energy, image_shape, **langevin_settings(cfg))
+    return LatentSampler(build_generator(cfg, image_shape), cfg.z_dim)
 
 
 class Model(nn.Module):
@@ -141,6 +172,36 @@ class Model(nn.Module):
             recon = [reconstruct(cond)] if reconstruct else []
         panels = [cond, *recon, self.samples(seed=self.cfg.seed + 3, cond=cond)]  # the same noise every epoch
         return side_by_side([make_grid(p, nrow=10) for p in panels])
+
+    @torch.no_grad()
+    def mala_samples(
+        self, n: int, mala: MALA, seed: Optional[int] = None, *, chunk: Optional[int] = None
+    ) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """n samples G(z) whose latents took `mala.steps` steps of MALA on E(G(z)) - log p(z) from the
+        prior's draws (MEG's sampler, `mcmc.latent_mala`; p is U[-1, 1]^d, or N(0, I) for VERA's
+        generator), and `mala_acceptance`, the share of proposals accepted. A generator run only."""
+        sampler = self.eval_sampler
+        if not isinstance(sampler, LatentSampler):
+            raise ValueError(f"MALA in latent space needs a generator G(z), not the {type(sampler).__name__}")
+        rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 2 if seed is None else seed)
+        prior = normal_log_prior if isinstance(sampler, VERASampler) else uniform_log_prior
+        out, rates = [], []
+        with evaluating(sampler, self.energy):
+            for piece in spans(n, chunk) if chunk else [slice(0, n)]:
+                size = piece.stop - piece.start
+                z = sampler.noise(size, rng)[:, : sampler.z_dim]
+                z, stats = latent_mala(
+                    self.energy.alone(),
+                    sampler.generator,
+                    z,
+                    steps=mala.steps,
+                    step_size=mala.step_size,
+                    log_prior=prior,
+                    rng=rng,
+                )
+                out.append(sampler(size, z=z, rng=rng))
+                rates.append(stats["mala_acceptance"] * size)
+        return torch.cat(out), {"mala_acceptance": (sum(rates) / n).item(), "mala_steps": mala.steps}
 
     def langevin(self, settings: Optional[Langevin] = None, init: str = "data") -> LangevinSampler:
         """Langevin chains on this energy (read one image at a time), from images (`init="data"`: a

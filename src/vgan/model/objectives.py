@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .energy import EnergyOutput, EnergyPenalty
-from .entropy import BATCH_ENTROPIES, InfoMaxEntropy, NearestNeighbourEntropy, SampleEntropy
+from .entropy import BATCH_ENTROPIES, InfoMaxEntropy, NearestNeighbourEntropy, SampleEntropy, VERAEntropy
 from .reads import ReadsConfig, When
 from .samplers import Draw
 
@@ -111,6 +111,7 @@ class VGANObjective(Objective):
         "nn_entropy_weight": None,
         "nn_entropy_space": When("nn_entropy_weight > 0", lambda cfg: cfg.nn_entropy_weight > 0),
         "mi_entropy_weight": None,
+        "vera_entropy_weight": None,
         **EnergyPenalty.config_keys,
     }
     chosen_by = ("objective", ("vgan",))
@@ -169,10 +170,13 @@ class VGANObjective(Objective):
         return self.batch_entropy(out.logits, self.prob_clip, self.batch_mean)
 
     def generator_loss(self, fake: EnergyOutput, draw: Optional[Draw] = None) -> Tuple[torch.Tensor, Stats]:
-        """`mean E(G(z)) - w_g H~(p_g) - sum_i w_i estimate_i`."""
-        entropy = self.entropy(fake)
-        loss = fake.energy.mean() - self.gen_entropy_weight * entropy
-        stats = {"entropy_gen": entropy.detach()}
+        """`mean E(G(z)) - w_g H~(p_g) - sum_i w_i estimate_i`; H~ is left out at w_g = 0. The
+        statistics of the draw (VERA's sigma and importance weights) are logged with the loss's."""
+        loss, stats = fake.energy.mean(), dict((draw.stats or {}) if draw is not None else {})
+        if self.gen_entropy_weight:
+            entropy = self.entropy(fake)
+            loss = loss - self.gen_entropy_weight * entropy
+            stats["entropy_gen"] = entropy.detach()
         for weight, estimator in zip(self.sample_entropy_weights, self.sample_entropies):
             value = estimator.estimate(draw, fake)
             loss = loss - weight * value
@@ -182,10 +186,14 @@ class VGANObjective(Objective):
     def energy_loss(
         self, real: EnergyOutput, fake: EnergyOutput, inputs: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Stats]:
-        """mean E(x) - mean E(G(z)) - w_d H~(p_data) [+ penalty]; `inputs` as `EnergyPenalty` takes it."""
-        entropy = self.entropy(real)
-        loss = real.energy.mean() - fake.energy.mean() - self.data_entropy_weight * entropy
-        return self._penalised(loss, {"entropy_data": entropy.detach()}, real, fake, inputs)
+        """mean E(x) - mean E(G(z)) - w_d H~(p_data) [+ penalty]; `inputs` as `EnergyPenalty` takes it.
+        H~ is left out at w_d = 0."""
+        loss, stats = real.energy.mean() - fake.energy.mean(), {}
+        if self.data_entropy_weight:
+            entropy = self.entropy(real)
+            loss = loss - self.data_entropy_weight * entropy
+            stats["entropy_data"] = entropy.detach()
+        return self._penalised(loss, stats, real, fake, inputs)
 
 
 class GANObjective(Objective):
@@ -320,12 +328,14 @@ def penalty_from_config(cfg) -> EnergyPenalty:
 
 
 def sample_entropies_from_config(cfg, image_shape: Sequence[int]) -> List[Tuple[float, SampleEntropy]]:
-    """The (weight, estimator) pairs that nn_entropy_weight and mi_entropy_weight turn on."""
+    """The (weight, estimator) pairs that nn_entropy_weight, mi_entropy_weight and vera_entropy_weight turn on."""
     out: List[Tuple[float, SampleEntropy]] = []
     if cfg.nn_entropy_weight:
         out.append((cfg.nn_entropy_weight, NearestNeighbourEntropy(cfg.nn_entropy_space)))
     if cfg.mi_entropy_weight:
         out.append((cfg.mi_entropy_weight, InfoMaxEntropy(math.prod(image_shape), cfg.z_dim, cfg.hidden)))
+    if cfg.vera_entropy_weight:
+        out.append((cfg.vera_entropy_weight, VERAEntropy()))
     return out
 
 

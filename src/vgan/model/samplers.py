@@ -1,16 +1,17 @@
 """Samplers: where the energy step's negatives come from.
 
 Every sampler is a `NegativeSource`. `LatentSampler` is q(x) = p_g(x), x = G(z) (Section 4,
-Algorithm 1). `TransitionSampler` is the transition distribution p_g(x~ | x) of variational
-contrastive divergence (Section 6, Algorithm 2). `LangevinSampler` runs Langevin chains on the
-energy itself (contrastive divergence, beyond the paper), with no weights of its own. Each gives a
-`Draw` through `draw()`, which is what the training loop uses. `AveragedSampler` keeps a moving
-average of a trained sampler's weights for evaluation (`ema_decay`).
+Algorithm 1); `VERASampler` is VERA's noisy generator x = G(z) + sigma eps, whose draws carry the
+posterior score that its entropy estimator needs. `TransitionSampler` is the transition
+distribution p_g(x~ | x) of variational contrastive divergence (Section 6, Algorithm 2).
+Langevin chains on the energy itself (contrastive divergence, beyond the paper) are in vgan.model.mcmc.
+Each gives a `Draw` through `draw()`, which is what the training loop uses. `AveragedSampler`
+keeps a moving average of a trained sampler's weights for evaluation (`ema_decay`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from itertools import chain
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
@@ -18,9 +19,6 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from .._utils.checks import non_negative, optional, positive, require
-from .energy import BOX, energies
-from .networks import build_autoencoder, build_generator
 from .reads import ReadsConfig, When
 
 
@@ -30,6 +28,7 @@ class Draw(NamedTuple):
     cond: Optional[torch.Tensor] = None  # VCD: the images x conditioned on
     z: Optional[torch.Tensor] = None  # VGAN: the noise behind x = G(z) (N, z_dim)
     stats: Optional[Dict[str, torch.Tensor]] = None  # scalars to log (Langevin: the chains' statistics)
+    score: Optional[torch.Tensor] = None  # VERA: an estimate of -grad_x log q(x), detached, like x
 
 
 # what a trained sampler's networks and the trainer's generator steps read
@@ -61,13 +60,14 @@ class NegativeSource(ReadsConfig, nn.Module):
     - `forward(n)` (or `forward(x)` when conditional) with `rng=`: samples for figures and evaluation.
     - `conditional`: each iteration takes 2 x batch_size images, the second half the draws' `cond`.
     - `trainable`: its weights descend the objective's generator loss, k steps per energy step.
-    - `distributable`: torchrun can shard its draws over processes.
+    - `distributable`: torchrun can shard its draws over processes; `compilable`: torch.compile can wrap them.
     - `config_keys`: the config keys its builder reads (`reads.ReadsConfig`).
     """
 
     conditional = False
     trainable = True
     distributable = True
+    compilable = True  # torch.compile can wrap its draws
 
     def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
         raise NotImplementedError
@@ -120,6 +120,141 @@ class LatentSampler(NegativeSource):
         return Draw(self.generator(z), z=z)
 
 
+class VERASampler(LatentSampler):
+    """VERA's noisy generator (Grathwohl et al. 2021, "No MCMC for me"): x = G(z) + sigma eps, with
+    z ~ N(0, I), eps ~ N(0, I) and sigma one learned scalar, kept in [sigma_min, sigma_max].
+
+    In a generator step (training mode, gradients on) a draw also carries `score`, VERA's estimate
+
+        c(x) = sum_k w_k (x - G(z_k)) / sigma^2   of   -grad_x log q(x)
+
+    by self-normalised importance sampling of the posterior q(z | x): K = `posterior_samples`
+    latents z_k ~ N(z0, diag(eta^2)) around the z0 that made x, weighted by w_k, the softmax over k
+    of log p(z_k) + log N(x; G(z_k), sigma^2) - log N(z_k; z0, eta^2). `entropy.VERAEntropy` turns
+    it into the gradient of H(q). The proposal's widths eta (one per latent dimension, from 0.1) are
+    fitted as it trains: one Adam step (`proposal_lr`) per generator step on the single-sample
+    ELBO of log q(x), E_{N(z0, eta^2)}[log q(x, z)] + H(N(z0, eta^2)), which pulls the proposal
+    onto the posterior. Its state is in buffers, so checkpoints keep it. Figures and evaluation
+    draw x = G(z) + sigma eps clamped to the data box [0, 1].
+    """
+
+    distributable = False  # the proposal's fit is one process's
+    compilable = False  # its draw takes a gradient of its own (the proposal's fit)
+    config_keys = {
+        **LatentSampler.config_keys,
+        "vera_sigma_min": None,
+        "vera_sigma_max": None,
+        "vera_posterior_samples": None,
+        "vera_proposal_lr": None,
+    }
+    chosen_by = ("vera_entropy_weight", ("> 0",))
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        z_dim: int,
+        image_shape: Sequence[int],
+        *,
+        sigma_range: Tuple[float, float] = (0.01, 0.3),
+        posterior_samples: int = 20,
+        proposal_lr: float = 0.02,
+    ):
+        super().__init__(generator, z_dim)
+        self.image_shape = tuple(image_shape)
+        self.sigma_range, self.posterior_samples, self.proposal_lr = sigma_range, posterior_samples, proposal_lr
+        self.log_sigma = nn.Parameter(torch.tensor(math.log(sigma_range[0])))  # stepped with the generator
+        self.register_buffer("log_eta", torch.full((z_dim,), math.log(0.1)))  # the proposal's widths
+        self.register_buffer("eta_moments", torch.zeros(2, z_dim))  # Adam's first and second moments
+        self.register_buffer("eta_steps", torch.zeros((), dtype=torch.long))
+
+    def sigma(self) -> torch.Tensor:
+        return self.log_sigma.exp()
+
+    def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """All the noise of n draws, (n, z_dim + D + K z_dim + z_dim): z0, eps, the K proposal
+        offsets and the ELBO's offset, each N(0, 1)."""
+        dims = self.z_dim * (self.posterior_samples + 2) + math.prod(self.image_shape)
+        return torch.randn(n, dims, generator=rng, device=_device(self))
+
+    def _split(self, noise: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        d, k = self.z_dim, self.posterior_samples
+        return noise.split([d, math.prod(self.image_shape), k * d, d], dim=1)
+
+    def forward(self, n: int, *, z: Optional[torch.Tensor] = None, rng: Optional[torch.Generator] = None):
+        """n samples x = G(z) + sigma eps in the box [0, 1] (`z`: fixed latents, their eps from `rng`)."""
+        noise = self.noise(n, rng)
+        if z is not None:
+            noise = torch.cat([z, noise[:, self.z_dim :]], 1)
+        return self.draw(n, noise=noise).x.clamp(0, 1)
+
+    def draw(
+        self,
+        n: int,
+        cond: Optional[torch.Tensor] = None,
+        *,
+        rng: Optional[torch.Generator] = None,
+        noise: Optional[torch.Tensor] = None,
+        recon: bool = False,
+    ) -> Draw:
+        """n noisy samples with their latents; in a generator step also the posterior score and its statistics."""
+        z, eps, offsets, elbo_offset = self._split(self.noise(n, rng) if noise is None else noise)
+        if self.training:
+            with torch.no_grad():  # sigma within its range after every optimiser step, as VERA clamps it
+                self.log_sigma.clamp_(*(math.log(s) for s in self.sigma_range))
+        mean = self.generator(z)
+        sigma = self.sigma()
+        x = mean + sigma * eps.view_as(mean)
+        if not (self.training and torch.is_grad_enabled()):
+            return Draw(x, z=z)
+        score, stats = self.posterior_score(x.detach(), z.detach(), offsets, sigma.detach())
+        stats["vera_eta"] = self.fit_proposal(x.detach(), z.detach(), elbo_offset, sigma.detach())
+        return Draw(x, z=z, stats=stats, score=score)
+
+    @torch.no_grad()
+    def posterior_score(
+        self, x: torch.Tensor, z0: torch.Tensor, offsets: torch.Tensor, sigma: torch.Tensor
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """c(x) ~ -grad_x log q(x) (like x) by importance sampling of q(z | x) around z0 (`offsets`:
+        (n, K z_dim) of N(0, 1)), and its statistics: sigma, the effective sample size as a share of
+        K, and the mean norm of c."""
+        n, d, k = len(x), self.z_dim, self.posterior_samples
+        eps = offsets.view(n, k, d)
+        z = z0[:, None] + self.log_eta.exp() * eps  # (n, K, d)
+        diff = x.flatten(1)[:, None] - self.generator(z.reshape(n * k, d)).view(n, k, -1)  # (n, K, D)
+        log_w = -0.5 * diff.pow(2).sum(-1) / sigma**2 - 0.5 * z.pow(2).sum(-1) + 0.5 * eps.pow(2).sum(-1)
+        w = torch.softmax(log_w, dim=1)  # the constants (log sigma, log eta) are the same for every k
+        score = (w[..., None] * diff).sum(1) / sigma**2
+        stats = {
+            "vera_sigma": sigma,
+            "vera_ess": (1 / w.pow(2).sum(1)).mean() / k,
+            "vera_score_norm": score.norm(dim=1).mean(),
+        }
+        return score.view_as(x), stats
+
+    def fit_proposal(
+        self, x: torch.Tensor, z0: torch.Tensor, offset: torch.Tensor, sigma: torch.Tensor
+    ) -> torch.Tensor:
+        """One Adam step of the proposal's log widths on the single-sample ELBO of log q(x) (`offset`:
+        (n, z_dim) of N(0, 1)); only log eta moves, the generator's weights get no gradient. Returns
+        the mean width after the step."""
+        if self.proposal_lr == 0:
+            return self.log_eta.exp().mean()
+        log_eta = self.log_eta.detach().requires_grad_(True)
+        z = z0 + log_eta.exp() * offset
+        recon = (x - self.generator(z)).flatten(1).pow(2).sum(1) / sigma**2
+        elbo = (-0.5 * z.pow(2).sum(1) - 0.5 * recon).mean() + log_eta.sum()  # + H(N(z0, eta^2)), up to a constant
+        (grad,) = torch.autograd.grad(-elbo, log_eta)
+        with torch.no_grad():
+            m, v = self.eta_moments
+            m.lerp_(grad, 0.1)
+            v.lerp_(grad * grad, 0.001)
+            self.eta_steps += 1
+            t = self.eta_steps.to(m.dtype)  # no host sync
+            step = (m / (1 - 0.9**t)) / ((v / (1 - 0.999**t)).sqrt() + 1e-8)
+            self.log_eta -= self.proposal_lr * step
+        return self.log_eta.exp().mean()
+
+
 class TransitionSampler(NegativeSource):
     """p_g(x~ | x) of Section 6: h = Encode(x), h~ = m*z + (1-m)*h, x~ = Decode(h~).
 
@@ -170,236 +305,6 @@ class TransitionSampler(NegativeSource):
         """A transition of each row of `cond` (n of them), and its clean reconstruction if `recon`."""
         h = self.encoder(cond)
         return Draw(self.decoder(self.mix(h, rng, noise)), self.decoder(h) if recon else None, cond)
-
-
-class LangevinSampler(NegativeSource):
-    """Negatives from Langevin dynamics on the energy E itself (contrastive divergence):
-
-        x <- clamp(x - a * grad_x E(x) + s * xi, box),   xi ~ N(0, I),   `steps` times,
-
-    a = `step_size`, s = `noise` (IGEBM's and short-run EBMs' form, a and s free rather than tied
-    by s^2 = 2a). The chains start (`init`) from uniform noise on the box (short-run, Nijkamp et al.
-    2019), from images (`cond`: CD-k from data, Hinton 2002; `conditional`), or from a replay
-    buffer of earlier chains' ends (persistent, Du & Mordatch 2019), each restarted from noise with
-    probability `restart`. The buffer is a registered buffer, so checkpoints keep it; it is written
-    back in training mode only. `energy` is held, not owned: its weights stay the energy's.
-
-    A draw's `stats`: `langevin_grad_norm` (mean ||grad_x E|| per chain and step),
-    `langevin_drift` (mean ||a grad_x E||), `langevin_noise` (s sqrt(d), the noise's norm),
-    `langevin_energy_start` (mean E where the chains began) and `langevin_clamped` (the share of
-    coordinates on the box's faces at the end).
-    """
-
-    trainable = False
-    distributable = False  # a per-draw seed and one buffer: torchrun would repeat the chains
-    config_keys = {
-        "langevin_init": None,
-        "langevin_steps": None,
-        "langevin_step_size": None,
-        "langevin_noise": None,
-        "buffer_size": When("langevin_init=buffer", lambda cfg: cfg.langevin_init == "buffer"),
-        "buffer_restart": When("langevin_init=buffer", lambda cfg: cfg.langevin_init == "buffer"),
-    }
-    chosen_by = ("objective", ("cd",))
-
-    def __init__(
-        self,
-        energy: nn.Module,
-        image_shape: Sequence[int],
-        *,
-        steps: int = 20,
-        step_size: float = 1.0,
-        noise: float = 0.01,
-        init: str = "buffer",
-        buffer_size: int = 10_000,
-        restart: float = 0.05,
-        box: Tuple[float, float] = BOX,
-    ):
-        super().__init__()
-        if init not in ("noise", "data", "buffer"):
-            raise ValueError(f"init must be 'noise', 'data' or 'buffer', got {init!r}")
-        self.__dict__["energy"] = energy  # not a submodule: no second copy of its weights
-        self.image_shape = tuple(image_shape)
-        self.steps, self.step_size, self.noise_scale = steps, step_size, noise
-        self.init, self.restart, self.box = init, restart, box
-        self.conditional = init == "data"
-        if init == "buffer":
-            self.register_buffer("buffer", self.uniform(buffer_size, None))
-        self._eval_order: Optional[torch.Tensor] = None  # evaluation reads the buffer's rows in this order
-        self._eval_next = 0
-
-    def train(self, mode: bool = True) -> LangevinSampler:
-        self._eval_order, self._eval_next = None, 0  # each evaluation starts a fresh pass over the buffer
-        return super().train(mode)
-
-    def uniform(self, n: int, rng: Optional[torch.Generator], device: Optional[torch.device] = None) -> torch.Tensor:
-        """n points uniform on the box, (n, *image_shape)."""
-        lo, hi = self.box
-        return lo + (hi - lo) * torch.rand(n, *self.image_shape, generator=rng, device=device)
-
-    def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
-        """One seed (a 1-element int64 tensor) for all the randomness of a draw of n chains."""
-        device = rng.device if rng is not None else _device(self)
-        return torch.randint(0, 2**62, (1,), generator=rng, device=device)
-
-    def draw(
-        self,
-        n: int,
-        cond: Optional[torch.Tensor] = None,
-        *,
-        rng: Optional[torch.Generator] = None,
-        noise: Optional[torch.Tensor] = None,
-        recon: bool = False,
-    ) -> Draw:
-        """n chains' ends; `cond` are the chains' starts when `init` is 'data'."""
-        device = cond.device if cond is not None else self._energy_device()
-        if noise is not None:
-            rng = torch.Generator(device).manual_seed(int(noise.reshape(-1)[0]))
-        start, index = self.start(n, cond, rng, device)
-        x, stats = self.run(start, rng)
-        if index is not None and self.training:
-            if len(index) > len(self.buffer):
-                raise ValueError(
-                    f"a draw of {len(index)} chains cannot be written back to a buffer of {len(self.buffer)}"
-                )
-            self.buffer[index] = x.to(self.buffer.dtype)
-        return Draw(x, cond=cond, stats=stats)
-
-    def forward(self, n_or_x: int | torch.Tensor, *, rng: Optional[torch.Generator] = None) -> torch.Tensor:
-        """Samples: `n` chains from the sampler's start, or chains from the images `x`."""
-        if isinstance(n_or_x, torch.Tensor):
-            return self.run(n_or_x, rng)[0]
-        return self.draw(n_or_x, rng=rng).x
-
-    def start(
-        self, n: int, cond: Optional[torch.Tensor], rng: Optional[torch.Generator], device: torch.device
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """The chains' first states, and the buffer rows they came from (None: not from the buffer)."""
-        if self.init == "data":
-            if cond is None:
-                raise ValueError("a LangevinSampler with init='data' starts from images: pass cond")
-            return cond, None
-        if self.init == "noise":
-            return self.uniform(n, rng, device), None
-        size = len(self.buffer)
-        if not self.training:  # evaluation: the chains as they are, each row once before any twice, no restarts
-            if self._eval_order is None:
-                self._eval_order = torch.randperm(size, generator=rng, device=device)
-            index = self._eval_order[(self._eval_next + torch.arange(n, device=device)) % size]
-            self._eval_next = (self._eval_next + n) % size
-            return self.buffer[index], index
-        if n <= size:  # distinct rows when they suffice, so that writing back has one value per row
-            index = torch.randperm(size, generator=rng, device=device)[:n]
-        else:
-            index = torch.randint(0, size, (n,), generator=rng, device=device)
-        fresh = torch.rand(n, generator=rng, device=device) < self.restart
-        x = torch.where(fresh.view(-1, *[1] * len(self.image_shape)), self.uniform(n, rng, device), self.buffer[index])
-        return x, index
-
-    def run(self, x: torch.Tensor, rng: Optional[torch.Generator]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        """`steps` Langevin steps from x; the chains' ends (detached) and their statistics."""
-        return langevin(
-            self.energy, x, steps=self.steps, step_size=self.step_size, noise=self.noise_scale, box=self.box, rng=rng
-        )
-
-    def _energy_device(self) -> torch.device:
-        return next(self.energy.parameters()).device
-
-
-def langevin(
-    energy: nn.Module,
-    x: torch.Tensor,
-    *,
-    steps: int,
-    step_size: float,
-    noise: float,
-    box: Tuple[float, float] = BOX,
-    rng: Optional[torch.Generator] = None,
-) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-    """`steps` steps of x <- clamp(x - step_size grad_x E(x) + noise xi, box) from x (N, ...) on the
-    energy module (an `EnergyModel`, or any module whose output has `.energy`, or gives energies).
-    Returns the chains' ends (detached, float32) and their statistics (`LangevinSampler`). Only
-    x's gradient is computed: the energy's weights get none, and their requires_grad is left alone."""
-    x = x.detach().float()
-    dims = x[0].numel()
-    grad_norm = drift = x.new_zeros(())
-    e_start = None
-    with torch.enable_grad():
-        for _ in range(steps):
-            x.requires_grad_(True)
-            e = energies(energy, x)
-            if e_start is None:
-                e_start = e.detach().mean()
-            (grad,) = torch.autograd.grad(e.sum(), x)
-            norms = grad.flatten(1).norm(dim=1).mean()
-            grad_norm, drift = grad_norm + norms.detach(), drift + step_size * norms.detach()
-            xi = torch.randn(x.shape, generator=rng, device=x.device, dtype=x.dtype)
-            x = (x.detach() - step_size * grad + noise * xi).clamp_(*box)
-    lo, hi = box
-    steps = max(steps, 1)
-    stats = {
-        "langevin_grad_norm": grad_norm / steps,
-        "langevin_drift": drift / steps,
-        "langevin_noise": x.new_tensor(noise * dims**0.5),
-        "langevin_energy_start": e_start if e_start is not None else x.new_zeros(()),
-        "langevin_clamped": ((x <= lo) | (x >= hi)).float().mean(),
-    }
-    return x.detach(), stats
-
-
-def sampler_class(cfg) -> type:
-    """The sampler a config's objective trains with: Algorithm 2's transitions for 'vcd', Langevin
-    chains for 'cd', else Algorithm 1's G(z)."""
-    return {"vcd": TransitionSampler, "cd": LangevinSampler}.get(cfg.objective, LatentSampler)
-
-
-def build_sampler(
-    cfg, image_shape: Sequence[int], energy: Optional[nn.Module] = None
-) -> LatentSampler | TransitionSampler | LangevinSampler:
-    """The sampler of `sampler_class(cfg)`; Langevin chains run on `energy`."""
-    kind = sampler_class(cfg)
-    if kind is TransitionSampler:
-        return TransitionSampler(*build_autoencoder(cfg, image_shape), cfg.code_dim)
-    if kind is LangevinSampler:
-        if energy is None:
-            raise ValueError("objective 'cd' draws its negatives by Langevin dynamics on the energy: pass energy")
-        return LangevinSampler(energy, image_shape, **langevin_settings(cfg))
-    return LatentSampler(build_generator(cfg, image_shape), cfg.z_dim)
-
-
-@dataclass(frozen=True)
-class Langevin:
-    """How many Langevin steps x <- clamp(x - a grad E(x) + s xi, box) to take on an energy (`steps`),
-    the step a (`step_size`) and the noise s (`noise`); None leaves a setting to the run's config
-    (`Model.langevin`). `vgan sample`, `chain` and `augment` take them as --langevin-*."""
-
-    steps: Optional[int] = None
-    step_size: Optional[float] = None
-    noise: Optional[float] = None
-
-    def __post_init__(self) -> None:
-        for value, what, check in (
-            (self.steps, "--langevin-steps", positive),
-            (self.step_size, "--langevin-step-size", positive),
-            (self.noise, "--langevin-noise", non_negative),
-        ):
-            require(value, optional(check), what, "use a number above 0 (0 or more for the noise), or leave it out")
-
-    def keywords(self) -> dict:
-        """The LangevinSampler keywords these settings give (None: not set)."""
-        return dict(steps=self.steps, step_size=self.step_size, noise=self.noise)
-
-
-def langevin_settings(cfg) -> dict:
-    """The LangevinSampler keywords that a config's langevin_* and buffer_* keys give."""
-    return dict(
-        steps=cfg.langevin_steps,
-        step_size=cfg.langevin_step_size,
-        noise=cfg.langevin_noise,
-        init=cfg.langevin_init,
-        buffer_size=cfg.buffer_size,
-        restart=cfg.buffer_restart,
-    )
 
 
 class AveragedSampler(AveragedModel):

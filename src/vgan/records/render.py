@@ -39,6 +39,8 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import yaml
 
+from .._utils.atomic import write_atomic
+from ..runs.outputs import check_output
 from .paper import PAPER
 from .record import ROOT, RecordError, load_records
 
@@ -109,7 +111,13 @@ def load_specs(folder: str | Path = SPECS) -> Dict[str, Dict[str, Any]]:
     """Every spec of every YAML file in `folder`; a name given twice is an error."""
     specs: Dict[str, Dict[str, Any]] = {}
     for path in sorted(Path(folder).glob("*.yaml")):
-        for name, spec in (yaml.safe_load(path.read_text()) or {}).items():
+        try:
+            content = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise RecordError(f"{path} is not readable YAML ({' '.join(str(e).split())[:120]}); fix it") from None
+        if not isinstance(content, dict):
+            raise RecordError(f"{path} does not map block names to specs; fix it")
+        for name, spec in content.items():
             if name in specs:
                 raise RecordError(f"table spec {name} is given twice (again in {path}); rename one")
             specs[name] = spec
@@ -202,7 +210,17 @@ def _presets() -> str:
 
 def render_block(name: str, spec: Dict, records: Dict[str, Dict], page: Path, repo: Path) -> str:
     """The contents of the block NAME on `page`: a table, figure or key reference between blank
-    lines, or inline text."""
+    lines, or inline text. A spec of the wrong shape is a one-line RecordError that names it."""
+    try:
+        return _render_block(name, spec, records, page, repo)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        reason = " ".join(str(e).split())[:120] or type(e).__name__
+        raise RecordError(f"table spec {name} is malformed ({type(e).__name__}: {reason}); fix it in {SPECS}") from None
+
+
+def _render_block(name: str, spec: Dict, records: Dict[str, Dict], page: Path, repo: Path) -> str:
+    if not isinstance(spec, dict):
+        raise RecordError(f"table spec {name} is not a mapping of settings; fix it in {SPECS}")
     if "text" in spec:
         asked: Dict[str, bool] = {}
         out = _fill(spec["text"], _namespace(spec, records, asked, f"text {name}"), f"text {name}")
@@ -253,14 +271,17 @@ def render_repo(repo: str | Path = ".", check: bool = False, specs: Optional[Dic
     specs = load_specs(repo / SPECS) if specs is None else specs
     used: Set[str] = set()
     stale: Dict[str, List[str]] = {}
-    for page in pages(repo):
-        text = page.read_text()
-        new, changed = render_page(text, specs, records, page, repo, used)
+    rendered: Dict[Path, str] = {}
+    for page in pages(repo):  # every page rendered and checked before the first is written
+        if not check:
+            check_output(page, suffix=".md", what="page")  # never through a link, a folder or a device
+        new, changed = render_page(page.read_text(), specs, records, page, repo, used)
         if changed:
             stale[str(page.relative_to(repo))] = changed
-            if not check:
-                page.write_text(new)
+            rendered[page] = new
     unused = sorted(set(specs) - used)
     if unused:
         raise RecordError(f"table spec(s) {', '.join(unused)} are used on no page; mark a block or remove them")
+    for page, new in rendered.items() if not check else ():
+        write_atomic(page, new)  # a full disk leaves the old page, never half of the new one
     return stale

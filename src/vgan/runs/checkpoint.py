@@ -11,17 +11,32 @@ from typing import Any, Callable, Dict
 import torch
 
 from .._utils.atomic import atomic_file
-from .._utils.errors import CheckpointError, shown
+from .._utils.errors import CheckpointError, RunDirError, shown
 
 FORMAT = "vgan-checkpoint-v1"
 MAX_SIDE = 1 << 12  # an image side or channel count beyond any dataset's
 
 
 def save_checkpoint(state: Dict[str, Any], path: str | Path) -> Path:
-    """Save `state` (tensors, numbers, strings, dicts, lists) so a crash never leaves a partial file."""
-    with atomic_file(path) as f:
-        torch.save({"format": FORMAT, **state}, f)
+    """Save `state` (tensors, numbers, strings, dicts, lists) so a crash never leaves a partial file.
+    A write that fails part way (a full disk: torch raises a RuntimeError, not an OSError) is a
+    one-line RunDirError; the file that was there stays."""
+    try:
+        with atomic_file(path) as f:
+            torch.save({"format": FORMAT, **state}, f)
+    except RuntimeError as e:
+        if not torch_write_failed(e):
+            raise
+        raise RunDirError(
+            f"cannot write {path}: the write stopped part way (is the disk full?); free space and run again"
+        ) from None
     return Path(path)
+
+
+def torch_write_failed(e: BaseException) -> bool:
+    """Whether `e` is torch's own error for a file write that failed part way."""
+    text = str(e)
+    return isinstance(e, RuntimeError) and any(s in text for s in ("inline_container", "PytorchStreamWriter"))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Dict[str, Any]:

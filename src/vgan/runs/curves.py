@@ -15,7 +15,8 @@ from typing import Dict, List, Optional
 
 from .._utils.atomic import atomic_path
 from .._utils.errors import CheckpointError, shown
-from .lock import check_output, run_file
+from .lock import run_file
+from .outputs import check_output
 
 # (title, metrics.jsonl keys, whether the values lie in [0, K ln 2] for the multimodal energy of
 # Eq. 8); a panel is drawn when the run logged any of its keys. A new metric: one more entry.
@@ -91,7 +92,7 @@ def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     from matplotlib.figure import Figure  # imported on use: no pyplot, no global backend
 
     run_dir = Path(run_dir)
-    out = check_output(out or run_dir / "curves.png", default="curves.png")  # before any work
+    out = check_output(out or run_dir / "curves.png", suffix=".png", default="curves.png")  # before any work
     from .load import load_run_config  # on use: load imports the model, which curves need not
 
     cfg = load_run_config(run_dir)  # a broken config.yaml is a one-line ConfigError

@@ -4,7 +4,6 @@ anything but its run.
     check_run_dir(run_dir, resume)        # before any work; writes nothing
     with RunLock(run_dir, resume) as lock:  # before the first write, held until the run ends
         ...                               # lock.discard(): a new run that failed leaves nothing
-    check_output(out, default)            # a figure's --out: never a run's file, a folder or a device
 
 The lock is an exclusive `flock` on RUN_DIR/.lock, which holds the holder's PID and host for
 the message another process gets. The kernel drops a flock when its process dies, by kill -9
@@ -85,28 +84,6 @@ def run_file(run_dir: Path, name: str) -> Path:
             f"{run_dir} is not a run directory (no {name}); pass the directory that `vgan train` wrote, e.g. "
             "runs/mnist_vgan"
         )
-    return path
-
-
-def check_output(path: Path, default: Optional[str] = None) -> Path:
-    """`path` as the PNG a command writes, checked before any work: a name ending in .png, not a
-    folder, link, device or other non-regular file, and not a file that training writes into a run
-    directory (curves.png, samples/...), unless it is `default`, the command's own file there."""
-    path = Path(path)
-    found = kind(path)
-    if found == "link":
-        raise RunDirError(f"--out {path} is a symbolic link; vgan does not write through links: name another file")
-    if found == "folder":
-        raise RunDirError(f"cannot write {path}: it is a folder; name a file inside it instead")
-    if found == "special":
-        raise RunDirError(f"--out {path} is not a regular file (a device, pipe or socket); name a regular file")
-    if path.suffix.lower() != ".png":
-        raise RunDirError(f"--out {path} does not end in .png; the figure is a PNG: name a .png file")
-    run_dir = next((d for d in (path.parent, path.parent.parent) if (d / "config.yaml").is_file()), None)
-    if run_dir is not None and path.name != default:
-        inside = path.relative_to(run_dir).as_posix()
-        if any(Path(inside).match(pattern) for pattern in (*FILES, *(f"{f}/*" for f in FOLDERS))):
-            raise RunDirError(f"--out {path} is a file that training keeps in {run_dir}; name another file")
     return path
 
 
