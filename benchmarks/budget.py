@@ -30,15 +30,33 @@ from vgan.records import record_benchmark
 from vgan.training import Trainer
 
 BENCHMARKS = {
-    "toy25": ["toy25_vgan", "toy25_vgan_stable", "toy25_gan", "toy25_cd", "toy25_cd_shortrun"],
+    "toy25": [
+        "toy25_vgan",
+        "toy25_vgan_stable",
+        "toy25_gan",
+        "toy25_cd",
+        "toy25_cd_shortrun",
+        "toy25_cd_ml",
+        "toy25_vera",
+    ],
     "stackedmnist": [
         "stackedmnist_vgan",
         "stackedmnist_vgan_stable",
         "stackedmnist_gan",
         "stackedmnist_cd",
         "stackedmnist_cd_shortrun",
+        "stackedmnist_vera",
     ],
-    "mnist": ["mnist_vgan", "mnist_vgan_stable", "mnist_vcd", "mnist_gan", "mnist_cd", "mnist_cd_shortrun"],
+    "mnist": [
+        "mnist_vgan",
+        "mnist_vgan_stable",
+        "mnist_vcd",
+        "mnist_gan",
+        "mnist_cd",
+        "mnist_cd_shortrun",
+        "mnist_cd_ml",
+        "mnist_vera",
+    ],
 }
 
 

@@ -64,7 +64,7 @@ def describe_machine(device: torch.device, processes: int = 1) -> Dict[str, Any]
 
 
 def read_sessions(run_dir: str | Path) -> List[Dict[str, Any]]:
-    """The sessions in <run_dir>/run.json (none when there is no run.json), or a one-line
+    """The sessions in `RUN_DIR/run.json` (none when there is no run.json), or a one-line
     CheckpointError when it is not what `record_session` writes: nothing overwrites it unread."""
     path = Path(run_dir) / "run.json"
     if not path.exists():
@@ -82,7 +82,7 @@ def read_sessions(run_dir: str | Path) -> List[Dict[str, Any]]:
 
 
 def record_session(run_dir: str | Path, sessions: List[Dict[str, Any]], session: Dict[str, Any]) -> Path:
-    """Write <run_dir>/run.json: the earlier `sessions` (`read_sessions`; none for a new run), then `session`."""
+    """Write `RUN_DIR/run.json`: the earlier `sessions` (`read_sessions`; none for a new run), then `session`."""
     path = Path(run_dir) / "run.json"
     write_atomic(path, json.dumps({"sessions": [*sessions, session]}, indent=2) + "\n")
     return path

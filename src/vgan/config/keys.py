@@ -43,7 +43,7 @@ from .rules import DECLARED, RULES, keys_read
 @dataclass
 class Config:
     # run
-    name: str = "mnist_vgan"  # run directory is <out_dir>/<name>
+    name: str = "mnist_vgan"  # run directory is OUT_DIR/NAME
     out_dir: str = "runs"
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -204,7 +204,7 @@ CHECKS = {
 # one line of help per key: `vgan train --help`, `vgan configs --keys` and the docs' key reference
 # (docs/guides/configuration.md) all print it; test_config checks that every key has one
 HELP = {
-    "name": "run name; the run directory is <out_dir>/<name>",
+    "name": "run name; the run directory is OUT_DIR/NAME",
     "out_dir": "folder that holds the run directories",
     "seed": "seed of the weights, the noise and the data order",
     "device": "where to train: auto (CUDA when present), cpu or cuda",

@@ -286,7 +286,7 @@ class Toy2D(Dataset):
 
 
 class StackedMNIST(Dataset):
-    """Three MNIST digits stacked as the R, G, B channels: 1000 modes, label 100*r + 10*g + b.
+    """Three MNIST digits stacked as the R, G, B channels: 1000 modes, label `100 r + 10 g + b`.
 
     Built from MNIST's arrays with a fixed seed, as many images as MNIST has in each split."""
 

@@ -19,7 +19,7 @@ Arrays = Tuple[np.ndarray, np.ndarray]
 
 
 def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
-    """The IDX format (MNIST's): magic 0x0000 <dtype 0x08=uint8> <ndim>, big-endian dims, data."""
+    """The IDX format (MNIST's): magic `0x0000`, a dtype byte (`0x08`: uint8), the dims' count and sizes, data."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DataError(f"{source} is not a uint8 IDX file; replace it with the dataset's original file")
     ndim = data[3]

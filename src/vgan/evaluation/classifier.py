@@ -1,7 +1,9 @@
-"""A fixed MNIST classifier that the project trains once and caches, to judge generated images.
+"""A fixed classifier that judges generated images: label preservation, StackedMNIST's mode counts,
+and the features of FID and KID. An evaluation instrument, not the paper's Table 2 classifier.
 
-It is an evaluation instrument (label preservation, later mode counts and FID features), not
-the paper's Table 2 classifier.
+MNIST's ships inside the package (`weights/mnist_classifier.pt`, its SHA-256 and test accuracy in
+`SHIPPED`): trained once, loaded on every machine, never retrained, so that an FID means the same
+for every user and page. Other datasets' are trained on first use and cached.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..data import as_float, cache_dir, epoch_order, load_dataset, spans
+from .._utils.errors import CheckpointError
+from ..data import as_float, cache_dir, epoch_order, load_dataset, sha256, spans
 from ..runs.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -83,18 +86,40 @@ def train_classifier(
     return model.eval()
 
 
+WEIGHTS = Path(__file__).parent / "weights"
+SHIPPED = {  # dataset -> (file in WEIGHTS, its SHA-256, its test accuracy): `python benchmarks/classifier_weights.py`
+    "mnist": ("mnist_classifier.pt", "SHA256", 0.0),
+}
+
+
 def classifier_path(dataset: str = "mnist") -> Path:
+    """Where the classifier of `dataset` is: in the package (MNIST's), else in the data cache."""
+    if dataset in SHIPPED:
+        return WEIGHTS / SHIPPED[dataset][0]
     return cache_dir() / "classifiers" / f"{dataset}.pt"
 
 
+def _load(path: Path, device: str) -> DigitClassifier:
+    state = load_checkpoint(path, device)
+    model = DigitClassifier(*state["shape"])
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
 def load_classifier(dataset: str = "mnist", device: str = "cpu", data_dir: Optional[str] = None) -> DigitClassifier:
-    """The cached classifier for `dataset`, trained (about 3 minutes on a 2-core CPU) on first use."""
+    """The classifier for `dataset`: MNIST's from the package, checked against its SHA-256; another
+    dataset's from the cache, trained (about 3 minutes on a 2-core CPU) on first use."""
     path = classifier_path(dataset)
+    if dataset in SHIPPED:
+        want = SHIPPED[dataset][1]
+        if not path.is_file() or sha256(path.read_bytes()) != want:
+            raise CheckpointError(
+                f"the {dataset} classifier that ships with vgan ({path}) is missing or changed (its SHA-256 is not "
+                f"{want[:12]}...); reinstall vgan"
+            )
+        return _load(path, device)
     if path.is_file():
-        state = load_checkpoint(path, device)
-        model = DigitClassifier(*state["shape"])
-        model.load_state_dict(state["model"])
-        return model.to(device).eval()
+        return _load(path, device)
     model = train_classifier(dataset, device=device, data_dir=data_dir)
     test = load_dataset(dataset, "test", data_dir)
     acc = accuracy(model, test.images, test.labels)

@@ -78,7 +78,7 @@ def evaluate(
     ais: Optional[AIS] = None,
     mala: Optional[MALA] = None,
 ) -> Dict[str, object]:
-    """Run the metrics that fit the run's dataset (or `metrics`), save <run_dir>/evaluate.json.
+    """Run the metrics that fit the run's dataset (or `metrics`), save `RUN_DIR/evaluate.json`.
     `loglik` is the test split's mean log p(x) under p ~ exp(-E) on [0, 1]^d, with log Z by AIS
     (`likelihood.ais_log_z` with the settings `ais`, e.g. AIS(chains=50, temperatures=1000)). With
     `mala` the samples of `modes` and `fid` are G(z) after MALA in latent space (MEG's sampler)."""

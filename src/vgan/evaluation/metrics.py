@@ -36,7 +36,7 @@ def stacked_modes(
     images: torch.Tensor, classifier: nn.Module, batch_size: int = 500, confident: float = 0.9
 ) -> Dict[str, float]:
     """StackedMNIST images (N, 3, 28, 28) in [0, 1]: each channel classified by an MNIST classifier
-    gives a mode 100*r + 10*g + b. Returns the number of modes covered (of 1000),
+    gives a mode `100 r + 10 g + b`. Returns the number of modes covered (of 1000),
     KL(generated mode histogram || uniform over 1000), and `kl_channels`, the sum over the three
     channels of KL(that channel's digit histogram || uniform over 10): the part of the KL that
     each channel's digit balance alone accounts for; the rest, kl_to_uniform - kl_channels, is the

@@ -39,7 +39,7 @@ def protocol(limit: Optional[int], c_grid: Sequence[float] = C_GRID, max_iter: i
 
 @torch.no_grad()
 def features(phi: Optional[nn.Module], images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
-    """phi(x) (N, D) for uint8 images (N, C, H, W); with phi None, the pixels in [0, 1] (N, C*H*W)."""
+    """phi(x) (N, D) for uint8 images (N, C, H, W); with phi None, the pixels in [0, 1], (N, C H W)."""
     device = next(phi.parameters()).device if phi is not None else "cpu"
     return torch.cat(
         [(phi(x) if phi is not None else x.flatten(1)).cpu() for x in chunks(images, batch_size, device)]

@@ -46,7 +46,7 @@ def sample(
     langevin: Optional[Langevin] = None,
     mala: Optional[MALA] = None,
 ) -> Path:
-    """Write a grid of n samples from a run's checkpoint to `out` (default <run_dir>/sample.png):
+    """Write a grid of n samples from a run's checkpoint to `out` (default `RUN_DIR/sample.png`):
     G(z), the chains of a CD run, or for a conditional run (VCD, CD-k) one transition of each of the
     first n validation images (`Model.samples`). `langevin` (with `steps`) refines them by that many
     Langevin steps on the run's energy (`Model.langevin`)."""

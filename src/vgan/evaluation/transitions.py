@@ -79,7 +79,7 @@ def reconstruct(
     classify: bool = True,
 ) -> Dict[str, object]:
     """Figure 3 for a VCD run: validation inputs x | reconstructions x_bar | transitions x~, side by
-    side in one PNG (default <run_dir>/reconstruct.png), and `transition_metrics` over the first
+    side in one PNG (default `RUN_DIR/reconstruct.png`), and `transition_metrics` over the first
     `eval_n` validation images (all 10,000 by default)."""
     require(n, at_least(2), "--n", "show 2 or more images (the sampler's batch norm needs 2)")
     require(eval_n, optional(at_least(2)), "--eval-n", "use 2 or more validation images, or leave it out for all")
@@ -112,7 +112,7 @@ def chain(
     langevin: Optional[Langevin] = None,
 ) -> Path:
     """Figure 5: a Markov chain x -> x~1 -> x~2 ... from n validation images, one row per step
-    (the first row is x). Written to `out` (default <run_dir>/chain.png). A VCD run steps by its
+    (the first row is x). Written to `out` (default `RUN_DIR/chain.png`). A VCD run steps by its
     learned transition; with `langevin` (or for a CD run, with its own settings) each step is
     that many Langevin steps on the run's energy (`Model.langevin`), for any run."""
     if n < 2:

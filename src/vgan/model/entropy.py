@@ -25,7 +25,7 @@ def logit_bound(prob_clip: float) -> float:
 def binary_entropy_from_logits(logits: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:
     """H(sigmoid(a)) = -p log p - (1-p) log(1-p), elementwise, in nats.
 
-    Computed stably as p*softplus(-a) + (1-p)*softplus(a). Probabilities are clipped to
+    Computed stably as `p * softplus(-a) + (1 - p) * softplus(a)`. Probabilities are clipped to
     [prob_clip, 1 - prob_clip] as in the authors' code, which bounds logits to +-logit_bound.
     """
     bound = logit_bound(prob_clip)

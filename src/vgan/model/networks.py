@@ -148,9 +148,9 @@ class MLPGenerator(nn.Module):
 class ConvGenerator(nn.Module):
     """G(z) of Section 7.1: two dense layers, reshape, two stride-2 deconvolutions, BN and ReLU.
 
-    z (N, z_dim) -> (N, hidden) -> (N, ch*S/4*S/4) -> (N, ch, S/4, S/4) -> (N, ch, S/2, S/2)
-    -> (N, C, S, S) in [0, 1]. With hidden=None the first dense layer is left out: that is the
-    authors' VCD decoder, code h (N, d) -> (N, ch*S/4*S/4) -> ...
+    `z (N, z_dim) -> (N, hidden) -> (N, ch S/4 S/4) -> (N, ch, S/4, S/4) -> (N, ch, S/2, S/2)
+    -> (N, C, S, S)` in [0, 1]. With hidden=None the first dense layer is left out: that is the
+    authors' VCD decoder, code `h (N, d) -> (N, ch S/4 S/4) -> ...`
     """
 
     def __init__(self, image_shape: Sequence[int], z_dim: int = 100, hidden: Optional[int] = 1024, channels: int = 64):

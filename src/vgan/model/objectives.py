@@ -4,7 +4,7 @@ VGAN (Algorithm 1, Eq. 6): the generator ascends -mean E(G(z)) + H~(p_g), i.e. d
 its negative; the energy descends mean E(x) - mean E(G(z)) - H~(p_data).
 GAN (Eq. 1): D descends -log D(x) - log(1 - D(G(z))); G descends -log D(G(z)) (non-saturating)
 or log(1 - D(G(z))) (saturating, the literal minimax).
-VCD (Algorithm 2, Eq. 10): the generator descends rho*E(x~) + (1-rho)*reconstruction, in
+VCD (Algorithm 2, Eq. 10): the generator descends `rho * E(x~) + (1 - rho) * reconstruction`, in
 one of two readings (`VCDObjective`); the energy step is VGAN's with x~ as the samples.
 CD (contrastive divergence, beyond the paper): the energy descends mean E(x) - mean E(x-), x- from
 Langevin chains on E (`samplers.LangevinSampler`); there is no generator step.

@@ -256,7 +256,7 @@ class VERASampler(LatentSampler):
 
 
 class TransitionSampler(NegativeSource):
-    """p_g(x~ | x) of Section 6: h = Encode(x), h~ = m*z + (1-m)*h, x~ = Decode(h~).
+    """p_g(x~ | x) of Section 6: `h = Encode(x)`, `h~ = m z + (1 - m) h`, `x~ = Decode(h~)`.
 
     m ~ Bernoulli(0.5) and z ~ U[-1, 1]^d, fresh for every sample. Whether noise is mixed in is
     the explicit `noise` argument, independent of train()/eval().
@@ -280,7 +280,7 @@ class TransitionSampler(NegativeSource):
     def mix(
         self, h: torch.Tensor, rng: Optional[torch.Generator] = None, noise: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
-        """h~ = m*z + (1-m)*h for codes h (N, d); `noise` (from `noise()`) overrides `rng`."""
+        """`h~ = m z + (1 - m) h` for codes h (N, d); `noise` (from `noise()`) overrides `rng`."""
         m, z = (self.noise(h.shape[0], rng) if noise is None else noise).to(h.dtype).unbind(1)
         return m * z + (1 - m) * h
 

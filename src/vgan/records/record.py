@@ -2,7 +2,7 @@
 
 A command that measures (`vgan evaluate`, `probe`, `augment`, `reproduce`, the scripts in
 benchmarks/) writes one with `--record PATH`; the records behind the docs are committed under
-results/<topic>/<name>.json, and `python -m vgan.records render` writes the docs' tables from
+`results/TOPIC/NAME.json`, and `python -m vgan.records render` writes the docs' tables from
 them (vgan.records.render). A record says what was measured, how, where and at what scale:
 
     {"schema": 1, "kind": "evaluate", "command": "vgan evaluate runs/toy25_vgan",
@@ -242,7 +242,7 @@ def record_result(
 ) -> Path:
     """Write the record of a command's `result` to `path`: the command line (`program` and `argv`,
     default this process's arguments), the config, machine and scale of `run_dir` when given (else
-    this machine and `scale`; the run's folder is written runs/<name>, as a user names it). What
+    this machine and `scale`; the run's folder is written `runs/NAME`, as a user names it). What
     `--record PATH` does for vgan evaluate, probe, augment and reproduce."""
     config = None
     if run_dir is not None:

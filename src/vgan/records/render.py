@@ -165,17 +165,28 @@ def _cell(text: str) -> str:
 
 
 def _table(name: str, spec: Dict, records: Dict[str, Dict]) -> str:
+    """A table, one row per record; with `item:` a bullet list instead (commands read better there
+    than in a narrow cell); with `below:` a bullet list of that template under the table, one item
+    per row whose text is not empty."""
     asked: Dict[str, bool] = {}
-    lines = ["| " + " | ".join(map(str, spec["header"])) + " |", "|" + "---|" * len(spec["header"])]
+    listed = "item" in spec
+    lines = [] if listed else ["| " + " | ".join(map(str, spec["header"])) + " |", "|" + "---|" * len(spec["header"])]
+    under = []
     for i, row in enumerate(spec["rows"]):
         where = f"table {name}, row {i + 1}"
         ns = _namespace({**(spec.get("defaults") or {}), **row}, records, asked, where)
+        if listed:
+            lines.append("- " + _cell(_fill(row.get("item") or spec["item"], ns, where)))
+            continue
         cells = [_cell(_fill(t, ns, where)) for t in row.get("cells") or spec["cells"]]
         if len(cells) != len(spec["header"]):
             raise RecordError(f"{where} has {len(cells)} cells for {len(spec['header'])} columns; fix the spec")
         lines.append("| " + " | ".join(cells) + " |")
+        below = row.get("below", spec.get("below"))
+        if below:
+            under.append("- " + _cell(_fill(below, ns, where)))
     _check_asked(asked, f"table {name}")
-    return "\n".join(lines)
+    return "\n".join(lines + ([""] + under if under else []))
 
 
 def _figure(name: str, spec: Dict, records: Dict[str, Dict], page: Path, repo: Path) -> str:

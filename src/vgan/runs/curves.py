@@ -88,7 +88,7 @@ def read_metrics(path: str | Path) -> List[Dict[str, float]]:
 
 
 def plot_curves(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
-    """Draw a run's curves against the iteration into `out` (default <run_dir>/curves.png)."""
+    """Draw a run's curves against the iteration into `out` (default `RUN_DIR/curves.png`)."""
     from matplotlib.figure import Figure  # imported on use: no pyplot, no global backend
 
     run_dir = Path(run_dir)

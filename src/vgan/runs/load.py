@@ -39,7 +39,7 @@ def load_run_config(run_dir: str | Path) -> Config:
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "last.pt", device: str = "cpu") -> Model:
-    """The `Model` of a run, from <run_dir>/<checkpoint>: its energy and sampler (and their average),
+    """The `Model` of a run, from `RUN_DIR/CHECKPOINT`: its energy and sampler (and their average),
     with the checkpoint's `step`; no data is loaded, no trainer or optimiser built, and torch's
     global RNG is left as it was. A checkpoint with NaN or inf weights is refused. The model is in
     eval mode, so that with `spectral_norm` no evaluation runs a power iteration and changes it, and

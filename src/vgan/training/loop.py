@@ -4,7 +4,7 @@ resume and data parallelism (vgan.training.distributed).
 
     trainer = vgan.train(vgan.Config(epochs=1))   # or: vgan train [key=value ...]
 
-A run directory <out_dir>/<name>/ holds config.yaml, metrics.jsonl and TensorBoard events
+A run directory `OUT_DIR/NAME/` holds config.yaml, metrics.jsonl and TensorBoard events
 (vgan.training.log), samples/epoch_<n>.png, curves.png (vgan.runs.curves), run.json (the machine of
 each session) and the checkpoints last.pt and epoch_<n>.pt. One process writes it, holding
 RUN_DIR/.lock (vgan.runs.lock); a new run never starts where a run's files are. An epoch's files are
