@@ -161,3 +161,33 @@ def test_fid_features_on_another_device_than_the_cpu():
     features = Penultimate(DigitClassifier().to("meta"), (1, 28, 28))
     assert features.num_features == 128 and features.features.training  # probed in eval mode, mode restored
     FrechetInceptionDistance(feature=features, normalize=True, input_img_size=(1, 28, 28))  # no CPU probe
+
+
+def test_the_fid_features_ship_with_vgan_and_give_the_same_fid_every_time(mnist, tmp_path, monkeypatch):
+    """MNIST's classifier is the committed file, checked by its SHA-256, never trained or cached on a
+    machine: two loads (the data cache emptied between them) give the same FID, to the bit."""
+    import shutil
+
+    from vgan.data import load_dataset
+    from vgan.evaluation.classifier import SHIPPED, classifier_path, load_classifier
+
+    monkeypatch.setenv("VGAN_DATA", str(tmp_path / "empty-cache"))  # no cached classifier to fall back on
+    test = load_dataset("mnist", "test").images[:500]
+    val = load_dataset("mnist", "val").images[:500]
+    first = fid_kid(test, val, load_classifier("mnist"))["fid"]
+    shutil.rmtree(tmp_path / "empty-cache", ignore_errors=True)
+    second = fid_kid(test, val, load_classifier("mnist"))["fid"]
+    assert first == second and classifier_path("mnist").is_file()
+    assert SHIPPED["mnist"][2] >= 0.99  # its recorded test accuracy
+
+
+def test_a_changed_classifier_file_is_refused(monkeypatch, tmp_path):
+    import vgan.evaluation.classifier as classifier
+    from vgan._utils.errors import CheckpointError
+
+    fake = tmp_path / "weights"
+    fake.mkdir()
+    (fake / "mnist_classifier.pt").write_bytes(b"not the weights")
+    monkeypatch.setattr(classifier, "WEIGHTS", fake)
+    with pytest.raises(CheckpointError, match="missing or changed"):
+        classifier.load_classifier("mnist")
