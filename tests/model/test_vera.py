@@ -120,3 +120,23 @@ def test_vera_learns_a_one_dimensional_mixture_better_than_the_uniform_density()
     ) - math.log(2 * 0.05 * math.sqrt(2 * math.pi))
     assert loglik > 0.0, loglik  # above the uniform density on [0, 1]
     assert loglik < exact.mean().item() + 0.1  # and, as a density, not above the data's own
+
+
+def test_the_baseline_keeps_the_gradients_mean_and_cuts_its_variance():
+    """vera_baseline drops eps / sigma . dG/dtheta, which has mean zero: G's gradient keeps its mean
+    and loses most of its spread; sigma's gradient is the same either way."""
+    sampler, a, _ = linear_sampler(d=3, dims=200, sigma=0.05)
+    sampler.log_eta.copy_((1.5 * posterior_widths(a, 0.05)).log())
+    grads = {False: [], True: []}
+    for seed in range(40):
+        draw = sampler.draw(50, rng=torch.Generator().manual_seed(seed))
+        for baseline in (False, True):
+            value = VERAEntropy(baseline=baseline).estimate(draw, None)
+            weight, log_sigma = torch.autograd.grad(
+                value, [sampler.generator.weight, sampler.log_sigma], retain_graph=True
+            )
+            grads[baseline].append(torch.cat([weight.flatten(), log_sigma.reshape(1)]))
+    plain, based = torch.stack(grads[False]), torch.stack(grads[True])
+    assert torch.allclose(plain[:, -1], based[:, -1])  # sigma's gradient: the whole score either way
+    assert (plain[:, :-1].mean(0) - based[:, :-1].mean(0)).norm() < 3 * plain[:, :-1].std(0).norm() / 40**0.5
+    assert based[:, :-1].std(0).norm() < 0.2 * plain[:, :-1].std(0).norm()

@@ -99,6 +99,7 @@ class Config:
     vera_sigma_max: float = 0.3
     vera_posterior_samples: int = 20  # K, importance samples of q(z | x) per sample
     vera_proposal_lr: float = 0.02  # Adam's step for the proposal's widths (0: fixed at 0.1)
+    vera_baseline: bool = False  # a control variate: G's gradient without the noise's own score (not VERA's)
     ema_decay: float = 0.0  # figures and evaluation draw from an EMA of the sampler's weights (0: off, the paper's)
     # optimisation
     optimizer: str = "adadelta"  # adadelta (the paper's) | adam
@@ -254,6 +255,7 @@ HELP = {
     "vera_sigma_max": "VERA: the largest sigma",
     "vera_posterior_samples": "VERA: K, importance samples of the posterior q(z | x) per sample",
     "vera_proposal_lr": "VERA: Adam's step for the proposal's widths around z (0: fixed at 0.1)",
+    "vera_baseline": "VERA: drop the noise's own score (mean zero, large variance) from G's gradient (not VERA's)",
     "ema_decay": "figures and evaluation draw from an EMA of the generator's weights (0: off)",
     "optimizer": "optimiser of both players: adadelta (the paper's) or adam",
     "lr": "learning rate of both players",
@@ -289,7 +291,14 @@ REMEDIES = (
     "ema_decay",
 )
 # the successors' estimators (VERA): another method than the paper's; the `*_vera` presets set them
-SUCCESSORS = ("vera_entropy_weight", "vera_sigma_min", "vera_sigma_max", "vera_posterior_samples", "vera_proposal_lr")
+SUCCESSORS = (
+    "vera_entropy_weight",
+    "vera_sigma_min",
+    "vera_sigma_max",
+    "vera_posterior_samples",
+    "vera_proposal_lr",
+    "vera_baseline",
+)
 # keys a checkpoint fixes: `--resume` refuses to change them (the networks and optimisers were built with them)
 FIXED_ON_RESUME = (
     "name",

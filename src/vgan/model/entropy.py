@@ -144,16 +144,31 @@ class VERAEntropy(SampleEntropy):
     with -grad_x log q(x) estimated for each sample by importance sampling of the posterior q(z | x)
     (`Draw.score`, detached). It returns the surrogate mean_i c(x_i) . x_i, whose gradient with
     respect to the generator's weights (through x, sigma included) is that estimate; its value is
-    not the entropy. Unlike Eq. 9 it reads each sample, and any energy head works with it."""
+    not the entropy. Unlike Eq. 9 it reads each sample, and any energy head works with it.
+
+    `baseline=True` (a control variate, not VERA's own estimator) removes from the gradient of
+    G's weights the part of c that is the noise's own score: with x = G(z) + sigma eps,
+    c = eps / sigma + sum_k w_k (G(z) - G(z_k)) / sigma^2, and eps / sigma . dG/dtheta has mean
+    zero (eps is independent of z) but, in many dimensions, a variance that drowns the rest
+    (|eps / sigma| ~ sqrt(D) / sigma). Sigma's gradient keeps the whole of c."""
 
     name = "vera_surrogate"
     couples_batch = False  # per sample; the sampler's proposal is what keeps VERA in one process
     switch = "set vera_entropy_weight=0"
 
+    def __init__(self, baseline: bool = False):
+        super().__init__()
+        self.baseline = baseline
+
     def estimate(self, draw, fake) -> torch.Tensor:
         if draw.score is None:
             raise ValueError("VERAEntropy reads the posterior score of a VERASampler's draw in a generator step")
-        return (draw.score.detach() * draw.x).flatten(1).sum(1).mean()
+        score = draw.score.detach()
+        if not self.baseline:
+            return (score * draw.x).flatten(1).sum(1).mean()
+        noise = draw.x - draw.mean  # sigma eps: sigma's graph only
+        own = noise.detach() / draw.stats["vera_sigma"] ** 2  # eps / sigma, the noise's own score
+        return ((score * noise).flatten(1).sum(1) + ((score - own) * draw.mean).flatten(1).sum(1)).mean()
 
 
 def binary_entropy(p: torch.Tensor, prob_clip: float = 1e-4) -> torch.Tensor:

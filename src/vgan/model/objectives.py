@@ -112,6 +112,7 @@ class VGANObjective(Objective):
         "nn_entropy_space": When("nn_entropy_weight > 0", lambda cfg: cfg.nn_entropy_weight > 0),
         "mi_entropy_weight": None,
         "vera_entropy_weight": None,
+        "vera_baseline": When("vera_entropy_weight > 0", lambda cfg: cfg.vera_entropy_weight > 0),
         **EnergyPenalty.config_keys,
     }
     chosen_by = ("objective", ("vgan",))
@@ -335,7 +336,7 @@ def sample_entropies_from_config(cfg, image_shape: Sequence[int]) -> List[Tuple[
     if cfg.mi_entropy_weight:
         out.append((cfg.mi_entropy_weight, InfoMaxEntropy(math.prod(image_shape), cfg.z_dim, cfg.hidden)))
     if cfg.vera_entropy_weight:
-        out.append((cfg.vera_entropy_weight, VERAEntropy()))
+        out.append((cfg.vera_entropy_weight, VERAEntropy(baseline=cfg.vera_baseline)))
     return out
 
 

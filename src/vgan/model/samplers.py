@@ -29,6 +29,7 @@ class Draw(NamedTuple):
     z: Optional[torch.Tensor] = None  # VGAN: the noise behind x = G(z) (N, z_dim)
     stats: Optional[Dict[str, torch.Tensor]] = None  # scalars to log (Langevin: the chains' statistics)
     score: Optional[torch.Tensor] = None  # VERA: an estimate of -grad_x log q(x), detached, like x
+    mean: Optional[torch.Tensor] = None  # VERA: G(z), x without its noise (with its graph)
 
 
 # what a trained sampler's networks and the trainer's generator steps read
@@ -208,7 +209,7 @@ class VERASampler(LatentSampler):
             return Draw(x, z=z)
         score, stats = self.posterior_score(x.detach(), z.detach(), offsets, sigma.detach())
         stats["vera_eta"] = self.fit_proposal(x.detach(), z.detach(), elbo_offset, sigma.detach())
-        return Draw(x, z=z, stats=stats, score=score)
+        return Draw(x, z=z, stats=stats, score=score, mean=mean)
 
     @torch.no_grad()
     def posterior_score(
