@@ -14,22 +14,17 @@ from __future__ import annotations
 import sys
 
 from vgan.cli.script import RECORD, Parser, output, run
-from vgan.data import load_dataset, sha256
-from vgan.evaluation.classifier import WEIGHTS, accuracy, train_classifier
+from vgan.data import sha256
+from vgan.evaluation.classifier import WEIGHTS, train_and_save
 from vgan.records import record_benchmark
-from vgan.runs.checkpoint import save_checkpoint
 
 
 def main(argv=None) -> None:
     parser = Parser(prog="python benchmarks/classifier_weights.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--record", metavar="PATH", type=output(".json"), help=RECORD)
     args = parser.parse_args(argv)
-    model = train_classifier("mnist", seed=0)
-    test = load_dataset("mnist", "test")
-    acc = accuracy(model, test.images, test.labels)
     path = WEIGHTS / "mnist_classifier.pt"
-    state = {"model": model.state_dict(), "shape": list(test.image_shape[:2]), "test_accuracy": acc}
-    save_checkpoint(state, path)
+    _, acc = train_and_save("mnist", path)
     digest = sha256(path.read_bytes())
     print(f'"mnist": ("mnist_classifier.pt", "{digest}", {acc:.4f}),')
     if args.record:

@@ -22,8 +22,7 @@ from vgan.cli.script import RECORD, Parser, count, output, run
 from vgan.data import DATASETS
 from vgan.evaluation.metrics import toy_modes
 from vgan.model.entropy import VERAEntropy
-from vgan.model.networks import build_generator
-from vgan.model.samplers import VERASampler
+from vgan.model.model import build_sampler
 from vgan.records import record_benchmark
 
 SETTINGS = [(16, 20), (2, 20), (2, 500)]  # (z_dim, K): the preset's latent, VERA's toy latent, more samples
@@ -41,16 +40,10 @@ def fit(z_dim: int, samples: int, steps: int, seed: int = 0) -> dict:
     cfg = vgan.load_config("toy25_vera", overrides=[f"z_dim={z_dim}", f"vera_posterior_samples={samples}"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        sampler = VERASampler(
-            build_generator(cfg, (2,)),
-            z_dim,
-            (2,),
-            sigma_range=(cfg.vera_sigma_min, cfg.vera_sigma_max),
-            posterior_samples=samples,
-        ).train()
+        sampler = build_sampler(cfg, (2,)).train()  # the preset's VERASampler
     rng = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(sampler.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
-    entropy, out = VERAEntropy(), {}
+    entropy, out = VERAEntropy(baseline=cfg.vera_baseline), {}
     for step in range(1, steps + 1):
         draw = sampler.draw(cfg.batch_size, rng=rng)
         loss = exact_energy(draw.x).mean() - entropy.estimate(draw, None)

@@ -195,10 +195,10 @@ def _transitions(run_dir: Path, dataset: str, dev: str) -> Dict:
     from .runs import load_run
 
     def compute():
-        trainer = load_run(run_dir, device=dev)
-        val = load_dataset(dataset, "val", trainer.cfg.data_dir)
-        classifier = load_classifier(dataset, dev, trainer.cfg.data_dir)
-        return transition_metrics(trainer.eval_sampler, val.images, val.labels, classifier)
+        model = load_run(run_dir, device=dev)
+        val = load_dataset(dataset, "val", model.cfg.data_dir)
+        classifier = load_classifier(dataset, dev, model.cfg.data_dir)
+        return transition_metrics(model.eval_sampler, val.images, val.labels, classifier)
 
     return _cached(run_dir / "transitions.json", compute, keys=("label_kept", "distance"))
 

@@ -1,4 +1,4 @@
-"""vgan.layers: the col2im convolutions agree with torch.nn, and take the plain path where
+"""vgan.model.layers: the col2im convolutions agree with torch.nn, and take the plain path where
 they would not help."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""vgan.networks: the conv networks' pool-then-activation order is the paper's function exactly; the energy
+"""vgan.model.networks: the conv networks' pool-then-activation order is the paper's function exactly; the energy
 model's outputs."""
 
 import pytest

@@ -140,3 +140,35 @@ def test_the_baseline_keeps_the_gradients_mean_and_cuts_its_variance():
     assert torch.allclose(plain[:, -1], based[:, -1])  # sigma's gradient: the whole score either way
     assert (plain[:, :-1].mean(0) - based[:, :-1].mean(0)).norm() < 3 * plain[:, :-1].std(0).norm() / 40**0.5
     assert based[:, :-1].std(0).norm() < 0.2 * plain[:, :-1].std(0).norm()
+
+
+def test_the_posterior_passes_see_the_generator_the_draw_saw():
+    """With batch norm, G(z) depends on the batch around z; VERA's posterior samples and MALA's
+    chains normalise with the draw's own statistics, so G is one function of z across passes."""
+    from vgan.model.networks import MLPGenerator, batch_statistics
+
+    torch.manual_seed(0)
+    g = MLPGenerator((2,), z_dim=4, hidden=16).train()
+    z = torch.randn(10, 4)
+    with batch_statistics(g) as norms:
+        alone = g(z)
+    bigger = torch.cat([z, 3 * torch.randn(90, 4)])  # other latents change the batch's statistics
+    assert not torch.allclose(g(bigger)[:10], alone, atol=1e-4)
+    with batch_statistics(g, norms):
+        assert torch.allclose(g(bigger)[:10], alone, atol=1e-6)
+    assert torch.allclose(g(bigger)[:10], g(bigger)[:10]) and not torch.allclose(g(bigger)[:10], alone, atol=1e-4)
+
+
+def test_compile_is_refused_for_vera_and_sigma_is_clamped_after_each_step(tmp_path):
+    import vgan
+    from vgan.config import load_config
+
+    cfg = load_config("toy25_vera", overrides=[f"out_dir={tmp_path}", "compile=true", "device=cpu"])
+    with pytest.raises(vgan.ConfigError, match="torch.compile cannot wrap"):
+        vgan.Trainer(cfg, (2,))
+    sampler, _, _ = linear_sampler()
+    sampler.sigma_range = (0.01, 0.3)
+    with torch.no_grad():
+        sampler.log_sigma.fill_(5.0)  # as an optimiser step could leave it
+    sampler.after_step()
+    assert abs(sampler.sigma().item() - 0.3) < 1e-6

@@ -1,4 +1,4 @@
-"""Records (vgan.records) and the docs rendered from them (vgan.render)."""
+"""Records (vgan.records) and the docs rendered from them (vgan.records.render)."""
 
 import json
 from pathlib import Path

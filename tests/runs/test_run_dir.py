@@ -1,4 +1,4 @@
-"""The run directory's guarantees: one writer (vgan.lock), no new run over an old one, resume
+"""The run directory's guarantees: one writer (vgan.runs.lock), no new run over an old one, resume
 after kill -9, and writes that stay inside the directory."""
 
 import json

@@ -1,4 +1,4 @@
-"""vgan.allocator: keeping freed memory stops the per-step page faults."""
+"""vgan.training.allocator: keeping freed memory stops the per-step page faults."""
 
 import resource
 

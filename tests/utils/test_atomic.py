@@ -1,4 +1,4 @@
-"""vgan.atomic: a write either replaces the file whole or leaves the old one."""
+"""vgan._utils.atomic: a write either replaces the file whole or leaves the old one."""
 
 import pytest
 import torch

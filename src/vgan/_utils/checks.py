@@ -1,5 +1,5 @@
 """Value checks as data: a predicate and the words for a good value, shared by the config table
-(`config.CHECKS`), the command line's argument types and the evaluation functions' inputs.
+(`config.keys.CHECKS`), the command line's argument types and the evaluation functions' inputs.
 
     require(labels, at_least(100), "--labels", "use 100 or more")   # or a ConfigError, one line
 """

@@ -140,7 +140,8 @@ def run(work: Callable[[], Optional[int]], prog: str = "vgan") -> int:
         return 2
     except KeyboardInterrupt as e:
         how = "terminated" if isinstance(e, Terminated) else "interrupted"
-        print(f"{prog}: {how}; continue a training run with `vgan train --resume RUN_DIR`", file=sys.stderr)
+        hint = "; continue a training run with `vgan train --resume RUN_DIR`" if prog == "vgan" else ""
+        print(f"{prog}: {how}{hint}", file=sys.stderr)
         return 128 + signal.SIGTERM if isinstance(e, Terminated) else 130
     except Exception as e:
         message = expected(e)

@@ -31,7 +31,7 @@ def print_result(result: dict) -> None:
 
 
 def keys_text() -> str:
-    """Every config key, one line each: name, type, default and its help (vgan.config.HELP)."""
+    """Every config key, one line each: name, type, default and its help (vgan.config.keys.HELP)."""
     rows = describe_keys()
     width = max(len(r["key"]) for r in rows)
     lines = []
@@ -145,6 +145,7 @@ def reconstruct(args: argparse.Namespace) -> None:
         out=args.out,
         seed=args.seed,
         device=device(args),
+        checkpoint=args.checkpoint,
         classify=not args.no_classifier,
     )
     print(f"wrote {result.pop('figure')}")
@@ -161,6 +162,7 @@ def chain(args: argparse.Namespace) -> None:
         out=args.out,
         seed=args.seed,
         device=device(args),
+        checkpoint=args.checkpoint,
         langevin=langevin(args),
     )
     print(f"wrote {path}")
@@ -174,7 +176,7 @@ def evaluate(args: argparse.Namespace) -> None:
 
     given = {k: getattr(args, f"ais_{k}") for k in AIS_FLAGS}
     ais = AIS(**{k: v for k, v in given.items() if v is not None})
-    result = evaluate(args.run_dir, metrics, args.n, device(args), ais, mala(args))
+    result = evaluate(args.run_dir, metrics, args.n, device(args), ais, mala(args), checkpoint=args.checkpoint)
     print_result(result)
     record(args, "evaluate", result, run_dir=args.run_dir, scale=f"{result.get('samples')} samples")
 
@@ -182,7 +184,7 @@ def evaluate(args: argparse.Namespace) -> None:
 def probe(args: argparse.Namespace) -> None:
     from ..evaluation import probe
 
-    result = probe(args.run_dir, limit=args.limit, device=device(args))
+    result = probe(args.run_dir, limit=args.limit, device=device(args), checkpoint=args.checkpoint)
     print_result(result)
     record(args, "probe", result, run_dir=args.run_dir, scale=f"probe on {args.limit or 'all'} images a split")
 
@@ -201,6 +203,7 @@ def augment(args: argparse.Namespace) -> None:
         bn_stats=args.bn_stats,
         weighting=args.weighting,
         device=device(args),
+        checkpoint=args.checkpoint,
         langevin=langevin(args),
     )
     print_result(result)

@@ -35,6 +35,7 @@ def _reader(
     p = sub.add_parser(name, **kwargs)
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?" if run_dir_help else None, help=run_dir_help)
     p.add_argument("--device", choices=("cpu", "cuda"), help="device to run on (default cpu)")
+    p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
     if record:
         p.add_argument("--record", metavar="PATH", type=output(".json"), help=RECORD)
     p.set_defaults(func=func)
@@ -126,7 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
         noise="the noise z",
         help="a grid of samples from a run's checkpoint: G(z), CD chains, or transitions of validation images",
     )
-    p.add_argument("--checkpoint", default="last.pt", help="checkpoint file in RUN_DIR (default last.pt)")
     _langevin_flags(p, "refine the samples")
     _mala_flags(p)
 

@@ -48,8 +48,3 @@ def output_dir() -> Callable[[str], object]:
 def count(lo: int, hi: int) -> Callable[[str], int]:
     """An argparse type: an integer in [lo, hi] (every count that drives a loop has a bound)."""
     return number(closed_interval(lo, hi))
-
-
-def parser(prog: str, description: str) -> Parser:
-    """A Parser for a script (usage errors one line, exit status 2)."""
-    return Parser(prog=prog, description=description)

@@ -33,6 +33,9 @@ def _gan_needs_gan_energy(cfg) -> Optional[str]:
             "set gen_entropy_weight=0 and data_entropy_weight=0 (e.g. with vera_entropy_weight > 0), "
             "objective=cd or another energy"
         )
+
+
+def _sigma_range(cfg) -> Optional[str]:
     if cfg.vera_sigma_min > cfg.vera_sigma_max:
         return f"vera_sigma_min ({cfg.vera_sigma_min}) is above vera_sigma_max ({cfg.vera_sigma_max}); swap them"
 
@@ -119,6 +122,7 @@ def _pack_fits(cfg) -> Optional[str]:
 RULES: Tuple[Callable[..., Optional[str]], ...] = (
     _gan_needs_gan_energy,
     _train_limit_fits_a_step,
+    _sigma_range,
     _points_need_mlp,
     _keys_are_read,
     _switches,

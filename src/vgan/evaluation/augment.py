@@ -250,6 +250,7 @@ def augment(
     bn_stats: str = "real",
     weighting: str = "sum",
     device: str = "cpu",
+    checkpoint: str = "last.pt",
     langevin: Optional[Langevin] = None,
 ) -> Dict[str, object]:
     """Table 2 for one row: with a VCD run's transitions (run_dir), with `langevin.steps` Langevin
@@ -264,7 +265,7 @@ def augment(
     sampler, data_dir = None, None
     langevin_steps = langevin is not None and bool(langevin.steps)
     if run_dir is not None:
-        model = load_run(run_dir, device=device)
+        model = load_run(run_dir, checkpoint, device)
         require_images(model, "augment")
         if dataset not in (None, model.cfg.dataset):
             raise ConfigError(

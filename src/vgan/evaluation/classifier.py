@@ -9,7 +9,7 @@ for every user and page. Other datasets' are trained on first use and cached.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -115,14 +115,22 @@ def load_classifier(dataset: str = "mnist", device: str = "cpu", data_dir: Optio
         if not path.is_file() or sha256(path.read_bytes()) != want:
             raise CheckpointError(
                 f"the {dataset} classifier that ships with vgan ({path}) is missing or changed (its SHA-256 is not "
-                f"{want[:12]}...); reinstall vgan"
+                f"{want[:12]}...); reinstall vgan (in a checkout: git checkout {path.name} in its folder)"
             )
         return _load(path, device)
     if path.is_file():
         return _load(path, device)
+    model, acc = train_and_save(dataset, path, device=device, data_dir=data_dir)
+    print(f"trained the {dataset} classifier: test accuracy {acc:.4f}; cached at {path}")
+    return model
+
+
+def train_and_save(
+    dataset: str, path: Path, *, device: str = "cpu", data_dir: Optional[str] = None
+) -> Tuple[DigitClassifier, float]:
+    """Train the classifier of `dataset` (seed 0), measure its test accuracy, save both to `path`."""
     model = train_classifier(dataset, device=device, data_dir=data_dir)
     test = load_dataset(dataset, "test", data_dir)
     acc = accuracy(model, test.images, test.labels)
     save_checkpoint({"model": model.state_dict(), "shape": list(test.image_shape[:2]), "test_accuracy": acc}, path)
-    print(f"trained the {dataset} classifier: test accuracy {acc:.4f}; cached at {path}")
-    return model
+    return model, acc

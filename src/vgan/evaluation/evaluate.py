@@ -11,15 +11,13 @@ import torch
 
 from .._utils.atomic import atomic_file, write_atomic
 from .._utils.checks import at_least, optional, require
-from .._utils.errors import ConfigError, DataError, RunDirError
+from .._utils.errors import ConfigError, DataError
 from ..data import DATASETS, Toy2D, as_float, load_dataset
 from ..model.energy import expert_rank
 from ..model.mcmc import MALA
 from ..model.model import Model
-from ..model.samplers import LatentSampler
 from ..runs import load_run
-from ..runs.lock import kind, kind_problem
-from ..runs.outputs import check_finite
+from ..runs.outputs import check_finite, check_output
 from .classifier import load_classifier
 from .likelihood import AIS, ais_log_z, log_likelihood, quadrature_log_z, raise_log_likelihood
 from .metrics import energy_auroc, fid_kid, stacked_modes, toy_modes
@@ -77,6 +75,7 @@ def evaluate(
     device: str = "cpu",
     ais: Optional[AIS] = None,
     mala: Optional[MALA] = None,
+    checkpoint: str = "last.pt",
 ) -> Dict[str, object]:
     """Run the metrics that fit the run's dataset (or `metrics`), save `RUN_DIR/evaluate.json`.
     `loglik` is the test split's mean log p(x) under p ~ exp(-E) on [0, 1]^d, with log Z by AIS
@@ -84,13 +83,10 @@ def evaluate(
     `mala` the samples of `modes` and `fid` are G(z) after MALA in latent space (MEG's sampler)."""
     require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
     for name in ("evaluate.json", "energy_landscape.png"):  # what it writes, checked before the work
-        if kind(Path(run_dir) / name) in ("folder", "special"):
-            raise RunDirError(kind_problem(Path(run_dir) / name))
-    model = load_run(run_dir, device=device)
-    if mala is not None and mala.steps and not isinstance(model.eval_sampler, LatentSampler):
-        raise ConfigError(
-            f"{run_dir} has no generator G(z) (objective '{model.cfg.objective}'); --mala-steps needs one"
-        )
+        check_output(Path(run_dir) / name, suffix=Path(name).suffix, what="the evaluation's", default=name)
+    model = load_run(run_dir, checkpoint, device)
+    if mala is not None and mala.steps:
+        model.require_generator("--mala-steps")  # before the work
     dataset = model.cfg.dataset
     metrics = metrics or metrics_for(dataset)
     unknown = set(metrics) - set(metrics_for(dataset))

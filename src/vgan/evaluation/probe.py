@@ -81,11 +81,16 @@ def probe_features(
 
 
 def probe(
-    run_dir: str | Path, *, limit: Optional[int] = None, c_grid: Sequence[float] = C_GRID, device: str = "cpu"
+    run_dir: str | Path,
+    *,
+    limit: Optional[int] = None,
+    c_grid: Sequence[float] = C_GRID,
+    device: str = "cpu",
+    checkpoint: str = "last.pt",
 ) -> Dict[str, object]:
     """Table 1's protocol for one run: features phi(x) of its energy network."""
     check_probe(run_dir, limit)
-    model = load_run(run_dir, device=device)
+    model = load_run(run_dir, checkpoint, device)
     cfg = model.cfg
     phi = model.energy.alone().features  # of one image (with pack m, in a pack of m copies of itself)
     result = probe_features(phi, cfg.dataset, limit=limit, c_grid=c_grid, data_dir=cfg.data_dir)

@@ -11,7 +11,6 @@ from .._utils.errors import CheckpointError, ConfigError
 from .._utils.images import make_grid, save_image
 from ..model.mcmc import MALA, Langevin
 from ..model.model import Model
-from ..model.samplers import LatentSampler
 from ..runs import load_run
 from ..runs.outputs import check_output
 
@@ -56,8 +55,6 @@ def sample(
     model = load_run(run_dir, checkpoint, device)
     require_images(model, "sample")
     if mala is not None and mala.steps:
-        if not isinstance(model.eval_sampler, LatentSampler):
-            raise ConfigError(f"{run_dir} has no generator G(z); --mala-steps needs a vgan or gan run")
         samples, _ = model.mala_samples(n, mala, seed)
     else:
         samples = model.samples(n, seed)

@@ -22,8 +22,8 @@ from .classifier import load_classifier
 from .sample import require_finite, require_images
 
 
-def _transition_run(run_dir, device: str, command: str):
-    model = load_run(run_dir, device=device)
+def _transition_run(run_dir, device: str, command: str, checkpoint: str = "last.pt"):
+    model = load_run(run_dir, checkpoint, device)
     require_images(model, command)
     if not isinstance(model.sampler, TransitionSampler):
         raise ConfigError(
@@ -76,6 +76,7 @@ def reconstruct(
     out: Optional[str | Path] = None,
     seed: int = 0,
     device: str = "cpu",
+    checkpoint: str = "last.pt",
     classify: bool = True,
 ) -> Dict[str, object]:
     """Figure 3 for a VCD run: validation inputs x | reconstructions x_bar | transitions x~, side by
@@ -86,7 +87,7 @@ def reconstruct(
     out = check_output(
         out or Path(run_dir) / "reconstruct.png", suffix=".png", default="reconstruct.png"
     )  # before any work
-    model = _transition_run(run_dir, device, "reconstruct")
+    model = _transition_run(run_dir, device, "reconstruct", checkpoint)
     val = load_dataset(model.cfg.dataset, "val", model.cfg.data_dir)
     x = as_float(val.images[:n].to(model.device))
     rng = torch.Generator(model.device).manual_seed(seed)
@@ -109,6 +110,7 @@ def chain(
     out: Optional[str | Path] = None,
     seed: int = 0,
     device: str = "cpu",
+    checkpoint: str = "last.pt",
     langevin: Optional[Langevin] = None,
 ) -> Path:
     """Figure 5: a Markov chain x -> x~1 -> x~2 ... from n validation images, one row per step
@@ -119,7 +121,7 @@ def chain(
         raise ConfigError(f"cannot run a chain of n={n} images; use at least 2 (batch norm uses batch statistics)")
     require(steps, positive, "--steps", "take 1 or more transition steps")
     out = check_output(out or Path(run_dir) / "chain.png", suffix=".png", default="chain.png")  # before any work
-    model = load_run(run_dir, device=device)
+    model = load_run(run_dir, checkpoint, device)
     require_images(model, "chain")
     if (langevin is not None and langevin.steps) or isinstance(model.sampler, LangevinSampler):
         transition = model.langevin(langevin)

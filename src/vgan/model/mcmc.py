@@ -255,9 +255,9 @@ def latent_mala(
     Each step proposes z' = z - a grad U(z) + sqrt(2a) xi and accepts it with probability
     min(1, exp(U(z) - U(z') + log r(z | z') - log r(z' | z))), r(b | a) = N(b; a - a' grad U(a), 2a I)
     with a' = a = `step_size`; `log_prior` is log p(z) up to a constant (-inf outside a bounded prior).
-    The generator's batch norm uses the statistics of the whole batch of chains, so each chain's
-    target is exact only as far as those statistics do not move. Returns the latents (detached)
-    and `mala_acceptance`, the share of proposals accepted."""
+    A generator with batch norm is one function of z only with its statistics held fixed
+    (`networks.batch_statistics`, as `Model.mala_samples` does). Returns the latents (detached) and
+    `mala_acceptance`, the share of proposals accepted."""
 
     def u_and_grad(v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():

@@ -16,10 +16,11 @@ from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from .._utils.errors import ConfigError
 from .._utils.images import make_grid, side_by_side
 from ..data import as_float, load_dataset, spans
 from .mcmc import MALA, Langevin, LangevinSampler, langevin_settings, latent_mala, normal_log_prior, uniform_log_prior
-from .networks import build_autoencoder, build_energy, build_generator
+from .networks import batch_statistics, build_autoencoder, build_energy, build_generator
 from .samplers import AveragedSampler, LatentSampler, NegativeSource, TransitionSampler, VERASampler
 
 GRID_N = 100  # a 10x10 grid of samples: the epoch figures' size, and samples()'s default
@@ -177,12 +178,12 @@ class Model(nn.Module):
     def mala_samples(
         self, n: int, mala: MALA, seed: Optional[int] = None, *, chunk: Optional[int] = None
     ) -> Tuple[torch.Tensor, Dict[str, float]]:
-        """n samples G(z) whose latents took `mala.steps` steps of MALA on E(G(z)) - log p(z) from the
-        prior's draws (MEG's sampler, `mcmc.latent_mala`; p is U[-1, 1]^d, or N(0, I) for VERA's
-        generator), and `mala_acceptance`, the share of proposals accepted. A generator run only."""
-        sampler = self.eval_sampler
-        if not isinstance(sampler, LatentSampler):
-            raise ValueError(f"MALA in latent space needs a generator G(z), not the {type(sampler).__name__}")
+        """n samples of the generator (G(z); for VERA's, G(z) + sigma eps) whose latents took
+        `mala.steps` steps of MALA on E(G(z)) - log p(z) from the prior's draws (MEG's sampler,
+        `mcmc.latent_mala`; p is U[-1, 1]^d, or N(0, I) for VERA's generator), and
+        `mala_acceptance`, the share of proposals accepted. G's batch norm keeps the statistics of
+        the prior's batch throughout, so each chain is exact for its own target. A generator run only."""
+        sampler = self.require_generator("MALA in latent space")
         rng = torch.Generator(self.device).manual_seed(self.cfg.seed + 2 if seed is None else seed)
         prior = normal_log_prior if isinstance(sampler, VERASampler) else uniform_log_prior
         out, rates = [], []
@@ -190,18 +191,30 @@ class Model(nn.Module):
             for piece in spans(n, chunk) if chunk else [slice(0, n)]:
                 size = piece.stop - piece.start
                 z = sampler.noise(size, rng)[:, : sampler.z_dim]
-                z, stats = latent_mala(
-                    self.energy.alone(),
-                    sampler.generator,
-                    z,
-                    steps=mala.steps,
-                    step_size=mala.step_size,
-                    log_prior=prior,
-                    rng=rng,
-                )
-                out.append(sampler(size, z=z, rng=rng))
+                with batch_statistics(sampler.generator) as norms:  # the prior batch's, then held fixed
+                    sampler.generator(z)
+                with batch_statistics(sampler.generator, norms):  # so each chain's target is its own
+                    z, stats = latent_mala(
+                        self.energy.alone(),
+                        sampler.generator,
+                        z,
+                        steps=mala.steps,
+                        step_size=mala.step_size,
+                        log_prior=prior,
+                        rng=rng,
+                    )
+                    out.append(sampler(size, z=z, rng=rng))
                 rates.append(stats["mala_acceptance"] * size)
         return torch.cat(out), {"mala_acceptance": (sum(rates) / n).item(), "mala_steps": mala.steps}
+
+    def require_generator(self, what: str) -> LatentSampler:
+        """The sampler to draw from when it is a generator G(z), else a one-line ConfigError naming `what` needs one."""
+        if not isinstance(self.eval_sampler, LatentSampler):
+            raise ConfigError(
+                f"{self.run_dir} has no generator G(z) (objective '{self.cfg.objective}'); "
+                f"{what} needs a vgan or gan run"
+            )
+        return self.eval_sampler
 
     def langevin(self, settings: Optional[Langevin] = None, init: str = "data") -> LangevinSampler:
         """Langevin chains on this energy (read one image at a time), from images (`init="data"`: a

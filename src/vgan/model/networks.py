@@ -7,9 +7,11 @@ Images are (N, C, H, W) in [0, 1]; H = W is 28 or 32.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .energy import EnergyOutput, GANEnergy, MultiModalEnergy, RBMFreeEnergy, ScalarEnergy
@@ -28,6 +30,38 @@ def glorot_init(module: nn.Module) -> None:
 def batch_norm(dim: int, kind: str = "1d") -> nn.Module:
     """Generator batch norm that always uses batch statistics, when sampling too (authors' choice)."""
     return (nn.BatchNorm1d if kind == "1d" else nn.BatchNorm2d)(dim, track_running_stats=False)
+
+
+@contextmanager
+def batch_statistics(module: nn.Module, frozen: Optional[List[Tuple[torch.Tensor, torch.Tensor]]] = None):
+    """Within the block, every batch norm of `module` either records the statistics (mean, var) of
+    the batches it sees into the list it yields (`frozen=None`), or normalises with `frozen`'s, in
+    the same order, instead of its batch's: so that G(z) is one function of z across passes of other
+    sizes (VERA's posterior samples, MALA's chains), as in the pass that recorded them."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    recorded: List[Tuple[torch.Tensor, torch.Tensor]] = []
+    handles = []
+    for i, bn in enumerate(norms):
+        if frozen is None:
+
+            def record(mod, args, out, i=i):
+                x = args[0]
+                dims = [0] + list(range(2, x.dim()))
+                recorded.append((x.detach().mean(dims), x.detach().var(dims, unbiased=False)))
+
+            handles.append(bn.register_forward_hook(record))
+        else:
+            mean, var = frozen[i]
+            bn.forward = lambda x, bn=bn, mean=mean, var=var: F.batch_norm(
+                x, mean, var, bn.weight, bn.bias, training=False, momentum=0.0, eps=bn.eps
+            )
+    try:
+        yield recorded
+    finally:
+        for h in handles:
+            h.remove()
+        for bn in norms:
+            bn.__dict__.pop("forward", None)  # back to the class's forward
 
 
 def activation(name: str = "relu") -> nn.Module:

@@ -7,7 +7,7 @@ or log(1 - D(G(z))) (saturating, the literal minimax).
 VCD (Algorithm 2, Eq. 10): the generator descends `rho * E(x~) + (1 - rho) * reconstruction`, in
 one of two readings (`VCDObjective`); the energy step is VGAN's with x~ as the samples.
 CD (contrastive divergence, beyond the paper): the energy descends mean E(x) - mean E(x-), x- from
-Langevin chains on E (`samplers.LangevinSampler`); there is no generator step.
+Langevin chains on E (`mcmc.LangevinSampler`); there is no generator step.
 Generator losses take the sampler's `Draw` (samples, reconstruction, conditioning images).
 Each loss returns (loss, stats) where stats are detached scalars for logging.
 
@@ -293,7 +293,7 @@ class VCDObjective(VGANObjective):
 class CDObjective(Objective):
     """Contrastive divergence: the energy descends mean E(x) - mean E(x-), whose gradient is the
     maximum-likelihood gradient of p(x) ~ exp(-E(x)) when x- are exact samples of p (here: the end
-    of Langevin chains on E, `samplers.LangevinSampler`). `energy_l2` > 0 adds
+    of Langevin chains on E, `mcmc.LangevinSampler`). `energy_l2` > 0 adds
     energy_l2 * (mean E(x)^2 + mean E(x-)^2), IGEBM's regulariser of the energies' magnitude.
     There is no generator step (`trains_sampler` is False)."""
 

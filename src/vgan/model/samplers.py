@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from .networks import batch_statistics
 from .reads import ReadsConfig, When
 
 
@@ -61,7 +62,9 @@ class NegativeSource(ReadsConfig, nn.Module):
     - `forward(n)` (or `forward(x)` when conditional) with `rng=`: samples for figures and evaluation.
     - `conditional`: each iteration takes 2 x batch_size images, the second half the draws' `cond`.
     - `trainable`: its weights descend the objective's generator loss, k steps per energy step.
-    - `distributable`: torchrun can shard its draws over processes; `compilable`: torch.compile can wrap them.
+    - `distributable`: torchrun can shard its draws over processes; `compilable`: torch.compile can
+      wrap them (the trainer refuses compile=true otherwise).
+    - `after_step()`: called after each optimiser step of a trained sampler's weights.
     - `config_keys`: the config keys its builder reads (`reads.ReadsConfig`).
     """
 
@@ -72,6 +75,9 @@ class NegativeSource(ReadsConfig, nn.Module):
 
     def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
         raise NotImplementedError
+
+    def after_step(self) -> None:
+        """Called after each optimiser step of its weights (a trained sampler): keep them in range."""
 
     def draw(
         self,
@@ -135,8 +141,10 @@ class VERASampler(LatentSampler):
     it into the gradient of H(q). The proposal's widths eta (one per latent dimension, from 0.1) are
     fitted as it trains: one Adam step (`proposal_lr`) per generator step on the single-sample
     ELBO of log q(x), E_{N(z0, eta^2)}[log q(x, z)] + H(N(z0, eta^2)), which pulls the proposal
-    onto the posterior. Its state is in buffers, so checkpoints keep it. Figures and evaluation
-    draw x = G(z) + sigma eps clamped to the data box [0, 1].
+    onto the posterior. Its state is in buffers, so checkpoints keep it. The posterior's passes
+    through G normalise with the draw's own batch statistics (`networks.batch_statistics`), so that
+    G(z_k) is the function that made x, and run in float32 (a bf16 G(z_k) is off by more than
+    sigma^2). Figures and evaluation draw x = G(z) + sigma eps clamped to the data box [0, 1].
     """
 
     distributable = False  # the proposal's fit is one process's
@@ -148,7 +156,7 @@ class VERASampler(LatentSampler):
         "vera_posterior_samples": None,
         "vera_proposal_lr": None,
     }
-    chosen_by = ("vera_entropy_weight", ("> 0",))
+    chosen_by = ("objective=vgan and vera_entropy_weight", ("> 0",))
 
     def __init__(
         self,
@@ -170,6 +178,11 @@ class VERASampler(LatentSampler):
 
     def sigma(self) -> torch.Tensor:
         return self.log_sigma.exp()
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """Sigma back into its range after every optimiser step, as VERA clamps it."""
+        self.log_sigma.clamp_(*(math.log(s) for s in self.sigma_range))
 
     def noise(self, n: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
         """All the noise of n draws, (n, z_dim + D + K z_dim + z_dim): z0, eps, the K proposal
@@ -199,16 +212,15 @@ class VERASampler(LatentSampler):
     ) -> Draw:
         """n noisy samples with their latents; in a generator step also the posterior score and its statistics."""
         z, eps, offsets, elbo_offset = self._split(self.noise(n, rng) if noise is None else noise)
-        if self.training:
-            with torch.no_grad():  # sigma within its range after every optimiser step, as VERA clamps it
-                self.log_sigma.clamp_(*(math.log(s) for s in self.sigma_range))
-        mean = self.generator(z)
+        with batch_statistics(self.generator) as norms:  # the draw's own: G is then one function of z
+            mean = self.generator(z)
         sigma = self.sigma()
         x = mean + sigma * eps.view_as(mean)
         if not (self.training and torch.is_grad_enabled()):
             return Draw(x, z=z)
-        score, stats = self.posterior_score(x.detach(), z.detach(), offsets, sigma.detach())
-        stats["vera_eta"] = self.fit_proposal(x.detach(), z.detach(), elbo_offset, sigma.detach())
+        with torch.autocast(x.device.type, enabled=False), batch_statistics(self.generator, norms):
+            score, stats = self.posterior_score(x.detach().float(), z.detach(), offsets, sigma.detach())
+            stats["vera_eta"] = self.fit_proposal(x.detach().float(), z.detach(), elbo_offset, sigma.detach())
         return Draw(x, z=z, stats=stats, score=score, mean=mean)
 
     @torch.no_grad()

@@ -4,7 +4,6 @@ training state's fields checked before any of them is used (`check_state`)."""
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict
 
@@ -115,23 +114,3 @@ def restore(load: Callable[[dict], None], path: Path, state: dict) -> None:
             f"{path} does not fit the networks of this config ({reason}); resume with the "
             "run's own network keys, or train a new run with another name="
         ) from None
-
-
-def resume_from(trainer, run_dir: Path) -> None:
-    """Continue `trainer` from RUN_DIR/last.pt; a run stopped before its first checkpoint starts
-    again from step 0, and one whose last.pt was moved aside says which checkpoint to copy."""
-    path = run_dir / "last.pt"
-    if path.exists():
-        restore(trainer.load_state_dict, path, check_state(load_checkpoint(path, trainer.device), path))
-        if trainer.noise_reseeded:
-            warnings.warn(
-                f"{run_dir} was trained on another kind of device than {trainer.device.type}; its noise "
-                "generator is re-seeded, so the resumed run does not repeat the original's noise",
-                stacklevel=2,
-            )
-        return
-    kept = sorted(run_dir.glob("epoch_*.pt"), key=lambda p: (len(p.stem), p.stem))  # epoch_999 before epoch_1000
-    if kept:  # last.pt was moved aside (corrupt?): say which checkpoint to continue from
-        raise CheckpointError(
-            f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt to resume from it"
-        )

@@ -70,7 +70,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "last.pt", device: str = "cp
 
 def resume_config(run_dir: str | Path, overrides: Optional[Dict[str, Any]] = None) -> Config:
     """The config of an existing run, with `overrides` (e.g. more epochs) on top; keys that its
-    checkpoint fixes (`config.FIXED_ON_RESUME`: the networks, the optimiser, the run's place)
+    checkpoint fixes (`config.keys.FIXED_ON_RESUME`: the networks, the optimiser, the run's place)
     cannot change.
 
     The run continues where its directory is now, even if it was moved.

@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import gc
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Optional
 
 import torch
 from tqdm import tqdm
 
-from .._utils.errors import ConfigError
+from .._utils.errors import CheckpointError, ConfigError
 from .._utils.images import save_image
 from .._utils.machine import describe_machine, read_sessions, record_session, resolve_device
 from ..config import images_per_step, save_config, validate
 from ..data import as_float, batches, check_data_dir, load_dataset
 from ..model.model import GRID_N
-from ..runs.checkpoint import resume_from, save_checkpoint
+from ..runs.checkpoint import check_state, load_checkpoint, restore, save_checkpoint
 from ..runs.curves import plot_curves, read_metrics
 from ..runs.lock import RunLock, check_run_dir
 from . import distributed
@@ -202,3 +204,23 @@ def _end_of_epoch(trainer: Trainer, logger: Optional[RunLogger], epoch: int, fin
         plot_curves(trainer.run_dir)  # curves.png from metrics.jsonl: a few hundred points
     if final or epoch % trainer.cfg.ckpt_every == 0:
         save_checkpoint(trainer.state_dict(), trainer.run_dir / f"epoch_{epoch:03d}.pt")
+
+
+def resume_from(trainer, run_dir: Path) -> None:
+    """Continue `trainer` from RUN_DIR/last.pt; a run stopped before its first checkpoint starts
+    again from step 0, and one whose last.pt was moved aside says which checkpoint to copy."""
+    path = run_dir / "last.pt"
+    if path.exists():
+        restore(trainer.load_state_dict, path, check_state(load_checkpoint(path, trainer.device), path))
+        if trainer.noise_reseeded:
+            warnings.warn(
+                f"{run_dir} was trained on another kind of device than {trainer.device.type}; its noise "
+                "generator is re-seeded, so the resumed run does not repeat the original's noise",
+                stacklevel=2,
+            )
+        return
+    kept = sorted(run_dir.glob("epoch_*.pt"), key=lambda p: (len(p.stem), p.stem))  # epoch_999 before epoch_1000
+    if kept:  # last.pt was moved aside (corrupt?): say which checkpoint to continue from
+        raise CheckpointError(
+            f"{run_dir} has no last.pt, but {kept[-1].name}; copy {kept[-1].name} to last.pt to resume from it"
+        )

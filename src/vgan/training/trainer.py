@@ -109,6 +109,11 @@ class Trainer:
                 f"the {type(model.sampler).__name__}'s draws cannot be sharded over torchrun's processes; "
                 "run it in one process"
             )
+        if self.cfg.compile and not model.sampler.compilable:
+            raise ConfigError(
+                f"the {type(model.sampler).__name__}'s draws take gradients of their own, which torch.compile "
+                "cannot wrap; set compile=false"
+            )
         return model.average()
 
     def _build_objective(self, objective: Optional[Objective]) -> Objective:
@@ -220,6 +225,7 @@ class Trainer:
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
+            self.sampler.after_step()
         if self.sampler_ema is not None:
             self.sampler_ema.update_parameters(self.sampler)
         self.energy.requires_grad_(True)
