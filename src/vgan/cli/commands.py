@@ -129,6 +129,7 @@ def sample(args: argparse.Namespace) -> None:
         mala=mala(args),
     )
     print(f"wrote {path}")
+    record(args, "sample", {"image": str(path), "samples": args.n, "seed": args.seed}, run_dir=args.run_dir)
 
 
 def plot(args: argparse.Namespace) -> None:

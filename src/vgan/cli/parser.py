@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         n=100,
         out="sample.png",
         noise="the noise z",
+        record=True,
         help="a grid of samples from a run's checkpoint: G(z), CD chains, or transitions of validation images",
     )
     _langevin_flags(p, "refine the samples")
