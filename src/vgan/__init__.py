@@ -1,10 +1,13 @@
 """vgan: Generative Adversarial Networks as Variational Training of Energy Based Models.
 
+```python
 import vgan
-trainer = vgan.train(vgan.Config(epochs=1))
-x = trainer.eval_sampler(16)          # (16, 1, 28, 28) samples G(z) (averaged weights if ema_decay > 0)
-e = trainer.energy(x).energy          # (16,) energies E(x), in [0, K ln 2] for Eq. 8
+
+trainer = vgan.train(vgan.Config(epochs=1))  # Algorithm 1 on MNIST
+x = trainer.eval_sampler(16)  # (16, 1, 28, 28) samples G(z) (averaged weights if ema_decay > 0)
+e = trainer.energy(x).energy  # (16,) energies E(x), in [0, K ln 2] for Eq. 8
 model = vgan.load_run(trainer.run_dir)  # the trained Model, back from its checkpoint: no trainer
+```
 """
 
 from ._utils.errors import CheckpointError, ConfigError, DataError, RunDirError, TrainingError, VGANError
