@@ -41,7 +41,7 @@ class AIS:
 
     chains: int = 25
     runs: int = 4
-    temperatures: int = 500
+    temperatures: int = 2000  # enough on 784-d mixtures: benchmarks/ais_check.py
     leapfrog: int = 4
     step_size: float = 0.01
     target_acceptance: float = 0.65
