@@ -107,6 +107,16 @@ def test_blocks_are_rendered_from_the_records_and_a_missing_value_is_a_dash(tmp_
     assert render_page(quoted, SPECS, records, tmp_path / "p.md", tmp_path, set()) == (quoted, [])
 
 
+def test_best_bolds_each_columns_best_number_and_skips_dashes(tmp_path):
+    records = {"a": record({"fid": 91.34, "modes": 12}), "b": record({"fid": 50.4, "modes": 990}), "c": record({"kid": 1.0})}
+    spec = {"header": ["run", "FID", "modes"], "cells": ["{label}", "[{r[fid]:.1f}](p.md)", "{r[modes]:,} ± 3"],
+            "rows": [{"record": k, "label": k} for k in "abc"], "best": {"FID": "min", "modes": "max"}}
+    text, _ = render_page("<!-- records:t --><!-- /records -->", {"t": spec}, records, tmp_path / "p.md", tmp_path, set())
+    assert "| a | [91.3](p.md) | 12 ± 3 |\n| b | **[50.4](p.md)** | **990 ± 3** |\n| c | [—](p.md) | — ± 3 |" in text
+    with pytest.raises(RecordError, match="best names KL: min; name a column"):
+        render_page("<!-- records:t --><!-- /records -->", {"t": dict(spec, best={"KL": "min"})}, records, tmp_path / "p.md", tmp_path, set())
+
+
 def test_a_value_no_record_has_and_an_unknown_block_are_errors(tmp_path):
     records = {"a": record({"kid": 1.0}), "b": record({"kid": 3.0})}
     with pytest.raises(RecordError, match="table t reads value\\(s\\) fid, which no record of it has"):

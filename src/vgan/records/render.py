@@ -16,6 +16,7 @@ run it). A spec is one of:
       cells: ["{label}", "{r[modes]:,}", "{r[kl]:.3f}"]
       rows:                                # `defaults:` holds constants every row shares
         - {record: stackedmnist/seeds/stable_s0, label: "seed 0"}
+      best: {modes: max, KL: min}          # optional: bold each column's best first number
     NAME: {text: "{r[fid.mean]:.1f}", record: mnist/seeds/stable}     # inline text
     NAME: {figure: mnist/figures/default, alt: "samples"}             # an image and its provenance
     NAME: {keys: true}                     # the reference of every config key (vgan.config)
@@ -164,6 +165,25 @@ def _cell(text: str) -> str:
     return text.replace("\n", " ").replace("|", "\\|")
 
 
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def _bold_best(name: str, spec: Dict, table: List[List[str]]) -> None:
+    """`best: {column: max|min}`: bold the cell whose first number is the column's largest
+    (smallest); ties are all bold, and a cell with no number (a dash) takes no part."""
+    for column, way in (spec.get("best") or {}).items():
+        if column not in spec["header"] or way not in ("max", "min"):
+            raise RecordError(f"table {name}: best names {column}: {way}; name a column of the header and max or min")
+        j = spec["header"].index(column)
+        found = {i: NUMBER.search(row[j]) for i, row in enumerate(table)}
+        values = {i: float(m.group().replace(",", "")) for i, m in found.items() if m}
+        if values:
+            top = (max if way == "max" else min)(values.values())
+            for i, v in values.items():
+                if v == top:
+                    table[i][j] = f"**{table[i][j]}**"
+
+
 def _table(name: str, spec: Dict, records: Dict[str, Dict]) -> str:
     """A table, one row per record; with `item:` a bullet list instead (commands read better there
     than in a narrow cell); with `below:` a bullet list of that template under the table, one item
@@ -171,7 +191,7 @@ def _table(name: str, spec: Dict, records: Dict[str, Dict]) -> str:
     asked: Dict[str, bool] = {}
     listed = "item" in spec
     lines = [] if listed else ["| " + " | ".join(map(str, spec["header"])) + " |", "|" + "---|" * len(spec["header"])]
-    under = []
+    under, table = [], []
     for i, row in enumerate(spec["rows"]):
         where = f"table {name}, row {i + 1}"
         ns = _namespace({**(spec.get("defaults") or {}), **row}, records, asked, where)
@@ -181,11 +201,13 @@ def _table(name: str, spec: Dict, records: Dict[str, Dict]) -> str:
         cells = [_cell(_fill(t, ns, where)) for t in row.get("cells") or spec["cells"]]
         if len(cells) != len(spec["header"]):
             raise RecordError(f"{where} has {len(cells)} cells for {len(spec['header'])} columns; fix the spec")
-        lines.append("| " + " | ".join(cells) + " |")
+        table.append(cells)
         below = row.get("below", spec.get("below"))
         if below:
             under.append("- " + _cell(_fill(below, ns, where)))
     _check_asked(asked, f"table {name}")
+    _bold_best(name, spec, table)
+    lines += ["| " + " | ".join(cells) + " |" for cells in table]
     return "\n".join(lines + ([""] + under if under else []))
 
 
