@@ -117,6 +117,22 @@ def test_best_bolds_each_columns_best_number_and_skips_dashes(tmp_path):
         render_page("<!-- records:t --><!-- /records -->", {"t": dict(spec, best={"KL": "min"})}, records, tmp_path / "p.md", tmp_path, set())
 
 
+def test_figures_link_their_images_from_the_page_and_a_missing_image_is_an_error(tmp_path):
+    (tmp_path / "img").mkdir()
+    for n in "ab":
+        (tmp_path / "img" / f"{n}.png").write_bytes(b"png")
+    records = {n: record({"image": f"img/{n}.png"}) for n in "ab"}
+    specs = {"one": {"figure": "a", "alt": "A", "caption": "{r[image]}"},
+             "two": {"figure": ["a", "b"], "alt": ["A", "B"], "caption": "{r[image]}"}}
+    page = tmp_path / "docs" / "p.md"
+    text, _ = render_page("<!-- records:one --><!-- /records -->\n<!-- records:two --><!-- /records -->", specs, records, page, tmp_path, set())
+    assert "![A](../img/a.png)\n\n*img/a.png*" in text
+    assert "| A | B |\n|---|---|\n| ![A](../img/a.png) | ![B](../img/b.png) |\n\n*img/a.png*" in text
+    (tmp_path / "img" / "b.png").unlink()
+    with pytest.raises(RecordError, match="figure two: .*b.png does not exist"):
+        render_page("<!-- records:two --><!-- /records -->", specs, records, page, tmp_path, set())
+
+
 def test_a_value_no_record_has_and_an_unknown_block_are_errors(tmp_path):
     records = {"a": record({"kid": 1.0}), "b": record({"kid": 3.0})}
     with pytest.raises(RecordError, match="table t reads value\\(s\\) fid, which no record of it has"):

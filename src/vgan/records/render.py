@@ -19,6 +19,7 @@ run it). A spec is one of:
       best: {modes: max, KL: min}          # optional: bold each column's best first number
     NAME: {text: "{r[fid.mean]:.1f}", record: mnist/seeds/stable}     # inline text
     NAME: {figure: mnist/figures/default, alt: "samples"}             # an image and its provenance
+    NAME: {figure: [a, b], alt: ["VGAN", "CD"]}                       # images side by side
     NAME: {keys: true}                     # the reference of every config key (vgan.config)
     NAME: {presets: true}                  # the presets and their descriptions (vgan.config.files)
 
@@ -212,14 +213,24 @@ def _table(name: str, spec: Dict, records: Dict[str, Dict]) -> str:
 
 
 def _figure(name: str, spec: Dict, records: Dict[str, Dict], page: Path, repo: Path) -> str:
-    asked: Dict[str, bool] = {}
-    ns = _namespace({"record": spec["figure"]}, records, asked, f"figure {name}")
-    image = repo / ns["r"]["image"]
-    if not image.is_file():
-        raise RecordError(f"figure {name}: {image} does not exist; fix the record's image")
+    """One image and its caption; with lists for `figure` and `alt`, the images side by side in a
+    one-row table headed by the alts, captioned by the first record."""
+    ids, alts = spec["figure"], spec["alt"]
+    several = isinstance(ids, list)
+    ids, alts = (ids, alts) if several else ([ids], [alts])
+    if len(ids) != len(alts):
+        raise RecordError(f"figure {name} has {len(ids)} records for {len(alts)} alts; give one alt an image")
+    images, first = [], None
+    for rid, alt in zip(ids, alts):
+        ns = _namespace({"record": rid}, records, {}, f"figure {name}")
+        image = repo / ns["r"]["image"]
+        if not image.is_file():
+            raise RecordError(f"figure {name}: {image} does not exist; fix the record's image")
+        images.append(f"![{alt}]({os.path.relpath(image, page.parent).replace(os.sep, '/')})")
+        first = first or ns
     caption = spec.get("caption", "`{r.command}` ({r.where}, {r.date}; {r.scale})")
-    rel = os.path.relpath(image, page.parent).replace(os.sep, "/")
-    return f"![{spec['alt']}]({rel})\n\n*{_fill(caption, ns, f'figure {name}')}*"
+    body = f"| {' | '.join(alts)} |\n|{'---|' * len(alts)}\n| {' | '.join(images)} |" if several else images[0]
+    return f"{body}\n\n*{_fill(caption, first, f'figure {name}')}*"
 
 
 def _keys() -> str:
