@@ -1,5 +1,6 @@
 """Latent MALA (MEG's sampler): exact for its target, and on a run's generator from the command line."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -44,3 +45,26 @@ def test_sample_and_evaluate_draw_by_mala_on_a_generator_run(trained_run, tmp_pa
     assert main(["sample", str(run), "--n", "4", "--mala-steps", "2"]) == 0
     assert main(["sample", str(run), "--mala-step-size", "0.1"]) == 2
     assert "--mala-step-size shapes the steps of --mala-steps" in capsys.readouterr().err
+
+
+def test_a_draw_larger_than_the_buffer_is_refused_before_any_chain_runs():
+    from vgan.model.mcmc import LangevinSampler
+
+    calls = []
+
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(2))
+
+        def forward(self, x):
+            calls.append(len(x))
+            return (x.flatten(1) * self.w).sum(1)
+
+    sampler = LangevinSampler(Counting(), (2,), steps=3, buffer_size=8).train()
+    before = sampler.buffer.clone()
+    with pytest.raises(ValueError, match="a draw of 9 chains cannot be written back to a buffer of 8"):
+        sampler.draw(9)
+    assert calls == [] and torch.equal(sampler.buffer, before)
+    sampler.draw(8)
+    assert calls and not torch.equal(sampler.buffer, before)

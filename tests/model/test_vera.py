@@ -157,6 +157,22 @@ def test_the_posterior_passes_see_the_generator_the_draw_saw():
     with batch_statistics(g, norms):
         assert torch.allclose(g(bigger)[:10], alone, atol=1e-6)
     assert torch.allclose(g(bigger)[:10], g(bigger)[:10]) and not torch.allclose(g(bigger)[:10], alone, atol=1e-4)
+    with batch_statistics(g, norms):  # a block inside another leaves the outer one's statistics in place
+        with batch_statistics(g) as inner:
+            g(bigger)
+        assert len(inner) == len(norms) and torch.allclose(g(bigger)[:10], alone, atol=1e-6)
+
+
+def test_vera_entropy_without_a_vera_sampler_is_refused_in_one_line(tmp_path):
+    import vgan
+    from vgan.config import load_config
+    from vgan.model.networks import MLPGenerator
+    from vgan.model.samplers import LatentSampler
+
+    cfg = load_config("toy25_vera", overrides=[f"out_dir={tmp_path}", "device=cpu"])
+    sampler = LatentSampler(MLPGenerator((2,), z_dim=cfg.z_dim, hidden=8), cfg.z_dim)
+    with pytest.raises(vgan.ConfigError, match="pass a VERASampler or set vera_entropy_weight=0"):
+        vgan.Trainer(cfg, (2,), sampler=sampler)
 
 
 def test_compile_is_refused_for_vera_and_sigma_is_clamped_after_each_step(tmp_path):

@@ -113,6 +113,9 @@ def test_best_bolds_each_columns_best_number_and_skips_dashes(tmp_path):
             "rows": [{"record": k, "label": k} for k in "abc"], "best": {"FID": "min", "modes": "max"}}
     text, _ = render_page("<!-- records:t --><!-- /records -->", {"t": spec}, records, tmp_path / "p.md", tmp_path, set())
     assert "| a | [91.3](p.md) | 12 ± 3 |\n| b | **[50.4](p.md)** | **990 ± 3** |\n| c | [—](p.md) | — ± 3 |" in text
+    labelled = dict(spec, cells=["{label}", "run-2: {r[fid]:.1e}", "{r[modes]}"], best={"FID": "min"})
+    text, _ = render_page("<!-- records:t --><!-- /records -->", {"t": labelled}, records, tmp_path / "p.md", tmp_path, set())
+    assert "| b | **run-2: 5.0e+01** |" in text and "| a | run-2: 9.1e+01 |" in text  # not the 2 of run-2
     with pytest.raises(RecordError, match="best names KL: min; name a column"):
         render_page("<!-- records:t --><!-- /records -->", {"t": dict(spec, best={"KL": "min"})}, records, tmp_path / "p.md", tmp_path, set())
 
@@ -128,6 +131,9 @@ def test_figures_link_their_images_from_the_page_and_a_missing_image_is_an_error
     text, _ = render_page("<!-- records:one --><!-- /records -->\n<!-- records:two --><!-- /records -->", specs, records, page, tmp_path, set())
     assert "![A](../img/a.png)\n\n*img/a.png*" in text
     assert "| A | B |\n|---|---|\n| ![A](../img/a.png) | ![B](../img/b.png) |\n\n*img/a.png*" in text
+    for bad, problem in ((dict(specs["two"], alt="AB"), "both as lists"), (dict(specs["two"], figure=["a", "c"]), "record c names no image")):
+        with pytest.raises(RecordError, match=problem):
+            render_page("<!-- records:x --><!-- /records -->", {"x": bad}, dict(records, c=record({"fid": 1.0})), page, tmp_path, set())
     (tmp_path / "img" / "b.png").unlink()
     with pytest.raises(RecordError, match="figure two: .*b.png does not exist"):
         render_page("<!-- records:two --><!-- /records -->", specs, records, page, tmp_path, set())

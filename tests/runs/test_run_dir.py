@@ -132,9 +132,11 @@ def test_two_new_runs_started_together_do_not_mix(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_writes_no_figure_through_a_planted_symlink(world):
+def test_evaluate_refuses_a_planted_symlink_before_it_writes_anything(world, capsys):
     run = world.fake_run("toy", (2,), dataset="8gaussians")
     outside = world.file("outside.png", "precious")
     (run / "energy_landscape.png").symlink_to(outside)
-    assert main(["evaluate", str(run), "--n", "200"]) == 0
-    assert outside.read_text() == "precious" and not (run / "energy_landscape.png").is_symlink()
+    assert main(["evaluate", str(run), "--n", "200"]) == 2
+    assert "energy_landscape.png is a symbolic link" in capsys.readouterr().err
+    assert outside.read_text() == "precious" and (run / "energy_landscape.png").is_symlink()
+    assert not (run / "evaluate.json").exists()

@@ -36,7 +36,7 @@ def _gan_needs_gan_energy(cfg) -> Optional[str]:
 
 
 def _sigma_range(cfg) -> Optional[str]:
-    if cfg.vera_sigma_min > cfg.vera_sigma_max:
+    if cfg.vera_entropy_weight > 0 and cfg.vera_sigma_min > cfg.vera_sigma_max:  # else the keys are not read
         return f"vera_sigma_min ({cfg.vera_sigma_min}) is above vera_sigma_max ({cfg.vera_sigma_max}); swap them"
 
 

@@ -79,7 +79,7 @@ def evaluate(
 ) -> Dict[str, object]:
     """Run the metrics that fit the run's dataset (or `metrics`), save `RUN_DIR/evaluate.json`.
     `loglik` is the test split's mean log p(x) under p ~ exp(-E) on [0, 1]^d, with log Z by AIS
-    (`likelihood.ais_log_z` with the settings `ais`, e.g. AIS(chains=50, temperatures=1000)). With
+    (`likelihood.ais_log_z` with the settings `ais`, e.g. AIS(chains=50, temperatures=5000)). With
     `mala` the samples of `modes` and `fid` are G(z) after MALA in latent space (MEG's sampler)."""
     require(n, optional(at_least(2)), "--n", "generate 2 or more samples (the generator's batch norm needs 2)")
     for name in ("evaluate.json", "energy_landscape.png"):  # what it writes, checked before the work

@@ -7,7 +7,7 @@ Carlo transition per temperature that reflects at the box's faces (so it leaves 
 the box). `log_likelihood` turns it into the test set's mean log p(x), in nats and bits per
 dimension.
 
-    result = ais_log_z(model.energy.alone(), (1, 28, 28), AIS(temperatures=1000))
+    result = ais_log_z(model.energy.alone(), (1, 28, 28), AIS(temperatures=5000))
     ll = log_likelihood(model.energy.alone(), test_images, result.log_z)
 
 AIS estimates Z without bias, so log Z-hat is low in expectation (Jensen) and the log-likelihood

@@ -104,10 +104,6 @@ class LangevinSampler(NegativeSource):
         start, index = self.start(n, cond, rng, device)
         x, stats = self.run(start, rng)
         if index is not None and self.training:
-            if len(index) > len(self.buffer):
-                raise ValueError(
-                    f"a draw of {len(index)} chains cannot be written back to a buffer of {len(self.buffer)}"
-                )
             self.buffer[index] = x.to(self.buffer.dtype)
         return Draw(x, cond=cond, stats=stats)
 
@@ -134,10 +130,9 @@ class LangevinSampler(NegativeSource):
             index = self._eval_order[(self._eval_next + torch.arange(n, device=device)) % size]
             self._eval_next = (self._eval_next + n) % size
             return self.buffer[index], index
-        if n <= size:  # distinct rows when they suffice, so that writing back has one value per row
-            index = torch.randperm(size, generator=rng, device=device)[:n]
-        else:
-            index = torch.randint(0, size, (n,), generator=rng, device=device)
+        if n > size:  # before any chain runs: each row written back once needs distinct rows
+            raise ValueError(f"a draw of {n} chains cannot be written back to a buffer of {size}")
+        index = torch.randperm(size, generator=rng, device=device)[:n]
         fresh = torch.rand(n, generator=rng, device=device) < self.restart
         x = torch.where(fresh.view(-1, *[1] * len(self.image_shape)), self.uniform(n, rng, device), self.buffer[index])
         return x, index
@@ -252,9 +247,8 @@ def latent_mala(
     rng: Optional[torch.Generator] = None,
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """MEG's sampler (Kumar et al. 2019): MALA on U(z) = E(G(z)) - log p(z), from latents z (N, d).
-    Each step proposes z' = z - a grad U(z) + sqrt(2a) xi and accepts it with probability
-    min(1, exp(U(z) - U(z') + log r(z | z') - log r(z' | z))), r(b | a) = N(b; a - a' grad U(a), 2a I)
-    with a' = a = `step_size`; `log_prior` is log p(z) up to a constant (-inf outside a bounded prior).
+    Each step proposes z' = z - h grad U(z) + sqrt(2h) xi, h = `step_size`, and accepts it with
+    probability min(1, exp(U(z) - U(z') + log r(z | z') - log r(z' | z))), r(b | c) = N(b; c - h grad U(c), 2h I); `log_prior` is log p(z) up to a constant (-inf outside a bounded prior).
     A generator with batch norm is one function of z only with its statistics held fixed
     (`networks.batch_statistics`, as `Model.mala_samples` does). Returns the latents (detached) and
     `mala_acceptance`, the share of proposals accepted."""

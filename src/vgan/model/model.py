@@ -218,8 +218,9 @@ class Model(nn.Module):
 
     def langevin(self, settings: Optional[Langevin] = None, init: str = "data") -> LangevinSampler:
         """Langevin chains on this energy (read one image at a time), from images (`init="data"`: a
-        transition x -> x') or as the run trained them; what `settings` leaves out comes from the
-        config (langevin_steps, langevin_step_size, langevin_noise). In eval mode."""
+        transition x -> x'), from uniform noise (`"noise"`) or from a fresh replay buffer of uniform
+        noise (`"buffer"`, not the one the run trained with); what `settings` leaves out comes from
+        the config (langevin_steps, langevin_step_size, langevin_noise). In eval mode."""
         given = {k: v for k, v in (settings or Langevin()).keywords().items() if v is not None}
         keywords = {**langevin_settings(self.cfg), "init": init, **given}
         return LangevinSampler(self.energy.alone(), self.image_shape, **keywords).eval()

@@ -40,7 +40,7 @@ def batch_statistics(module: nn.Module, frozen: Optional[List[Tuple[torch.Tensor
     sizes (VERA's posterior samples, MALA's chains), as in the pass that recorded them."""
     norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     recorded: List[Tuple[torch.Tensor, torch.Tensor]] = []
-    handles = []
+    handles, before = [], [bn.__dict__.get("forward") for bn in norms]  # an enclosing block's, if any
     for i, bn in enumerate(norms):
         if frozen is None:
 
@@ -60,8 +60,11 @@ def batch_statistics(module: nn.Module, frozen: Optional[List[Tuple[torch.Tensor
     finally:
         for h in handles:
             h.remove()
-        for bn in norms:
-            bn.__dict__.pop("forward", None)  # back to the class's forward
+        for bn, forward in zip(norms, before):
+            if forward is None:
+                bn.__dict__.pop("forward", None)  # back to the class's forward
+            else:
+                bn.forward = forward
 
 
 def activation(name: str = "relu") -> nn.Module:

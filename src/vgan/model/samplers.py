@@ -95,7 +95,7 @@ class LatentSampler(NegativeSource):
     """q(x) = p_g(x): x = G(z), z ~ U[-1, 1]^z_dim (Eq. 6)."""
 
     conditional = False
-    config_keys = {**GENERATOR_KEYS, "z_dim": None, "gen_hidden": None}
+    config_keys = {**GENERATOR_KEYS, "z_dim": None}
     chosen_by = ("objective", ("vgan", "gan"))
 
     def __init__(self, generator: nn.Module, z_dim: int):
@@ -210,17 +210,20 @@ class VERASampler(LatentSampler):
         noise: Optional[torch.Tensor] = None,
         recon: bool = False,
     ) -> Draw:
-        """n noisy samples with their latents; in a generator step also the posterior score and its statistics."""
+        """n noisy samples with their latents; in a generator step also the posterior score and its
+        statistics. The whole draw runs in float32, autocast or not: x - G(z_k) is read against
+        sigma^2, far below bf16's rounding of G."""
         z, eps, offsets, elbo_offset = self._split(self.noise(n, rng) if noise is None else noise)
-        with batch_statistics(self.generator) as norms:  # the draw's own: G is then one function of z
-            mean = self.generator(z)
-        sigma = self.sigma()
-        x = mean + sigma * eps.view_as(mean)
-        if not (self.training and torch.is_grad_enabled()):
-            return Draw(x, z=z)
-        with torch.autocast(x.device.type, enabled=False), batch_statistics(self.generator, norms):
-            score, stats = self.posterior_score(x.detach().float(), z.detach(), offsets, sigma.detach())
-            stats["vera_eta"] = self.fit_proposal(x.detach().float(), z.detach(), elbo_offset, sigma.detach())
+        with torch.autocast(z.device.type, enabled=False):
+            with batch_statistics(self.generator) as norms:  # the draw's own: G is then one function of z
+                mean = self.generator(z.float())
+            sigma = self.sigma()
+            x = mean + sigma * eps.view_as(mean)
+            if not (self.training and torch.is_grad_enabled()):
+                return Draw(x, z=z)
+            with batch_statistics(self.generator, norms):
+                score, stats = self.posterior_score(x.detach(), z.detach(), offsets, sigma.detach())
+                stats["vera_eta"] = self.fit_proposal(x.detach(), z.detach(), elbo_offset, sigma.detach())
         return Draw(x, z=z, stats=stats, score=score, mean=mean)
 
     @torch.no_grad()
@@ -233,7 +236,7 @@ class VERASampler(LatentSampler):
         n, d, k = len(x), self.z_dim, self.posterior_samples
         eps = offsets.view(n, k, d)
         z = z0[:, None] + self.log_eta.exp() * eps  # (n, K, d)
-        diff = x.flatten(1)[:, None] - self.generator(z.reshape(n * k, d)).view(n, k, -1)  # (n, K, D)
+        diff = x.flatten(1)[:, None] - self.generator(z.reshape(n * k, d)).reshape(n, k, -1)  # (n, K, D)
         log_w = -0.5 * diff.pow(2).sum(-1) / sigma**2 - 0.5 * z.pow(2).sum(-1) + 0.5 * eps.pow(2).sum(-1)
         w = torch.softmax(log_w, dim=1)  # the constants (log sigma, log eta) are the same for every k
         score = (w[..., None] * diff).sum(1) / sigma**2

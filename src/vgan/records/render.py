@@ -166,7 +166,7 @@ def _cell(text: str) -> str:
     return text.replace("\n", " ").replace("|", "\\|")
 
 
-NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+NUMBER = re.compile(r"(?<![\w.-])-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")  # not the 2 of run-2
 
 
 def _bold_best(name: str, spec: Dict, table: List[List[str]]) -> None:
@@ -217,19 +217,24 @@ def _figure(name: str, spec: Dict, records: Dict[str, Dict], page: Path, repo: P
     one-row table headed by the alts, captioned by the first record."""
     ids, alts = spec["figure"], spec["alt"]
     several = isinstance(ids, list)
+    if several != isinstance(alts, list):
+        raise RecordError(f"figure {name}: give figure and alt both as lists or both as one value")
     ids, alts = (ids, alts) if several else ([ids], [alts])
     if len(ids) != len(alts):
         raise RecordError(f"figure {name} has {len(ids)} records for {len(alts)} alts; give one alt an image")
     images, first = [], None
     for rid, alt in zip(ids, alts):
         ns = _namespace({"record": rid}, records, {}, f"figure {name}")
+        if not isinstance(ns["r"]["image"], str):
+            raise RecordError(f"figure {name}: record {rid} names no image; record one (e.g. vgan sample --record)")
         image = repo / ns["r"]["image"]
         if not image.is_file():
             raise RecordError(f"figure {name}: {image} does not exist; fix the record's image")
         images.append(f"![{alt}]({os.path.relpath(image, page.parent).replace(os.sep, '/')})")
         first = first or ns
     caption = spec.get("caption", "`{r.command}` ({r.where}, {r.date}; {r.scale})")
-    body = f"| {' | '.join(alts)} |\n|{'---|' * len(alts)}\n| {' | '.join(images)} |" if several else images[0]
+    head = " | ".join(_cell(str(a)) for a in alts)
+    body = f"| {head} |\n|{'---|' * len(alts)}\n| {' | '.join(images)} |" if several else images[0]
     return f"{body}\n\n*{_fill(caption, first, f'figure {name}')}*"
 
 

@@ -18,7 +18,7 @@ from ..model import objectives
 from ..model.energy import dead_zones, expert_rank
 from ..model.model import GRID_N, Model, SamplerOrFactory
 from ..model.objectives import Objective
-from ..model.samplers import Draw
+from ..model.samplers import Draw, VERASampler
 from .allocator import keep_freed_memory
 from .distributed import Dist, globalise_batch_norm
 
@@ -36,7 +36,7 @@ def build_optimizer(cfg, params) -> torch.optim.Optimizer:
     try:
         kind = torch.optim.Adadelta if cfg.optimizer == "adadelta" else torch.optim.Adam
         return kind(params, **optimizer_settings(cfg))
-    except ValueError as e:  # an argument torch refuses that config.CHECKS let through
+    except ValueError as e:  # an argument torch refuses that config.keys.CHECKS let through
         raise ConfigError(
             f"the {cfg.optimizer} optimiser refuses its settings ({e}); fix lr, betas or adadelta_rho/adadelta_eps"
         ) from None
@@ -102,6 +102,11 @@ class Trainer:
         torch.manual_seed(self.cfg.seed)
         self.memory_format = torch.channels_last if self.cfg.channels_last and self.cfg.arch == "conv" else None
         model = Model.build(self.cfg, self.image_shape, sampler=sampler)
+        if self.cfg.vera_entropy_weight > 0 and not isinstance(model.sampler, VERASampler):
+            raise ConfigError(
+                f"vera_entropy_weight reads the posterior score of a VERASampler, not of a "
+                f"{type(model.sampler).__name__}; pass a VERASampler or set vera_entropy_weight=0"
+            )
         model.sampler = globalise_batch_norm(model.sampler, self.group)
         model.to(self.device, memory_format=self.memory_format)
         if self.group.enabled and not model.sampler.distributable:
