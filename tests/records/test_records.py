@@ -108,16 +108,35 @@ def test_blocks_are_rendered_from_the_records_and_a_missing_value_is_a_dash(tmp_
 
 
 def test_best_bolds_each_columns_best_number_and_skips_dashes(tmp_path):
-    records = {"a": record({"fid": 91.34, "modes": 12}), "b": record({"fid": 50.4, "modes": 990}), "c": record({"kid": 1.0})}
-    spec = {"header": ["run", "FID", "modes"], "cells": ["{label}", "[{r[fid]:.1f}](p.md)", "{r[modes]:,} ± 3"],
-            "rows": [{"record": k, "label": k} for k in "abc"], "best": {"FID": "min", "modes": "max"}}
-    text, _ = render_page("<!-- records:t --><!-- /records -->", {"t": spec}, records, tmp_path / "p.md", tmp_path, set())
+    records = {
+        "a": record({"fid": 91.34, "modes": 12}),
+        "b": record({"fid": 50.4, "modes": 990}),
+        "c": record({"kid": 1.0}),
+    }
+    spec = {
+        "header": ["run", "FID", "modes"],
+        "cells": ["{label}", "[{r[fid]:.1f}](p.md)", "{r[modes]:,} ± 3"],
+        "rows": [{"record": k, "label": k} for k in "abc"],
+        "best": {"FID": "min", "modes": "max"},
+    }
+    text, _ = render_page(
+        "<!-- records:t --><!-- /records -->", {"t": spec}, records, tmp_path / "p.md", tmp_path, set()
+    )
     assert "| a | [91.3](p.md) | 12 ± 3 |\n| b | **[50.4](p.md)** | **990 ± 3** |\n| c | [—](p.md) | — ± 3 |" in text
     labelled = dict(spec, cells=["{label}", "run-2: {r[fid]:.1e}", "{r[modes]}"], best={"FID": "min"})
-    text, _ = render_page("<!-- records:t --><!-- /records -->", {"t": labelled}, records, tmp_path / "p.md", tmp_path, set())
+    text, _ = render_page(
+        "<!-- records:t --><!-- /records -->", {"t": labelled}, records, tmp_path / "p.md", tmp_path, set()
+    )
     assert "| b | **run-2: 5.0e+01** |" in text and "| a | run-2: 9.1e+01 |" in text  # not the 2 of run-2
     with pytest.raises(RecordError, match="best names KL: min; name a column"):
-        render_page("<!-- records:t --><!-- /records -->", {"t": dict(spec, best={"KL": "min"})}, records, tmp_path / "p.md", tmp_path, set())
+        render_page(
+            "<!-- records:t --><!-- /records -->",
+            {"t": dict(spec, best={"KL": "min"})},
+            records,
+            tmp_path / "p.md",
+            tmp_path,
+            set(),
+        )
 
 
 def test_figures_link_their_images_from_the_page_and_a_missing_image_is_an_error(tmp_path):
@@ -125,15 +144,34 @@ def test_figures_link_their_images_from_the_page_and_a_missing_image_is_an_error
     for n in "ab":
         (tmp_path / "img" / f"{n}.png").write_bytes(b"png")
     records = {n: record({"image": f"img/{n}.png"}) for n in "ab"}
-    specs = {"one": {"figure": "a", "alt": "A", "caption": "{r[image]}"},
-             "two": {"figure": ["a", "b"], "alt": ["A", "B"], "caption": "{r[image]}"}}
+    specs = {
+        "one": {"figure": "a", "alt": "A", "caption": "{r[image]}"},
+        "two": {"figure": ["a", "b"], "alt": ["A", "B"], "caption": "{r[image]}"},
+    }
     page = tmp_path / "docs" / "p.md"
-    text, _ = render_page("<!-- records:one --><!-- /records -->\n<!-- records:two --><!-- /records -->", specs, records, page, tmp_path, set())
+    text, _ = render_page(
+        "<!-- records:one --><!-- /records -->\n<!-- records:two --><!-- /records -->",
+        specs,
+        records,
+        page,
+        tmp_path,
+        set(),
+    )
     assert "![A](../img/a.png)\n\n*img/a.png*" in text
     assert "| A | B |\n|---|---|\n| ![A](../img/a.png) | ![B](../img/b.png) |\n\n*img/a.png*" in text
-    for bad, problem in ((dict(specs["two"], alt="AB"), "both as lists"), (dict(specs["two"], figure=["a", "c"]), "record c names no image")):
+    for bad, problem in (
+        (dict(specs["two"], alt="AB"), "both as lists"),
+        (dict(specs["two"], figure=["a", "c"]), "record c names no image"),
+    ):
         with pytest.raises(RecordError, match=problem):
-            render_page("<!-- records:x --><!-- /records -->", {"x": bad}, dict(records, c=record({"fid": 1.0})), page, tmp_path, set())
+            render_page(
+                "<!-- records:x --><!-- /records -->",
+                {"x": bad},
+                dict(records, c=record({"fid": 1.0})),
+                page,
+                tmp_path,
+                set(),
+            )
     (tmp_path / "img" / "b.png").unlink()
     with pytest.raises(RecordError, match="figure two: .*b.png does not exist"):
         render_page("<!-- records:two --><!-- /records -->", specs, records, page, tmp_path, set())

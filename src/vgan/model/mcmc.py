@@ -248,7 +248,9 @@ def latent_mala(
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """MEG's sampler (Kumar et al. 2019): MALA on U(z) = E(G(z)) - log p(z), from latents z (N, d).
     Each step proposes z' = z - h grad U(z) + sqrt(2h) xi, h = `step_size`, and accepts it with
-    probability min(1, exp(U(z) - U(z') + log r(z | z') - log r(z' | z))), r(b | c) = N(b; c - h grad U(c), 2h I); `log_prior` is log p(z) up to a constant (-inf outside a bounded prior).
+    probability min(1, exp(U(z) - U(z') + log r(z | z') - log r(z' | z))),
+    r(b | c) = N(b; c - h grad U(c), 2h I); `log_prior` is log p(z) up to a constant (-inf outside a
+    bounded prior).
     A generator with batch norm is one function of z only with its statistics held fixed
     (`networks.batch_statistics`, as `Model.mala_samples` does). Returns the latents (detached) and
     `mala_acceptance`, the share of proposals accepted."""
