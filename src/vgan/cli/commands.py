@@ -171,13 +171,11 @@ def chain(args: argparse.Namespace) -> None:
 
 def evaluate(args: argparse.Namespace) -> None:
     from ..evaluation import evaluate
-
-    metrics = args.metrics
     from ..evaluation.likelihood import AIS
 
     given = {k: getattr(args, f"ais_{k}") for k in AIS_FLAGS}
     ais = AIS(**{k: v for k, v in given.items() if v is not None})
-    result = evaluate(args.run_dir, metrics, args.n, device(args), ais, mala(args), checkpoint=args.checkpoint)
+    result = evaluate(args.run_dir, args.metrics, args.n, device(args), ais, mala(args), checkpoint=args.checkpoint)
     print_result(result)
     record(args, "evaluate", result, run_dir=args.run_dir, scale=f"{result.get('samples')} samples")
 
