@@ -11,13 +11,12 @@ scale and machine.
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
 from vgan._utils.errors import VGANError
 from vgan.cli.script import Parser, output, run
-from vgan.records import make_record, write_record
+from vgan.records import make_record, over_seeds, write_record
 
 
 def summarise(paths: list) -> dict:
@@ -28,15 +27,7 @@ def summarise(paths: list) -> dict:
         except (OSError, ValueError) as e:
             raise VGANError(f"{path} is not a readable record ({e}); name the records of each seed") from None
     seeds = [(r.get("config") or {}).get("seed", 0) for r in records]  # a record's config lists seed when not 0
-    values = {"seeds": ",".join(map(str, seeds))}
-    shared = [k for k, v in records[0]["values"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    for key in shared:
-        numbers = [r["values"].get(key) for r in records]
-        if not all(isinstance(n, (int, float)) for n in numbers):
-            continue
-        values.update({f"{key}.seed{s}": n for s, n in zip(seeds, numbers)})
-        values[f"{key}.mean"] = statistics.mean(numbers)
-        values[f"{key}.sd"] = statistics.stdev(numbers) if len(numbers) > 1 else 0.0
+    values = over_seeds(seeds, [r["values"] for r in records])
     first = records[0]
     command = "python benchmarks/summary.py " + " ".join(str(p) for p in paths)
     return make_record(

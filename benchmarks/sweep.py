@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from vgan._utils.errors import Terminated, VGANError
 from vgan.cli import main as vgan
 from vgan.cli.script import Parser, count, output_dir, run
 from vgan.config import load_config
-from vgan.records import make_record, scale_of, write_record
+from vgan.records import make_record, over_seeds, scale_of, write_record
 from vgan.runs.curves import read_metrics
 
 
@@ -121,14 +120,7 @@ def summary(args, point: list, rows: list, out: Path) -> None:
     sample standard deviation (`key.mean`, `key.sd`); written when a point has two seeds or more."""
     if len(rows) < 2:
         return
-    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and k not in ("seed", "train_rc", "step")]
-    values = {"seeds": ",".join(str(r["seed"]) for r in rows)}
-    for key in keys:
-        numbers = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
-        values.update({f"{key}.seed{r['seed']}": r[key] for r in rows if key in r})
-        if len(numbers) == len(rows):
-            values[f"{key}.mean"] = statistics.mean(numbers)
-            values[f"{key}.sd"] = statistics.stdev(numbers)
+    values = over_seeds([r["seed"] for r in rows], rows, skip=("seed", "train_rc", "step"))
     config = load_config(out / rows[0]["name"] / "config.yaml")
     command = f"python benchmarks/sweep.py {args.preset} --grid {' '.join(point)} --seeds {values['seeds']}"
     command += f" --metrics {args.metrics}" + (f" --n {args.n}" if args.n else "")

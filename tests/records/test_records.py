@@ -230,3 +230,20 @@ def test_probe_records_its_result_with_the_runs_config_and_machine(trained_run, 
     assert rec["config"]["hidden"] == 32 and "out_dir" not in rec["config"]  # no local paths
     run = json.loads((trained_run / "run.json").read_text())["sessions"][-1]
     assert rec["machine"] == run and 0 <= rec["values"]["test_error_pct"] <= 100
+
+
+def test_over_seeds_gives_each_seed_and_the_mean_and_sd_where_every_seed_has_the_value():
+    from vgan.records import over_seeds
+
+    rows = [{"seed": 0, "fid": 1.0, "kid": 2.0, "ok": True}, {"seed": 1, "fid": 3.0}, {"seed": 2, "fid": 5.0}]
+    values = over_seeds([0, 1, 2], rows, skip=("seed",))
+    assert values == {
+        "seeds": "0,1,2",
+        "fid.seed0": 1.0,
+        "fid.seed1": 3.0,
+        "fid.seed2": 5.0,
+        "fid.mean": 3.0,
+        "fid.sd": 2.0,
+        "kid.seed0": 2.0,
+    }
+    assert over_seeds([4], [{"fid": 7.0}]) == {"seeds": "4", "fid.seed4": 7.0, "fid.mean": 7.0, "fid.sd": 0.0}

@@ -30,6 +30,7 @@ import json
 import math
 import re
 import shlex
+import statistics
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
@@ -264,3 +265,18 @@ def record_benchmark(path: str | Path, values: Mapping[str, Any], *, scale: str,
     process's command line (`python <script> ...`) and machine. What their `--record PATH` does."""
     command = command_line(program=f"python {script}")
     return write_record(make_record("benchmark", values, command=command, scale=scale), path)
+
+
+def over_seeds(seeds: List[int], rows: List[Mapping[str, Any]], skip: tuple = ()) -> Dict[str, Any]:
+    """One set of values over seeds from each seed's values (`rows`, in the order of `seeds`): the
+    seeds, and for every number of the first row (not in `skip`) `key.seedN` for each row that has
+    it, with `key.mean` and `key.sd` (sample sd; 0 for one seed) where every row has it."""
+    values: Dict[str, Any] = {"seeds": ",".join(map(str, seeds))}
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in skip]
+    for key in keys:
+        numbers = [r.get(key) for r in rows]
+        values.update({f"{key}.seed{s}": n for s, n in zip(seeds, numbers) if isinstance(n, (int, float))})
+        if all(isinstance(n, (int, float)) for n in numbers):
+            values[f"{key}.mean"] = statistics.mean(numbers)
+            values[f"{key}.sd"] = statistics.stdev(numbers) if len(numbers) > 1 else 0.0
+    return values
