@@ -12,6 +12,7 @@ keeps a moving average of a trained sampler's weights for evaluation (`ema_decay
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from itertools import chain
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
@@ -214,14 +215,15 @@ class VERASampler(LatentSampler):
         statistics. The whole draw runs in float32, autocast or not: x - G(z_k) is read against
         sigma^2, far below bf16's rounding of G."""
         z, eps, offsets, elbo_offset = self._split(self.noise(n, rng) if noise is None else noise)
+        scoring = self.training and torch.is_grad_enabled()  # a generator step: the posterior's passes too
         with torch.autocast(z.device.type, enabled=False):
-            with batch_statistics(self.generator) as norms:  # the draw's own: G is then one function of z
+            with batch_statistics(self.generator) if scoring else nullcontext() as norms:  # the draw's own
                 mean = self.generator(z.float())
             sigma = self.sigma()
             x = mean + sigma * eps.view_as(mean)
-            if not (self.training and torch.is_grad_enabled()):
+            if not scoring:
                 return Draw(x, z=z)
-            with batch_statistics(self.generator, norms):
+            with batch_statistics(self.generator, norms):  # so G(z_k) is the function that made x
                 score, stats = self.posterior_score(x.detach(), z.detach(), offsets, sigma.detach())
                 stats["vera_eta"] = self.fit_proposal(x.detach(), z.detach(), elbo_offset, sigma.detach())
         return Draw(x, z=z, stats=stats, score=score, mean=mean)
